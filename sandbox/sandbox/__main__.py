@@ -1,0 +1,50 @@
+"""`python -m sandbox serve NAME [--port N] [--set key=value ...] [--seed key=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from typing import Any
+
+from sandbox.core import RunningEmulator
+from sandbox.registry import EMULATORS, create
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            sys.exit(f"{flag} expects key=value, got {item!r}")
+        try:
+            parsed[key] = json.loads(raw)
+        except ValueError:
+            parsed[key] = raw
+    return parsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description="Local API emulators.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve one emulator on a loopback port until stopped")
+    serve.add_argument("name", choices=sorted(EMULATORS))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
+    serve.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="emulator setting")
+    serve.add_argument("--seed", action="append", default=[], metavar="KEY=VALUE", help="seed option")
+    args = parser.parse_args(argv)
+
+    emulator = create(args.name, _pairs(args.set, "--set"), _pairs(args.seed, "--seed"))
+    running = RunningEmulator(emulator, args.host, args.port)
+    print(f"{args.name} sandbox listening on {running.url}", flush=True)  # noqa: T201
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        running.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+if __name__ == "__main__":
+    main()

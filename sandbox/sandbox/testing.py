@@ -1,0 +1,67 @@
+"""Helpers for tests and benchmarks: start emulators on loopback, talk to `/__sandbox/`."""
+
+from __future__ import annotations
+
+import atexit
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from sandbox.core import RunningEmulator, serve
+from sandbox.registry import create
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_shared: dict[str, RunningEmulator] = {}
+
+
+def start(name: str, settings: Mapping[str, Any] | None = None, seed: Mapping[str, Any] | None = None) -> RunningEmulator:
+    """Start a fresh emulator on a free loopback port; the caller stops it."""
+    return serve(create(name, settings, seed))
+
+
+def shared(name: str) -> RunningEmulator:
+    """One emulator per name for the whole process, started on first use (for module-level
+    test configuration, which singer-sdk's test factory needs at import time)."""
+    if name not in _shared:
+        _shared[name] = start(name)
+        atexit.register(_shared[name].stop)
+    return _shared[name]
+
+
+class SandboxClient:
+    """Talks to a running emulator's `/__sandbox/` endpoints over HTTP (e.g. from another process)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+
+    def _call(self, method: str, action: str, body: Any = None) -> Any:
+        response = self.session.request(method, f"{self.base_url}/__sandbox/{action}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self._call("GET", "requests")
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "requests")
+
+    def state(self) -> dict[str, Any]:
+        return self._call("GET", "state")
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+    def seed(self, **options: Any) -> None:
+        self._call("POST", "seed", options)
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        return self._call("POST", "config", settings)
+
+    def fault(self, **fault: Any) -> None:
+        self._call("POST", "faults", {"faults": [fault]})
+
+    def advance_clock(self, seconds: float) -> None:
+        self._call("POST", "clock", {"advance": seconds})
