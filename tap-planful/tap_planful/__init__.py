@@ -1,0 +1,1 @@
+"""Singer tap for Planful: Structured Planning and Dynamic Planning."""

@@ -1,0 +1,412 @@
+"""The one place that talks HTTP to Planful: base URLs, authentication, retries, errors, parsing.
+
+Planful has two unrelated API families. Structured Planning lives on the tenant host
+(`https://{subdomain}.planful.com`) and takes HTTP Basic with the Access ID and Access Key;
+Dynamic Planning lives on its own host (`https://modelapi.hostanalytics.com/api` by default)
+and takes an `X-ACCESS-TOKEN` header. Each family has a base stream class here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+import typing as t
+from functools import cached_property
+from http import HTTPStatus
+from urllib.parse import urlsplit
+from xml.etree.ElementTree import Element, tostring
+
+import defusedxml
+import defusedxml.ElementTree
+import msgspec
+from singer_sdk.authenticators import APIKeyAuthenticator, BasicAuthenticator
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.pagination import OffsetPaginator
+from singer_sdk.streams import RESTStream
+from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    from collections.abc import Generator, Iterable, Mapping
+    from xml.etree.ElementTree import Element as XMLElement
+
+    import requests
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.pagination import BaseAPIPaginator
+
+DEFAULT_DYNAMIC_API_URL = "https://modelapi.hostanalytics.com/api"
+PLANFUL_DOMAIN = "planful.com"
+MAX_RETRY_AFTER_SECONDS = 600.0
+MAX_BACKOFF_SECONDS = 60.0
+ERROR_DETAIL_LIMIT = 300
+
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_json_decoder = msgspec.json.Decoder()
+
+
+def structured_subdomain(value: str) -> str:
+    """The tenant's host label from a bare label or a full `https://<label>.planful.com` URL.
+
+    Anything else raises `ValueError`, so a setting can never point credentials at another host.
+    """
+    candidate = value.strip().lower()
+    if "/" in candidate or ":" in candidate:
+        parts = urlsplit(candidate)
+        suffix = "." + PLANFUL_DOMAIN
+        host = parts.hostname or ""
+        if (
+            parts.scheme != "https"
+            or parts.port is not None
+            or parts.username is not None
+            or parts.path not in {"", "/"}
+            or parts.query
+            or parts.fragment
+            or not host.endswith(suffix)
+        ):
+            msg = (
+                "expected a host label such as 'na04' or a URL such as "
+                f"'https://na04.{PLANFUL_DOMAIN}', got {value!r}"
+            )
+            raise ValueError(msg)
+        candidate = host.removesuffix(suffix)
+    if not _HOST_LABEL.fullmatch(candidate):
+        msg = f"{value!r} is not a valid Planful subdomain (a single host label such as 'na04')"
+        raise ValueError(msg)
+    return candidate
+
+
+def checked_base_url(value: str) -> str:
+    """An `api_url`-style override: an http(s) URL with a host and nothing that could leak."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        msg = f"expected an http(s) URL such as 'https://na04.{PLANFUL_DOMAIN}', got {value!r}"
+        raise ValueError(msg)
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        msg = "the URL must not carry credentials, a query string or a fragment"
+        raise ValueError(msg)
+    return value.strip().rstrip("/")
+
+
+def structured_base_url(config: Mapping[str, t.Any]) -> str:
+    """`api_url` when set, else `https://{subdomain}.planful.com`."""
+    if config.get("api_url"):
+        return checked_base_url(config["api_url"])
+    if not config.get("subdomain"):
+        msg = "Structured Planning needs `subdomain` (or `api_url`)"
+        raise ConfigValidationError(msg, errors=[msg])
+    return f"https://{structured_subdomain(config['subdomain'])}.{PLANFUL_DOMAIN}"
+
+
+def dynamic_base_url(config: Mapping[str, t.Any]) -> str:
+    """`dynamic_api_url` when set, else the documented US production host."""
+    return checked_base_url(config.get("dynamic_api_url") or DEFAULT_DYNAMIC_API_URL)
+
+
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    """Seconds the server asked us to wait (`Retry-After` as seconds or an HTTP date)."""
+    if response is None:
+        return None
+    header = response.headers.get("Retry-After")
+    if not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        seconds = float(header)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def parse_xml(text: str | bytes, where: str) -> XMLElement:
+    """Parse an XML body safely: no DTD, no entities, no external references."""
+    try:
+        return defusedxml.ElementTree.fromstring(text, forbid_dtd=True)
+    except defusedxml.DefusedXmlException as exc:
+        msg = (
+            f"Refused the XML response of {where}: it declares a DTD or entities "
+            f"({type(exc).__name__}), which Planful never sends and which could read local "
+            "files or expand without bound. Nothing from this response was used."
+        )
+        raise FatalAPIError(msg) from None
+    except defusedxml.ElementTree.ParseError as exc:
+        msg = f"The XML response of {where} is not well-formed: {exc}"
+        raise FatalAPIError(msg) from None
+
+
+def xml_text(element: XMLElement, tag: str) -> str | None:
+    """Text of the first child called `tag` (None when absent or empty)."""
+    child = element.find(tag)
+    text = child.text if child is not None else None
+    return text.strip() if text and text.strip() else None
+
+
+def build_xml(tag: str, children: Iterable[tuple[str, t.Any]]) -> bytes:
+    """A small XML document: `children` are (tag, text) pairs or (tag, list of pairs)."""
+
+    def add(parent: XMLElement, items: Iterable[tuple[str, t.Any]]) -> None:
+        for name, value in items:
+            child = Element(name)
+            parent.append(child)
+            if isinstance(value, list):
+                add(child, value)
+            elif value is not None:
+                child.text = str(value)
+
+    root = Element(tag)
+    add(root, children)
+    return tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+class StartIndexPaginator(OffsetPaginator):
+    """SOAP-style paging some Planful lists use: `startIndex` += page size while `X-Has-More`."""
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        return response.headers.get("X-Has-More", "").strip().lower() == "true"
+
+
+class PlanfulStream(RESTStream[int]):
+    """What both families share: retries with Retry-After, error translation, fast JSON."""
+
+    family: t.ClassVar[str]
+    credential_settings: t.ClassVar[str]
+
+    @property
+    @override
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout", 300))
+
+    # -- retries ---------------------------------------------------------------------------
+
+    @override
+    def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
+        return self._retry_waits()
+
+    def _retry_waits(self) -> Generator[float, t.Any, None]:
+        """Retry-After when the server sends one, else exponential from `retry_initial_wait`."""
+        exception = yield 0.0  # backoff primes the generator with None
+        wait = float(self.config.get("retry_initial_wait", 1.0))
+        while True:
+            requested = retry_after_seconds(getattr(exception, "response", None))
+            if requested is None:
+                exception = yield min(wait * random.uniform(1.0, 1.25), MAX_BACKOFF_SECONDS)
+                wait *= 2
+            else:
+                exception = yield requested
+
+    @override
+    def backoff_jitter(self, value: float) -> float:
+        return value  # jitter is applied in `_retry_waits`, never to a server's Retry-After
+
+    @override
+    def backoff_max_tries(self) -> int:
+        return int(self.config.get("retry_max_tries", 5))
+
+    @override
+    def backoff_handler(self, details: t.Any) -> None:
+        exc = details.get("exception")
+        response = getattr(exc, "response", None)
+        cause = f"HTTP {response.status_code}" if response is not None else type(exc).__name__
+        self.logger.warning(
+            "Retrying %s %s in %.2f s after %s (attempt %d of %d)",
+            self.http_method,
+            self.path,
+            details.get("wait", 0.0),
+            cause,
+            details.get("tries", 0),
+            self.backoff_max_tries(),
+        )
+
+    # -- errors ----------------------------------------------------------------------------
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(self.response_error_message(response), response)
+        if status >= HTTPStatus.BAD_REQUEST:
+            hint = self.error_hint(status)
+            message = self.response_error_message(response)
+            raise FatalAPIError(f"{message}. {hint}" if hint else message)
+
+    def error_hint(self, status: int) -> str:
+        """What the operator should check for a 4xx answer."""
+        if status == HTTPStatus.UNAUTHORIZED:
+            return f"Planful did not accept the credentials: check {self.credential_settings}."
+        if status == HTTPStatus.FORBIDDEN:
+            return (
+                f"The credentials are valid but not allowed to read this: check the Planful "
+                f"user behind {self.credential_settings} and its web-service access."
+            )
+        return ""
+
+    @override
+    def response_error_message(self, response: requests.Response) -> str:
+        """Status, method and path plus the API's own message, never headers or secrets."""
+        kind = "Client" if response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR else "Server"
+        path = urlsplit(response.url).path or self.path
+        method = response.request.method if response.request is not None else self.http_method
+        message = f"{response.status_code} {kind} Error: {response.reason} for {method} {path}"
+        detail = self._error_detail(response)
+        return f"{message}: {detail}" if detail else message
+
+    def _error_detail(self, response: requests.Response) -> str:
+        text = response.text.strip()
+        if not text:
+            return ""
+        detail = text
+        try:
+            body = _json_decoder.decode(response.content)
+        except msgspec.DecodeError:
+            if text.startswith("<"):
+                detail = re.sub(r"<[^>]+>", " ", text)
+        else:
+            if isinstance(body, dict):
+                for key in ("Message", "message", "error", "status"):
+                    if isinstance(body.get(key), str):
+                        detail = body[key]
+                        break
+        detail = " ".join(detail.split())
+        for secret in self._secrets:
+            detail = detail.replace(secret, "***")
+        if len(detail) > ERROR_DETAIL_LIMIT:
+            detail = detail[:ERROR_DETAIL_LIMIT] + "..."
+        return detail
+
+    @cached_property
+    def _secrets(self) -> list[str]:
+        names = ("access_id", "access_key", "access_token")
+        return [str(self.config[name]) for name in names if self.config.get(name)]
+
+    # -- parsing ---------------------------------------------------------------------------
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        try:
+            body = _json_decoder.decode(response.content)
+        except msgspec.DecodeError as exc:
+            msg = f"The response of {self.http_method} {self.path} is not JSON: {exc}"
+            raise FatalAPIError(msg) from None
+        return self.records_from(body)
+
+    def records_from(self, body: t.Any) -> Iterable[dict]:
+        """Records in a decoded body; Planful answers with bare arrays."""
+        if not isinstance(body, list):
+            where = f"{self.http_method} {self.path}"
+            msg = f"Expected a JSON array from {where}, got {type(body).__name__}"
+            raise FatalAPIError(msg)
+        return body
+
+
+class StructuredPlanningStream(PlanfulStream):
+    """Structured Planning (PCR): Basic auth on the tenant host, every path a setting."""
+
+    family = "structured"
+    credential_settings = "`access_id` and `access_key`"
+    default_path: t.ClassVar[str]
+    page_size: t.ClassVar[int] = 5000
+
+    @property
+    @override
+    def url_base(self) -> str:
+        return structured_base_url(self.config)
+
+    @property  # type: ignore[override]
+    def path(self) -> str:
+        """The `path_overrides` entry for this stream, else the contract's default."""
+        return (self.config.get("path_overrides") or {}).get(self.name) or self.default_path
+
+    @cached_property
+    @override
+    def authenticator(self) -> BasicAuthenticator:
+        return BasicAuthenticator(
+            username=self.config.get("access_id", ""),
+            password=self.config.get("access_key", ""),
+        )
+
+    @property
+    @override
+    def http_headers(self) -> dict:
+        return {"Accept": "application/json"}
+
+    @override
+    def get_new_paginator(self) -> BaseAPIPaginator:
+        return StartIndexPaginator(start_value=0, page_size=self.page_size)
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: int | None
+    ) -> dict[str, t.Any]:
+        return {"startIndex": next_page_token or None}
+
+    @override
+    def error_hint(self, status: int) -> str:
+        if status == HTTPStatus.NOT_FOUND:
+            return (
+                f"No such endpoint on this tenant: check `path_overrides.{self.name}` "
+                f"(now {self.path!r}) and `subdomain` / `api_url`."
+            )
+        return super().error_hint(status)
+
+
+class DynamicPlanningStream(PlanfulStream):
+    """Dynamic Planning: `X-ACCESS-TOKEN` on the model API host; exports are POSTs."""
+
+    family = "dynamic"
+    credential_settings = "`access_token`"
+
+    @property
+    @override
+    def url_base(self) -> str:
+        return dynamic_base_url(self.config)
+
+    @cached_property
+    @override
+    def authenticator(self) -> APIKeyAuthenticator:
+        return APIKeyAuthenticator(key="X-ACCESS-TOKEN", value=self.config.get("access_token", ""))
+
+    @property
+    @override
+    def http_headers(self) -> dict:
+        return {"Accept": "application/json"}
+
+    @override
+    def get_new_paginator(self) -> None:
+        return None
+
+    @override
+    def error_hint(self, status: int) -> str:
+        if status == HTTPStatus.PRECONDITION_FAILED:
+            return "Planful says a required header is missing: check `access_token`."
+        if status == HTTPStatus.NOT_FOUND:
+            return (
+                "Planful does not know this model, dimension or calculation: check `models`, "
+                "`source_models` and `calculations`, and `dynamic_api_url`."
+            )
+        return super().error_hint(status)
+
+
+class DynamicPlanningXMLStream(DynamicPlanningStream):
+    """Dynamic Planning endpoints that speak XML (external source models, calculations)."""
+
+    payload_as_json = False
+    http_method = "POST"
+
+    @property
+    @override
+    def http_headers(self) -> dict:
+        return {"Accept": "application/xml", "Content-Type": "application/xml"}
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        root = parse_xml(response.content, f"{self.http_method} {self.path}")
+        return self.records_from_xml(root)
+
+    def records_from_xml(self, root: XMLElement) -> Iterable[dict]:
+        """Records in a parsed XML body."""
+        raise NotImplementedError

@@ -1,0 +1,636 @@
+"""One class per Planful endpoint; shared behaviour lives in `client.py`."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import typing as t
+from functools import cached_property
+from http import HTTPStatus
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from typing_extensions import override
+
+from tap_planful.client import (
+    DynamicPlanningStream,
+    DynamicPlanningXMLStream,
+    StructuredPlanningStream,
+    build_xml,
+    xml_text,
+)
+from tap_planful.periods import Period
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from xml.etree.ElementTree import Element
+
+    from singer_sdk.helpers.types import Context
+
+SEGMENT_COLUMNS = tuple(f"Segment{n}" for n in range(1, 9))
+DEFAULT_GL_LOOKBACK_PERIODS = 3
+DEFAULT_START_YEARS_BACK = 2
+
+
+def row_key(*parts: t.Any) -> str:
+    """A stable key for rows that have no id of their own."""
+    encoded = json.dumps(parts, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.blake2b(encoded.encode(), digest_size=16).hexdigest()
+
+
+def named_entry(config: Mapping[str, t.Any], setting: str, name: str) -> dict[str, t.Any]:
+    """The entry of a list setting (`models`, `source_models`) whose `model` is `name`."""
+    for entry in config.get(setting) or []:
+        if entry.get("model") == name:
+            return entry
+    msg = f"`{setting}` has no entry for model {name!r}"
+    raise ConfigValidationError(msg, errors=[msg])
+
+
+# -- Structured Planning ---------------------------------------------------------------------
+
+
+class DataLoadRulesStream(StructuredPlanningStream):
+    """Data load rules; `data_load_rule_type` narrows them to GL or transaction rules."""
+
+    name = "data_load_rules"
+    default_path = "/financemodel/data/rules"
+    primary_keys = ("DataLoadRuleId",)
+    schema = th.PropertiesList(
+        th.Property("DataLoadRuleId", th.IntegerType, required=True),
+        th.Property("Name", th.StringType),
+        th.Property(
+            "LoadItem", th.StringType, description="What the rule loads, e.g. 'Segment Hierarchies'"
+        ),
+    ).to_dict()
+
+    @property
+    @override
+    def path(self) -> str:
+        rule_type = self.config.get("data_load_rule_type") or "all"
+        return super().path + ("" if rule_type == "all" else f"/{rule_type}")
+
+
+class SegmentsStream(StructuredPlanningStream):
+    """The chart-of-accounts segments: which business dimension sits in which slot (1-8)."""
+
+    name = "segments"
+    default_path = "/financemodel/data/segments"
+    primary_keys = ("SegmentNumber",)
+    schema = th.PropertiesList(
+        th.Property("SegmentNumber", th.IntegerType, required=True),
+        th.Property("Name", th.StringType),
+        th.Property("DisplayName", th.StringType),
+        th.Property("Type", th.StringType),
+        th.Property("Visibility", th.StringType),
+        th.Property("ActiveStatus", th.StringType),
+    ).to_dict()
+
+
+NAME_CODE = (th.Property("Code", th.StringType), th.Property("Name", th.StringType))
+
+
+class SegmentMembersStream(StructuredPlanningStream):
+    """Members of each segment, with their rollup levels and attributes kept as arrays."""
+
+    name = "segment_members"
+    default_path = "/financemodel/data/segments/{SegmentNumber}/members"
+    primary_keys = ("SegmentNumber", "MemberId")
+    schema = th.PropertiesList(
+        th.Property("SegmentNumber", th.IntegerType, required=True),
+        th.Property("MemberId", th.IntegerType, required=True),
+        *NAME_CODE,
+        th.Property("ParentId", th.IntegerType),
+        th.Property("ParentCode", th.StringType),
+        th.Property("ParentMemberId", th.IntegerType, description="Account segment only"),
+        th.Property("ParentMemberCode", th.StringType, description="Account segment only"),
+        th.Property("ParentMemberName", th.StringType, description="Account segment only"),
+        th.Property("ParentMemberLabel", th.StringType, description="Account segment only"),
+        th.Property("MemberType", th.StringType),
+        th.Property("RollupOperator", th.StringType),
+        th.Property("ActiveStatus", th.StringType),
+        th.Property("Sort", th.IntegerType),
+        th.Property(
+            "Attributes",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("Name", th.StringType), th.Property("Value", th.StringType)
+                )
+            ),
+        ),
+        th.Property(
+            "RollupLevels",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("Level", th.IntegerType),
+                    *NAME_CODE,
+                    th.Property("Id", th.IntegerType),
+                )
+            ),
+            description="Ancestors of the member, one entry per level",
+        ),
+        th.Property("AccountType", th.StringType),
+        th.Property("AccountGroup", th.StringType),
+        th.Property("CreditDebit", th.StringType),
+        th.Property("NormalDataInput", th.StringType),
+        th.Property("Variance", th.StringType),
+        th.Property("TrialBalanceAccount", th.StringType),
+        th.Property("ReportCategoryName", th.StringType),
+        th.Property("CurrencyTypeCode", th.StringType),
+        th.Property("CurrencyTypeName", th.StringType),
+        th.Property("CurrencyCode", th.StringType, description="Company segment only"),
+        th.Property("CurrencyName", th.StringType, description="Company segment only"),
+    ).to_dict()
+
+    @cached_property
+    @override
+    def partitions(self) -> list[dict]:
+        """`segments` when set, else every segment the tenant defines."""
+        numbers = self.config.get("segments") or [
+            record["SegmentNumber"] for record in self._tap.streams["segments"].get_records(None)
+        ]
+        return [{"SegmentNumber": number} for number in numbers]
+
+
+class ScenariosStream(StructuredPlanningStream):
+    """Scenarios (Actual, budgets, forecasts); GL data is read per scenario."""
+
+    name = "scenarios"
+    default_path = "/financemodel/data/scenarios"
+    primary_keys = ("Name",)
+    schema = th.PropertiesList(
+        th.Property("Name", th.StringType, required=True),
+        th.Property("ScenarioType", th.StringType),
+        th.Property(
+            "FiscalYear", th.IntegerType, description="The plan year of a budget or forecast"
+        ),
+    ).to_dict()
+
+
+class GLDataStream(StructuredPlanningStream):
+    """GL balances by period, one request per scenario and fiscal month, bookmarked per scenario.
+
+    A re-run starts `gl_lookback_periods` periods before the bookmarked one (which is always read
+    again), so restatements of recent periods are picked up. Actual-type scenarios never ask
+    beyond the current period.
+    """
+
+    name = "gl_data"
+    default_path = "/financemodel/data/gldata"
+    primary_keys = ("Scenario", "FiscalYear", "FiscalMonth", "Reporting", *SEGMENT_COLUMNS)
+    replication_key = "period_key"
+    is_sorted = True
+    schema = th.PropertiesList(
+        th.Property("Scenario", th.StringType, required=True),
+        th.Property("FiscalYear", th.IntegerType, required=True),
+        th.Property("FiscalMonth", th.IntegerType, required=True),
+        th.Property("MonthName", th.StringType),
+        *(
+            th.Property(column, th.StringType, description="Member code")
+            for column in SEGMENT_COLUMNS
+        ),
+        th.Property("Reporting", th.StringType),
+        th.Property("MtdAmount", th.NumberType),
+        th.Property("QtdAmount", th.NumberType),
+        th.Property("YtdAmount", th.NumberType),
+        th.Property(
+            "period_key",
+            th.IntegerType,
+            required=True,
+            description="FiscalYear * 100 + FiscalMonth",
+        ),
+    ).to_dict()
+
+    @cached_property
+    def scenario_catalog(self) -> dict[str, dict]:
+        """Every scenario the tenant defines, by name."""
+        return {
+            record["Name"]: record for record in self._tap.streams["scenarios"].get_records(None)
+        }
+
+    @cached_property
+    @override
+    def partitions(self) -> list[dict]:
+        """One partition (and bookmark) per scenario: `scenarios` when set, else all of them."""
+        configured = self.config.get("scenarios")
+        unknown = [name for name in configured or [] if name not in self.scenario_catalog]
+        if unknown:
+            msg = (
+                f"`scenarios` names scenarios Planful does not know: {unknown}; "
+                f"known: {sorted(self.scenario_catalog)}"
+            )
+            raise ConfigValidationError(msg, errors=[msg])
+        return [{"Scenario": name} for name in configured or self.scenario_catalog]
+
+    def periods_to_read(
+        self, scenario_name: str, bookmark: int | None, today: Period
+    ) -> list[Period]:
+        """The fiscal months to request for a scenario, given its bookmark."""
+        scenario = self.scenario_catalog.get(scenario_name, {})
+        start_year = self.config.get("start_fiscal_year") or today.year - DEFAULT_START_YEARS_BACK
+        first = Period(start_year, 1)
+        if bookmark is not None:
+            lookback = self.config.get("gl_lookback_periods", DEFAULT_GL_LOOKBACK_PERIODS)
+            first = max(first, Period.from_key(int(bookmark)).shifted(-lookback))
+        end_year = self.config.get("end_fiscal_year")
+        if is_actual(scenario_name, scenario):
+            last = min(today, Period(end_year, 12)) if end_year else today
+        elif scenario.get("FiscalYear"):
+            first = max(first, Period(scenario["FiscalYear"], 1))
+            last = Period(scenario["FiscalYear"], 12)
+        else:
+            last = Period(end_year or today.year + 1, 12)
+        return first.through(last)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        scenario = context["Scenario"] if context else ""
+        bookmark = self.get_starting_replication_key_value(context)
+        periods = self.periods_to_read(scenario, bookmark, Period.current())
+        if not periods:
+            self.logger.info("gl_data: nothing to read for scenario %r", scenario)
+            return
+        self.logger.info(
+            "gl_data: scenario %r, periods %d..%d (bookmark %s)",
+            scenario,
+            periods[0].key,
+            periods[-1].key,
+            bookmark,
+        )
+        for period in periods:
+            count = 0
+            for row in self.request_records(
+                {"Scenario": scenario, "FiscalYear": period.year, "FiscalMonth": period.month}
+            ):
+                count += 1
+                yield row
+            self.logger.info("gl_data: scenario %r period %d: %d rows", scenario, period.key, count)
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: int | None
+    ) -> dict[str, t.Any]:
+        params = super().get_url_params(context, next_page_token)
+        context = context or {}
+        params.update(
+            Scenario=context.get("Scenario"),
+            FiscalYear=context.get("FiscalYear"),
+            FiscalMonth=context.get("FiscalMonth"),
+            Reporting=self.config.get("gl_reporting"),
+        )
+        return params
+
+    @override
+    def records_from(self, body: t.Any) -> Iterable[dict]:
+        rows = super().records_from(body)
+        for row in rows:
+            row["period_key"] = row["FiscalYear"] * 100 + row["FiscalMonth"]
+        return rows
+
+
+def is_actual(name: str, scenario: Mapping[str, t.Any]) -> bool:
+    """Actuals exist only up to today; budgets and forecasts reach into the future."""
+    kind = scenario.get("ScenarioType") or name
+    return str(kind).strip().lower() == "actual"
+
+
+class CurrenciesStream(StructuredPlanningStream):
+    """Currencies defined in the tenant."""
+
+    name = "currencies"
+    default_path = "/financemodel/data/currencies"
+    primary_keys = ("Code",)
+    schema = th.PropertiesList(*NAME_CODE).to_dict()
+
+
+class UsersStream(StructuredPlanningStream):
+    """Structured Planning users and their roles."""
+
+    name = "users"
+    default_path = "/financemodel/data/users"
+    primary_keys = ("UserLogin",)
+    schema = th.PropertiesList(
+        th.Property("UserLogin", th.StringType, required=True),
+        th.Property("FirstName", th.StringType),
+        th.Property("LastName", th.StringType),
+        th.Property("NavigationRoleName", th.StringType),
+        th.Property("ReportingRole", th.StringType),
+        th.Property("SupportRole", th.StringType),
+        th.Property("AuthenticationType", th.StringType),
+        th.Property("Status", th.BooleanType, description="True when the user is active"),
+        th.Property("SupportId", th.StringType),
+    ).to_dict()
+
+
+STRUCTURED_STREAMS: tuple[type[StructuredPlanningStream], ...] = (
+    DataLoadRulesStream,
+    SegmentsStream,
+    SegmentMembersStream,
+    ScenariosStream,
+    GLDataStream,
+    CurrenciesStream,
+    UsersStream,
+)
+
+
+# -- Dynamic Planning ------------------------------------------------------------------------
+
+
+class DPUsersStream(DynamicPlanningStream):
+    """Dynamic Planning users with their groups and roles."""
+
+    name = "dp_users"
+    path = "/ui/user/getRaw"
+    primary_keys = ("email",)
+    schema = th.PropertiesList(
+        th.Property("email", th.StringType, required=True),
+        th.Property("name", th.StringType),
+        th.Property("status", th.StringType),
+        th.Property("groups", th.ArrayType(th.ObjectType(th.Property("name", th.StringType)))),
+        th.Property("role", th.StringType),
+        th.Property("invalidPasswordAttempts", th.IntegerType),
+        th.Property("lockedStatus", th.StringType),
+        th.Property("emailSubscription", th.StringType),
+        th.Property("userType", th.StringType),
+        th.Property("supportRole", th.StringType),
+    ).to_dict()
+
+
+class DPGroupsStream(DynamicPlanningStream):
+    """Dynamic Planning groups (the API lists bare names)."""
+
+    name = "dp_groups"
+    path = "/ui/group/getRaw"
+    primary_keys = ("name",)
+    schema = th.PropertiesList(th.Property("name", th.StringType, required=True)).to_dict()
+
+    @override
+    def records_from(self, body: t.Any) -> Iterable[dict]:
+        return [{"name": name} for name in super().records_from(body)]
+
+
+class DPDimensionMembersStream(DynamicPlanningStream):
+    """Members of each configured model dimension: hierarchy, labels, attributes."""
+
+    name = "dp_dimension_members"
+    path = "/modeling/model/dimension/export"
+    http_method = "POST"
+    primary_keys = ("model", "dimension", "code")
+    schema = th.PropertiesList(
+        th.Property("model", th.StringType, required=True),
+        th.Property("dimension", th.StringType, required=True),
+        th.Property("code", th.StringType, required=True),
+        th.Property("parent", th.StringType, description="Parent member code; null at the root"),
+        th.Property("rollupOperator", th.StringType),
+        th.Property("displayLabel", th.StringType),
+        th.Property(
+            "attributes",
+            th.ObjectType(additional_properties=True),
+            description="Attribute name to value",
+        ),
+        th.Property(
+            "dimensions",
+            th.ObjectType(additional_properties=True),
+            description="Mapped dimension members",
+        ),
+    ).to_dict()
+
+    @property
+    @override
+    def partitions(self) -> list[dict]:
+        return [
+            {"model": entry["model"], "dimension": dimension}
+            for entry in self.config.get("models") or []
+            for dimension in entry.get("dimensions") or []
+        ]
+
+    @override
+    def prepare_request_payload(self, context: Context | None, next_page_token: int | None) -> dict:
+        context = context or {}
+        return {
+            "model": context.get("model"),
+            "dimension": context.get("dimension"),
+            "includeAttributes": True,
+            "includeDimensions": True,
+        }
+
+    @override
+    def records_from(self, body: t.Any) -> Iterable[dict]:
+        if not isinstance(body, dict) or not isinstance(body.get("members"), list):
+            msg = f"Expected an object with `members` from POST {self.path}"
+            raise FatalAPIError(msg)
+        return body["members"]
+
+
+class DPModelDataStream(DynamicPlanningStream):
+    """Leaf-level data of each configured model, one record per row keyed by its members."""
+
+    name = "dp_model_data"
+    path = "/modeling/model/data/export"
+    http_method = "POST"
+    primary_keys = ("model", "_row_key")
+
+    @property
+    @override
+    def schema(self) -> dict:
+        dimensions = sorted(
+            {d for entry in self.config.get("models") or [] for d in entry.get("dimensions") or []}
+        )
+        return th.PropertiesList(
+            th.Property("model", th.StringType, required=True),
+            th.Property(
+                "_row_key",
+                th.StringType,
+                required=True,
+                description="Hash of the model and members",
+            ),
+            th.Property(
+                "members",
+                th.ObjectType(
+                    *(th.Property(d, th.StringType) for d in dimensions), additional_properties=True
+                ),
+                description="Dimension name to member of this row",
+            ),
+            th.Property("value", th.NumberType),
+        ).to_dict()
+
+    @property
+    @override
+    def partitions(self) -> list[dict]:
+        return [{"model": entry["model"]} for entry in self.config.get("models") or []]
+
+    @override
+    def prepare_request_payload(self, context: Context | None, next_page_token: int | None) -> dict:
+        model = (context or {}).get("model", "")
+        entry = named_entry(self.config, "models", model)
+        return {
+            "model": model,
+            "filters": [
+                {
+                    "dimension": item["dimension"],
+                    "filterType": item.get("filter_type", "Member"),
+                    "filterValues": item.get("values") or [],
+                }
+                for item in entry.get("filters") or []
+            ],
+            "memberDisplay": entry.get("member_display", "Code"),
+            "suppressZeroes": str(entry.get("suppress_zeroes", True)).lower(),
+            "operationType": entry.get("operation_type", "AND"),
+        }
+
+    @override
+    def records_from(self, body: t.Any) -> Iterable[dict]:
+        if not isinstance(body, dict) or not isinstance(body.get("columns"), list):
+            msg = f"Expected an object with `columns` and `rows` from POST {self.path}"
+            raise FatalAPIError(msg)
+        model = body.get("model")
+        columns = [str(column) for column in body["columns"]]
+        lowered = [column.lower() for column in columns]
+        value_at = lowered.index("value") if "value" in lowered else len(columns) - 1
+        dimensions = [(i, column) for i, column in enumerate(columns) if i != value_at]
+        for row in body.get("rows") or []:
+            members = {column: None if row[i] is None else str(row[i]) for i, column in dimensions}
+            yield {
+                "model": model,
+                "_row_key": row_key(model, [members[column] for _, column in dimensions]),
+                "members": members,
+                "value": row[value_at],
+            }
+
+
+class DPSourceModelDataStream(DynamicPlanningXMLStream):
+    """Rows of each configured external source model (ESM), parsed from delimited XML rows."""
+
+    name = "dp_esm_data"
+    path = "/modeling/sourcemodel/data/export"
+    primary_keys = ("model", "_row_key")
+    schema = th.PropertiesList(
+        th.Property("model", th.StringType, required=True),
+        th.Property(
+            "_row_key",
+            th.StringType,
+            required=True,
+            description="Hash of the key fields (or the row)",
+        ),
+        th.Property(
+            "fields",
+            th.ObjectType(additional_properties=True),
+            description="Field name to value (text)",
+        ),
+    ).to_dict()
+
+    @property
+    @override
+    def partitions(self) -> list[dict]:
+        return [{"model": entry["model"]} for entry in self.config.get("source_models") or []]
+
+    @override
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: int | None
+    ) -> bytes:
+        entry = named_entry(self.config, "source_models", (context or {}).get("model", ""))
+        children: list[tuple[str, t.Any]] = [
+            ("model-name", entry["model"]),
+            ("delimiter", entry.get("delimiter", ",")),
+        ]
+        if entry.get("filters"):
+            filters = [
+                (
+                    "filter",
+                    [
+                        ("field", item["field"]),
+                        *(("field-value", value) for value in item.get("values") or []),
+                    ],
+                )
+                for item in entry["filters"]
+            ]
+            children.append(("filters", filters))
+        if entry.get("fields"):
+            children.append(("fields", [("field", field) for field in entry["fields"]]))
+        return build_xml("export-data-payload", children)
+
+    @override
+    def records_from_xml(self, root: Element) -> Iterable[dict]:
+        model = xml_text(root, "model-name")
+        entry = named_entry(self.config, "source_models", model or "")
+        delimiter = xml_text(root, "delimiter") or entry.get("delimiter", ",")
+        header = next(csv.reader([xml_text(root, "header") or ""], delimiter=delimiter))
+        key_fields = entry.get("key_fields") or []
+        missing = [field for field in key_fields if field not in header]
+        if missing:
+            msg = f"`source_models` key_fields {missing} are not fields of {model!r}: {header}"
+            raise ConfigValidationError(msg, errors=[msg])
+        lines = [row.text or "" for row in root.iterfind("rows/row")]
+        for values in csv.reader(lines, delimiter=delimiter):
+            fields = dict(zip(header, values, strict=False))
+            keyed = [fields.get(field) for field in key_fields] if key_fields else values
+            yield {"model": model, "_row_key": row_key(model, keyed), "fields": fields}
+
+
+class DPCalculationStatusStream(DynamicPlanningXMLStream):
+    """Status and last run of each configured calculation (calc script)."""
+
+    name = "dp_calc_status"
+    path = "/modeling/model/calcscript/status"
+    primary_keys = ("model", "calcscript")
+    schema = th.PropertiesList(
+        th.Property("model", th.StringType, required=True),
+        th.Property("calcscript", th.StringType, required=True),
+        th.Property("status", th.StringType, description="submitted, in progress or not running"),
+        th.Property("last_status", th.StringType, description="success or failed"),
+        th.Property("description", th.StringType),
+        th.Property("run_in_background", th.BooleanType),
+        th.Property("last_run_time", th.DateTimeType),
+    ).to_dict()
+
+    @property
+    @override
+    def partitions(self) -> list[dict]:
+        return [
+            {"model": entry["model"], "calcscript": entry["calcscript"]}
+            for entry in self.config.get("calculations") or []
+        ]
+
+    @override
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: int | None
+    ) -> bytes:
+        context = context or {}
+        return build_xml(
+            "run-calcscript-payload",
+            [("model-name", context.get("model")), ("calcscript-name", context.get("calcscript"))],
+        )
+
+    @override
+    def records_from_xml(self, root: Element) -> Iterable[dict]:
+        background = xml_text(root, "run-in-background")
+        return [
+            {
+                "model": xml_text(root, "model-name"),
+                "calcscript": xml_text(root, "calcscript-name"),
+                "status": xml_text(root, "status"),
+                "last_status": xml_text(root, "last-status"),
+                "description": xml_text(root, "description"),
+                "run_in_background": None
+                if background is None
+                else background.lower() in {"yes", "true"},
+                "last_run_time": xml_text(root, "last-run-time"),
+            }
+        ]
+
+    @override
+    def error_hint(self, status: int) -> str:
+        if status == HTTPStatus.NOT_FOUND:
+            return "Planful does not know this model or calculation: check `calculations`."
+        return super().error_hint(status)
+
+
+DYNAMIC_STREAMS: tuple[type[DynamicPlanningStream], ...] = (
+    DPUsersStream,
+    DPGroupsStream,
+    DPDimensionMembersStream,
+    DPModelDataStream,
+    DPSourceModelDataStream,
+    DPCalculationStatusStream,
+)

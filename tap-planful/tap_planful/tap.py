@@ -1,0 +1,312 @@
+"""`tap-planful`: Structured Planning and Dynamic Planning, chosen by `api_type`."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
+
+from tap_planful.client import DEFAULT_DYNAMIC_API_URL, checked_base_url, structured_subdomain
+from tap_planful.streams import DEFAULT_GL_LOOKBACK_PERIODS, DYNAMIC_STREAMS, STRUCTURED_STREAMS
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+FAMILIES = {
+    "structured": ("structured",),
+    "dynamic": ("dynamic",),
+    "both": ("structured", "dynamic"),
+}
+_PLACEHOLDER = re.compile(r"{([^{}]*)}")
+
+
+def _model_entry(*extra: th.Property) -> th.ObjectType:
+    return th.ObjectType(
+        th.Property("model", th.StringType, required=True, description="Model name"), *extra
+    )
+
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "api_type",
+        th.StringType,
+        default="structured",
+        allowed_values=list(FAMILIES),
+        description="Which API family to read: `structured` (Structured Planning, Access ID/Key), "
+        "`dynamic` (Dynamic Planning, access token) or `both`. Streams of the other family are "
+        "not offered.",
+    ),
+    th.Property(
+        "subdomain",
+        th.StringType,
+        description="Structured Planning tenant: the host label of "
+        "`https://<subdomain>.planful.com` "
+        "(e.g. `na04`), or that full URL.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        description="Overrides the Structured Planning base URL derived from `subdomain` "
+        "(proxy, private deployment, sandbox).",
+    ),
+    th.Property(
+        "access_id",
+        th.StringType,
+        secret=True,
+        description="Structured Planning Access ID (Basic user)",
+    ),
+    th.Property(
+        "access_key",
+        th.StringType,
+        secret=True,
+        description="Structured Planning Access Key (Basic password)",
+    ),
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        description="Dynamic Planning access token (X-ACCESS-TOKEN)",
+    ),
+    th.Property(
+        "dynamic_api_url",
+        th.StringType,
+        default=DEFAULT_DYNAMIC_API_URL,
+        description="Dynamic Planning API base, including `/api` (e.g. the AU host "
+        "`https://modelauapi.hostanalytics.com/api` or `https://<tenant>.planful.com/api`).",
+    ),
+    th.Property(
+        "start_fiscal_year",
+        th.IntegerType(minimum=1900, maximum=9999),
+        description="First fiscal year of GL data to read on a first run "
+        "(default: two years before the current one).",
+    ),
+    th.Property(
+        "end_fiscal_year",
+        th.IntegerType(minimum=1900, maximum=9999),
+        description="Last fiscal year of GL data to read (default: the current year for "
+        "Actual, next "
+        "year for budgets and forecasts without a plan year).",
+    ),
+    th.Property(
+        "scenarios",
+        th.ArrayType(th.StringType),
+        description="Scenarios to read GL data for, by name (default: every scenario).",
+    ),
+    th.Property(
+        "segments",
+        th.ArrayType(th.IntegerType(minimum=1, maximum=8)),
+        description="Segment numbers (1-8) to read members of (default: every segment defined).",
+    ),
+    th.Property(
+        "gl_lookback_periods",
+        th.IntegerType(minimum=0),
+        default=DEFAULT_GL_LOOKBACK_PERIODS,
+        description="Fiscal months before the bookmarked one that every run reads again, "
+        "to pick up "
+        "restatements. The bookmarked month itself is always read again.",
+    ),
+    th.Property(
+        "gl_reporting",
+        th.StringType,
+        description="Optional `Reporting` filter of GL data (e.g. a reporting currency view).",
+    ),
+    th.Property(
+        "data_load_rule_type",
+        th.StringType,
+        default="all",
+        allowed_values=["all", "gl", "transactions"],
+        description="Which data load rules to list.",
+    ),
+    th.Property(
+        "path_overrides",
+        th.ObjectType(
+            *(
+                th.Property(stream.name, th.StringType, default=stream.default_path)
+                for stream in STRUCTURED_STREAMS
+            ),
+            additional_properties=False,
+        ),
+        description="Structured Planning export paths by stream, to adopt Planful's real paths "
+        "without a release. `segment_members` takes the placeholder `{SegmentNumber}`.",
+    ),
+    th.Property(
+        "models",
+        th.ArrayType(
+            _model_entry(
+                th.Property(
+                    "dimensions",
+                    th.ArrayType(th.StringType),
+                    required=True,
+                    description="Dimensions to export members of "
+                    "(and to type `members` of model data)",
+                ),
+                th.Property(
+                    "filters",
+                    th.ArrayType(
+                        th.ObjectType(
+                            th.Property("dimension", th.StringType, required=True),
+                            th.Property("filter_type", th.StringType, default="Member"),
+                            th.Property("values", th.ArrayType(th.StringType), required=True),
+                        )
+                    ),
+                ),
+                th.Property(
+                    "member_display",
+                    th.StringType,
+                    default="Code",
+                    allowed_values=["Code", "DisplayLabel"],
+                ),
+                th.Property("suppress_zeroes", th.BooleanType, default=True),
+                th.Property(
+                    "operation_type", th.StringType, default="AND", allowed_values=["AND", "OR"]
+                ),
+            )
+        ),
+        description="Dynamic Planning master/analytic models to read dimension members "
+        "and leaf data of.",
+    ),
+    th.Property(
+        "source_models",
+        th.ArrayType(
+            _model_entry(
+                th.Property(
+                    "fields",
+                    th.ArrayType(th.StringType),
+                    description="Fields to export (default: all)",
+                ),
+                th.Property(
+                    "key_fields",
+                    th.ArrayType(th.StringType),
+                    description="Fields that identify a row (default: the whole row)",
+                ),
+                th.Property(
+                    "filters",
+                    th.ArrayType(
+                        th.ObjectType(
+                            th.Property("field", th.StringType, required=True),
+                            th.Property("values", th.ArrayType(th.StringType), required=True),
+                        )
+                    ),
+                ),
+                th.Property("delimiter", th.StringType, default=","),
+            )
+        ),
+        description="Dynamic Planning external source models to read rows of.",
+    ),
+    th.Property(
+        "calculations",
+        th.ArrayType(
+            _model_entry(
+                th.Property(
+                    "calcscript", th.StringType, required=True, description="Calculation name"
+                )
+            )
+        ),
+        description="Dynamic Planning calculations to report the status of.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType(minimum=1),
+        default=300,
+        description="Seconds per HTTP request",
+    ),
+    th.Property(
+        "retry_max_tries",
+        th.IntegerType(minimum=1),
+        default=5,
+        description="Attempts per request on 429, 5xx and connection errors",
+    ),
+    th.Property(
+        "retry_initial_wait",
+        th.NumberType(minimum=0),
+        default=1.0,
+        description="Seconds before the first retry when the server sends no "
+        "Retry-After; doubles each time",
+    ),
+).to_dict()
+
+
+def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Checks JSON Schema cannot express; each message names the setting to fix."""
+    errors: list[str] = []
+    families = FAMILIES.get(config.get("api_type") or "structured", ())
+    if "structured" in families:
+        errors += [
+            f"`{name}` is required when api_type is {config.get('api_type') or 'structured'!r}"
+            for name in ("access_id", "access_key")
+            if not config.get(name)
+        ]
+        if not config.get("subdomain") and not config.get("api_url"):
+            errors.append("`subdomain` (or `api_url`) is required for Structured Planning")
+    if "dynamic" in families and not config.get("access_token"):
+        errors.append(f"`access_token` is required when api_type is {config.get('api_type')!r}")
+    checks = [
+        ("subdomain", structured_subdomain),
+        ("api_url", checked_base_url),
+        ("dynamic_api_url", checked_base_url),
+    ]
+    for name, check in checks:
+        if config.get(name):
+            try:
+                check(config[name])
+            except ValueError as exc:
+                errors.append(f"`{name}`: {exc}")
+    errors += _path_errors(config.get("path_overrides") or {})
+    start, end = config.get("start_fiscal_year"), config.get("end_fiscal_year")
+    if start and end and start > end:
+        errors.append(f"`start_fiscal_year` ({start}) is after `end_fiscal_year` ({end})")
+    return errors
+
+
+def _path_errors(overrides: t.Mapping[str, t.Any]) -> list[str]:
+    errors = []
+    placeholders = {"segment_members": {"SegmentNumber"}}
+    for name, path in overrides.items():
+        if not isinstance(path, str):
+            continue
+        if not path.startswith("/") or path.startswith("//") or "://" in path or "@" in path:
+            errors.append(
+                f"`path_overrides.{name}` must be a path on the tenant host "
+                f"starting with '/', got {path!r}"
+            )
+        unknown = set(_PLACEHOLDER.findall(path)) - placeholders.get(name, set())
+        if unknown:
+            errors.append(f"`path_overrides.{name}` uses unknown placeholders {sorted(unknown)}")
+    return errors
+
+
+class TapPlanful(Tap):
+    """Singer tap for Planful's Structured Planning and Dynamic Planning APIs."""
+
+    name = "tap-planful"
+    config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = MsgSpecWriter
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        errors = super()._validate_config(raise_errors=raise_errors) or config_errors(self.config)
+        if errors and raise_errors:
+            raise ConfigValidationError(
+                "Config validation failed", errors=errors, schema=self.config_jsonschema
+            )
+        for error in errors:
+            self.logger.warning(error)
+        return errors
+
+    @override
+    def discover_streams(self) -> list[Stream]:
+        families = FAMILIES.get(self.config.get("api_type") or "structured", ())
+        classes = [
+            *(STRUCTURED_STREAMS if "structured" in families else ()),
+            *(DYNAMIC_STREAMS if "dynamic" in families else ()),
+        ]
+        return [stream_class(tap=self) for stream_class in classes]
+
+
+if __name__ == "__main__":
+    TapPlanful.cli()
