@@ -1,0 +1,5 @@
+"""`python -m target_planhat`."""
+
+from target_planhat.target import TargetPlanhat
+
+TargetPlanhat.cli()
