@@ -1,0 +1,1 @@
+"""The Planhat emulator: main REST API and analytics paths on one loopback server."""
