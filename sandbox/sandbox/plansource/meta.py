@@ -1,0 +1,81 @@
+"""Field metadata served by `/subscriber/meta` and `/dependent/meta`: per field `update`,
+`required`, `caption`, `data_type` and `validation_data` (`[label, value]` pairs), as the
+client's Data Field Security configures them (contract §4.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.plansource.seed import (
+    DIVISIONS,
+    LOCATIONS,
+    PAY_FREQUENCIES,
+    PLACES,
+    TERMINATION_REASONS,
+)
+
+GENDERS = [["Female", "F"], ["Male", "M"]]
+
+
+def _field(
+    caption: str, data_type: str, required: bool = False, choices: list[list[str]] | None = None
+) -> dict[str, Any]:
+    return {
+        "update": True,
+        "required": required,
+        "caption": caption,
+        "data_type": data_type,
+        "validation_data": choices or [],
+    }
+
+
+def _pairs(values: tuple[str, ...] | list[str]) -> list[list[str]]:
+    return [[value, value] for value in values]
+
+
+def subscriber_meta() -> dict[str, Any]:
+    return {
+        "first_name": _field("First Name", "string", required=True),
+        "middle_name": _field("Middle Name", "string"),
+        "last_name": _field("Last Name", "string", required=True),
+        "ssn": _field("SSN", "ssn", required=True),
+        "birthdate": _field("Birth Date", "date", required=True),
+        "gender": _field("Gender", "list", required=True, choices=GENDERS),
+        "marital_status": _field(
+            "Marital Status", "list", choices=_pairs(["Single", "Married", "Divorced"])
+        ),
+        "address_1": _field("Address 1", "string", required=True),
+        "city": _field("City", "string", required=True),
+        "state": _field(
+            "State", "list", required=True, choices=_pairs(sorted({p.state for p in PLACES}))
+        ),
+        "zip_code": _field("Zip Code", "string", required=True),
+        "hire_date": _field("Hire Date", "date", required=True),
+        "termination_date": _field("Termination Date", "date"),
+        "employment_level": _field(
+            "Employment Level", "list", choices=_pairs(["Full Time", "Part Time"])
+        ),
+        "division": _field("Division", "list", choices=_pairs(DIVISIONS)),
+        "location": _field("Location", "list", choices=_pairs(LOCATIONS)),
+        "current_salary": _field("Current Salary", "decimal"),
+        "email": _field("Email", "email"),
+        "udef_1": _field("Cost Center", "string"),
+        "payroll_schedules": [
+            {"id": payroll_id, "name": name} for name, _, payroll_id in PAY_FREQUENCIES
+        ],
+        "termination_reason": [{"id": rid, "name": name} for rid, _, name in TERMINATION_REASONS],
+    }
+
+
+def dependent_meta() -> dict[str, Any]:
+    return {
+        "first_name": _field("First Name", "string", required=True),
+        "last_name": _field("Last Name", "string", required=True),
+        "ssn": _field("SSN", "ssn"),
+        "birthdate": _field("Birth Date", "date", required=True),
+        "gender": _field("Gender", "list", required=True, choices=GENDERS),
+        "relationship_code": _field(
+            "Relationship", "list", required=True, choices=_pairs(["Spouse", "Child", "Stepchild"])
+        ),
+        "is_smoker": _field("Tobacco User", "boolean"),
+    }
