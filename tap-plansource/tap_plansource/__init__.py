@@ -1,0 +1,1 @@
+"""Singer tap for the PlanSource Admin API v2."""

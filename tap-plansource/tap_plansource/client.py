@@ -1,0 +1,402 @@
+"""The one place that talks HTTP to the PlanSource Admin API v2.
+
+Base URL and token from the tap's settings, page-number paging that also follows the `next`
+links some endpoints send, retries on 429/5xx/connection errors (honouring `Retry-After`),
+error messages built from PlanSource's own error body plus the setting to check, and
+defensive parsing of every list shape the API is known to answer with.
+
+Pages are fetched one or two ahead in a background thread while the current page's records
+are processed, so with a slow network the tap waits once per page rather than once per page
+plus the processing time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import re
+import threading
+from decimal import Decimal
+from functools import cache, cached_property, lru_cache
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.pagination import PageNumberPaginator, SinglePagePaginator
+from singer_sdk.streams.rest import PageContext, RESTStream
+from typing_extensions import override
+
+from tap_plansource.normalize import RecordNormalizer
+from tap_plansource.retries import wait_times
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    import requests
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context
+
+    from tap_plansource.tap import TapPlanSource
+
+PREFETCH_PAGES = 2
+# Keys that carry paging information beside the records (payroll, content blocks).
+PAGING_KEYS = frozenset(
+    {"total", "per_page", "page", "total_records", "total_pages", "current_page", "link"}
+)
+
+_decoder = msgspec.json.Decoder(float_hook=Decimal)
+
+T = TypeVar("T")
+
+
+class PlanSourceAPIError(FatalAPIError):
+    """PlanSource refused a request; the message carries its reason and the setting to check."""
+
+
+@lru_cache(maxsize=2 * (PREFETCH_PAGES + 2))
+def envelope_of(response: requests.Response) -> Any:
+    """The decoded body, decoded once for both the record parser and the paginator."""
+    try:
+        return _decoder.decode(response.content)
+    except msgspec.DecodeError as exc:
+        msg = f"PlanSource answered {urlsplit(response.url).path} with a body that is not JSON"
+        raise RetriableAPIError(msg, response) from exc
+
+
+def _is_paging_links(value: Any) -> bool:
+    return isinstance(value, list) and any(
+        isinstance(link, dict) and "rel" in link for link in value
+    )
+
+
+def records_in(data: Any, keys: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The records in a `data` value, whatever list shape this endpoint chose.
+
+    `data` may be the list itself; an object holding the list under a resource key (`keys`,
+    e.g. `dependents`) or beside paging fields (`total`, `per_page`, `links`); or a single record,
+    as in many of PlanSource's own examples (then possibly with the paging fields flattened in).
+    """
+    if isinstance(data, list):
+        return [item for item in data if isinstance(item, dict)]
+    if not isinstance(data, dict) or not data:
+        return []
+    for key in keys:
+        if key in data:
+            return records_in(data[key])
+    paging = {k for k in data if k in PAGING_KEYS or (k == "links" and _is_paging_links(data[k]))}
+    if not paging:
+        return [data]
+    rest = {k: v for k, v in data.items() if k not in paging}
+    if len(rest) == 1:
+        (only,) = rest.values()
+        if isinstance(only, list | dict):
+            return records_in(only)
+    return [rest] if rest else []
+
+
+def next_page_link(envelope: Any) -> tuple[bool, int | None]:
+    """Whether the page carries paging links, and the page number its `next` link points to."""
+    data = envelope.get("data") if isinstance(envelope, dict) else None
+    links = data.get("links") if isinstance(data, dict) else None
+    if not _is_paging_links(links):
+        return False, None
+    for link in links:
+        if isinstance(link, dict) and link.get("rel") == "next" and link.get("href"):
+            page = parse_qs(urlsplit(str(link["href"])).query).get("page", [None])[0]
+            return True, int(page) if page and page.isdigit() else 0
+    return True, None
+
+
+class PlanSourcePaginator(PageNumberPaginator):
+    """Next page number: the API's `next` link when it sends links, else the following page.
+
+    Paging stops at an empty page or when links are sent without a `next` one, never at a
+    short page: PlanSource may serve fewer records than `per_page` asked for.
+    """
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        has_links, next_page = next_page_link(envelope_of(response))
+        return not has_links or next_page is not None
+
+    @override
+    def get_next(self, response: requests.Response) -> int | None:
+        _, next_page = next_page_link(envelope_of(response))
+        return next_page if next_page and next_page > self.current_value else self.current_value + 1
+
+
+def prefetched(items: Iterable[T], depth: int, name: str) -> Iterator[T]:
+    """Iterate `items` in a background thread, at most `depth` items ahead of the consumer.
+
+    A failure in the producer is raised in the consumer; closing the consumer early stops the
+    producer at its next item.
+    """
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put((kind, value), timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if not offer("item", item):
+                    return
+        except BaseException as exc:
+            offer("error", exc)
+        else:
+            offer("done", None)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+
+
+class PlanSourceStream(RESTStream[int]):
+    """Base of every stream: an Admin API v2 list endpoint and its records."""
+
+    #: Where `data` may hold the record list (e.g. `dependents`); tried before other shapes.
+    records_key: tuple[str, ...] = ()
+    #: Whether the endpoint takes `page`/`per_page`.
+    paginated = True
+    #: Whether the endpoint takes `include_test` (the `include_test_employees` setting).
+    takes_include_test = False
+    #: The settings to check when PlanSource answers 400 for this stream.
+    bad_request_hint = "the stream's settings"
+    #: The settings to check when PlanSource answers 404.
+    not_found_hint = "`environment` (or `api_url`)"
+    #: The schema as PlanSource's values are converted to; `sensitive_fields` may adjust a copy.
+    record_schema: dict[str, Any] = {"type": "object", "properties": {}}
+
+    # Records are converted to the schema by `RecordNormalizer`; the SDK need not walk them again.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, tap: TapPlanSource, **kwargs: Any) -> None:
+        schema = kwargs.pop("schema", None) or self.record_schema
+        self.normalize = RecordNormalizer(schema)
+        super().__init__(tap=tap, schema=tap.sensitive_policy.protect_schema(schema), **kwargs)
+        self.plansource = tap
+
+    @property
+    @override
+    def url_base(self) -> str:
+        return self.plansource.settings.api_url
+
+    @property
+    @override
+    def authenticator(self) -> requests.auth.AuthBase:
+        return self.plansource.plansource_auth
+
+    @property
+    @override
+    def timeout(self) -> int:
+        return int(self.plansource.settings.request_timeout)
+
+    @cached_property
+    @override
+    def user_agent(self) -> str:
+        return self.config.get("user_agent") or f"tap-plansource/{self.plansource.plugin_version}"
+
+    @override
+    def get_new_paginator(self) -> PlanSourcePaginator | None:
+        return PlanSourcePaginator(start_value=1) if self.paginated else None
+
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        """The endpoint's own query parameters (filters); paging is added by the base class."""
+        if self.takes_include_test:
+            return {"include_test": str(self.plansource.settings.include_test_employees).lower()}
+        return {}
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: int | None
+    ) -> dict[str, Any]:
+        params = self.query_params(context)
+        if self.paginated:
+            params["page"] = next_page_token or 1
+            params["per_page"] = self.plansource.settings.page_size
+        return params
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        envelope = envelope_of(response)
+        if isinstance(envelope, dict) and envelope.get("status") == "failure":
+            raise PlanSourceAPIError(
+                self.error_message(response.status_code, response.url, envelope)
+            )
+        return records_in(
+            envelope.get("data") if isinstance(envelope, dict) else envelope, self.records_key
+        )
+
+    @override
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(self.response_error_message(response), response)
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise PlanSourceAPIError(self.response_error_message(response))
+
+    @override
+    def response_error_message(self, response: requests.Response) -> str:
+        """PlanSource's own message and the setting to check; never the body or headers as sent."""
+        try:
+            envelope = _decoder.decode(response.content)
+        except msgspec.DecodeError:
+            envelope = None
+        return self.error_message(response.status_code, response.url, envelope, response.reason)
+
+    def error_message(self, status: int, url: str, envelope: Any, reason: str | None = None) -> str:
+        """`PlanSource answered <status> to GET <path>: <its message> (<code>). <setting hint>`."""
+        errors = envelope.get("errors") if isinstance(envelope, dict) else None
+        if isinstance(errors, list):
+            errors = errors[0] if errors else None
+        said = reason or "no message"
+        if isinstance(errors, dict):
+            if isinstance(errors.get("http_status"), int):
+                status = errors["http_status"]
+            said = str(errors.get("message") or said)[:300]
+            if errors.get("error_code") not in {None, "", status}:
+                said += f" ({errors['error_code']})"
+        elif isinstance(errors, str) and errors:
+            said = errors[:300]
+        path = urlsplit(url).path
+        hint = self.setting_hint(status)
+        return f"PlanSource answered {status} to GET {path}: {said}. {hint}".strip()
+
+    def setting_hint(self, status: int) -> str:
+        """Which setting to check for an error status."""
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR or status == HTTPStatus.TOO_MANY_REQUESTS:
+            tries = self.backoff_max_tries()
+            return f"Tried {tries} times; raise `max_retries` if PlanSource is slow to recover."
+        hints = {
+            HTTPStatus.BAD_REQUEST: f"Check {self.bad_request_hint}.",
+            HTTPStatus.UNAUTHORIZED: (
+                "The access token was refused even after renewing it: check `client_id`, "
+                "`client_secret`, `username` and `environment` (or `api_url`)."
+            ),
+            HTTPStatus.FORBIDDEN: (
+                "The API user (`client_id`) or admin (`username`) may not read this: "
+                "ask your PlanSource administrator to grant access."
+            ),
+            HTTPStatus.NOT_FOUND: f"Check {self.not_found_hint}.",
+        }
+        return hints.get(status, "")
+
+    @override
+    def backoff_wait_generator(self) -> Iterator[float]:  # type: ignore[override]
+        return wait_times(self.plansource.settings.retry_initial_delay)
+
+    @override
+    def backoff_jitter(self, value: float) -> float:
+        return value
+
+    @override
+    def backoff_max_tries(self) -> int:
+        return self.plansource.settings.max_retries + 1
+
+    @override
+    def backoff_handler(self, details: Details) -> None:
+        failure = details.get("exception")
+        response = getattr(failure, "response", None)
+        cause = f"HTTP {response.status_code}" if response is not None else type(failure).__name__
+        self.logger.warning(
+            "%s: GET %s failed (%s); try %d of %d, next in %.1f s",
+            self.name,
+            self.path,
+            cause,
+            details["tries"],
+            self.backoff_max_tries(),
+            details.get("wait", 0.0),
+        )
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        pages = prefetched(self._pages(context), PREFETCH_PAGES, name=f"{self.name}-pages")
+        yield from itertools.chain.from_iterable(pages)
+        for field_path, count in sorted(self.normalize.failures.items()):
+            self.logger.warning(
+                "%s: %d value(s) of `%s` did not match the declared type and were kept as sent",
+                self.name,
+                count,
+                field_path,
+            )
+        self.normalize.failures.clear()
+
+    def _pages(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
+        """Each page's records, following the paginator until an empty page or no next link."""
+        paginator = self.get_new_paginator() or SinglePagePaginator()
+        send = self.request_decorator(self._request)
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            while not paginator.finished:
+                request = self.get_http_request(page=PageContext(context, paginator.current_value))
+                prepared = self.build_prepared_request(
+                    method=request.method,
+                    url=request.url,
+                    params=request.encode_params(),
+                    headers=request.headers,
+                )
+                response = send(prepared, context)
+                request_counter.increment()
+                records = list(self.parse_response(response))
+                self.logger.info(
+                    "%s: page %s, %d records", self.name, paginator.current_value or 1, len(records)
+                )
+                if not records:
+                    break
+                yield records
+                paginator.advance(response)
+
+    def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        """Derive or rename fields before conversion (e.g. parent ids from `links.href`)."""
+        record.pop("links", None)
+        return record
+
+    @override
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        return self.plansource.sensitive_policy.apply(self.normalize(self.shape(row, context)))
+
+
+@cache
+def _href_ids(pattern: str) -> Callable[[str], dict[str, int]]:
+    """Parses ids out of a `links.href`, e.g. `/admin/subscriber/{subscriber_id}/beneficiaries`."""
+    regex = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>\\d+)", re.escape(pattern)) + r"/?$")
+
+    def parse(href: str) -> dict[str, int]:
+        match = regex.search(href or "")
+        return {k: int(v) for k, v in match.groupdict().items()} if match else {}
+
+    return parse
+
+
+def ids_from_link(record: dict[str, Any], pattern: str) -> dict[str, int]:
+    """Ids named in `pattern` read from `record["links"]["href"]` (empty when absent)."""
+    links = record.get("links")
+    href = links.get("href") or links.get("self") if isinstance(links, dict) else None
+    return _href_ids(pattern)(str(href)) if href else {}

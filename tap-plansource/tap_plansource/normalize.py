@@ -1,0 +1,200 @@
+"""Turn PlanSource's loosely typed values into the types the stream schemas declare.
+
+PlanSource sends dates as `YYYY/MM/DD`, `MM/DD/YYYY`, ISO date-times with milliseconds and `Z`
+and a few garbled forms (`2006/06/1300: 00: 00-0400`), money and volumes as decimal strings,
+some integers as strings and some booleans as `YES`/`NO`. A `RecordNormalizer` is compiled once
+per schema and applies one converter per declared field, so a record costs one dict pass.
+A value that cannot be converted is kept as it came (never silently dropped) and counted, so
+the stream can warn about the field without logging the value (it may be personal data).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+UTC = datetime.UTC
+
+_DATE_TIME = re.compile(
+    r"""^\s*
+    (?:(?P<y>\d{4})[-/](?P<m>\d{1,2})[-/](?P<d>\d{1,2})
+      |(?P<m2>\d{1,2})/(?P<d2>\d{1,2})/(?P<y2>\d{4}))
+    (?:[T\s]*(?P<H>\d{1,2}):\s*(?P<M>\d{2})(?::\s*(?P<S>\d{2})(?P<f>\.\d+)?)?)?
+    \s*(?P<tz>Z|UTC|GMT|[+-]\d{2}:?\d{2})?\s*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_TRUE = frozenset({"true", "yes", "y", "1", "t"})
+_FALSE = frozenset({"false", "no", "n", "0", "f"})
+
+
+class UnconvertibleError(ValueError):
+    """A value that does not fit its declared type; the caller keeps the raw value."""
+
+
+def _parts(value: str) -> tuple[datetime.date, datetime.datetime | None]:
+    match = _DATE_TIME.match(value)
+    if match is None:
+        raise UnconvertibleError
+    g = match.groupdict()
+    try:
+        day = datetime.date(int(g["y"] or g["y2"]), int(g["m"] or g["m2"]), int(g["d"] or g["d2"]))
+        if g["H"] is None:
+            return day, None
+        micro = int((g["f"] or ".0")[1:7].ljust(6, "0"))
+        moment = datetime.datetime.combine(
+            day, datetime.time(int(g["H"]), int(g["M"]), int(g["S"] or 0), micro)
+        )
+    except ValueError as exc:
+        raise UnconvertibleError from exc
+    tz = (g["tz"] or "Z").upper()
+    if tz in {"Z", "UTC", "GMT"}:
+        return day, moment.replace(tzinfo=UTC)
+    sign = 1 if tz[0] == "+" else -1
+    digits = tz[1:].replace(":", "")
+    offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return day, moment.replace(tzinfo=datetime.timezone(sign * offset))
+
+
+def to_date(value: Any) -> str:
+    """ISO `YYYY-MM-DD` from any date or date-time form (the calendar date as written)."""
+    if isinstance(value, str):
+        if len(value) == 10 and value[4] == "-" and value[7] == "-" and value[:4].isdigit():
+            return value
+        return _parts(value)[0].isoformat()
+    raise UnconvertibleError
+
+
+def to_date_time(value: Any) -> str:
+    """ISO 8601 date-time with offset (UTC when PlanSource gives none)."""
+    if isinstance(value, str):
+        day, moment = _parts(value)
+        if moment is None:
+            moment = datetime.datetime.combine(day, datetime.time(), UTC)
+        return moment.isoformat()
+    raise UnconvertibleError
+
+
+def to_number(value: Any) -> Decimal | int | float:
+    """Money, volumes and percentages arrive as decimal strings; keep every digit."""
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip().replace(",", "").lstrip("$"))
+        except InvalidOperation as exc:
+            raise UnconvertibleError from exc
+        if not number.is_finite():
+            raise UnconvertibleError
+        return number
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return value
+    raise UnconvertibleError
+
+
+def to_integer(value: Any) -> int:
+    """Ids such as `org_payroll_id` are sometimes quoted."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, float | Decimal) and value == int(value):
+        return int(value)
+    raise UnconvertibleError
+
+
+def to_boolean(value: Any) -> bool:
+    """Booleans are JSON booleans, except the odd `YES`/`NO` (e.g. `primary_beneficiary`)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise UnconvertibleError
+
+
+def to_string(value: Any) -> str:
+    """Identifiers such as `zip_code` or `ssn` sometimes arrive as numbers."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
+    raise UnconvertibleError
+
+
+Converter = Callable[[Any], Any]
+
+
+def _types(schema: dict[str, Any]) -> set[str]:
+    declared = schema.get("type", [])
+    return {declared} if isinstance(declared, str) else set(declared)
+
+
+class RecordNormalizer:
+    """Converts one record in place according to a JSON schema (nested objects and arrays too)."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.failures: Counter[str] = Counter()
+        self._plan = self._compile(schema.get("properties", {}), "")
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
+        self._apply(self._plan, record)
+        return record
+
+    def _compile(self, properties: dict[str, Any], prefix: str) -> list[tuple[str, str, Converter]]:
+        plan = []
+        for name, schema in properties.items():
+            converter = self._converter(schema, f"{prefix}{name}")
+            if converter is not None:
+                plan.append((name, f"{prefix}{name}", converter))
+        return plan
+
+    def _converter(self, schema: dict[str, Any], path: str) -> Converter | None:
+        types = _types(schema)
+        if "object" in types and schema.get("properties"):
+            plan = self._compile(schema["properties"], f"{path}.")
+            return lambda value: self._apply(plan, value) if isinstance(value, dict) else value
+        if "array" in types and isinstance(schema.get("items"), dict):
+            item = self._converter(schema["items"], f"{path}[]")
+            if item is None:
+                return None
+            return lambda value: (
+                [None if v is None else self._convert(item, v, path) for v in value]
+                if isinstance(value, list)
+                else value
+            )
+        fmt = schema.get("format")
+        if "string" in types and fmt == "date":
+            return to_date
+        if "string" in types and fmt == "date-time":
+            return to_date_time
+        if "integer" in types:
+            return to_integer
+        if "number" in types:
+            return to_number
+        if "boolean" in types:
+            return to_boolean
+        if types in ({"string"}, {"string", "null"}):
+            return to_string
+        return None
+
+    def _convert(self, converter: Converter, value: Any, path: str) -> Any:
+        if value == "" and converter is not to_string:
+            return None
+        try:
+            return converter(value)
+        except UnconvertibleError:
+            self.failures[path] += 1
+            return value
+
+    def _apply(
+        self, plan: list[tuple[str, str, Converter]], record: dict[str, Any]
+    ) -> dict[str, Any]:
+        for name, path, converter in plan:
+            value = record.get(name)
+            if value is not None and not (converter is to_string and type(value) is str):
+                record[name] = self._convert(converter, value, path)
+        return record

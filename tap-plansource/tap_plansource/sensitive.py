@@ -1,0 +1,117 @@
+"""The `sensitive_fields` policy: SSNs and other named personal fields, at any depth.
+
+PlanSource masks SSNs on some endpoints and not on others (dependents are masked, payroll, EOI
+and survey answers are not), so the tap applies one policy everywhere, by field name, to every
+nested object and array, including fields the schemas do not declare:
+
+- `keep`: values pass unchanged;
+- `mask` (default): every letter and digit but the last four become `X` (`XXX-XX-6789`);
+- `hash`: HMAC-SHA256 keyed with `sensitive_hash_salt` (digits only for SSNs, so `123-45-6789`
+  and `123456789` give the same hash, which still joins across streams);
+- `drop`: the field is removed from records and from the schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+from typing import Any
+
+from tap_plansource.settings import SSN_FIELD_NAMES
+
+_KEEP_VISIBLE = 4
+
+
+def _is_ssn_name(name: str) -> bool:
+    return name in SSN_FIELD_NAMES or name.endswith("_ssn")
+
+
+def mask(value: Any) -> str:
+    """Hide all letters and digits except the last four (all of them when the value is short)."""
+    text = str(value)
+    total = sum(ch.isalnum() for ch in text)
+    visible = _KEEP_VISIBLE if total > _KEEP_VISIBLE * 2 else 0
+    out, seen = [], 0
+    for ch in text:
+        if ch.isalnum():
+            seen += 1
+            out.append(ch if seen > total - visible else "X")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class SensitiveFieldPolicy:
+    """Applies the configured mode to every field whose name is sensitive, however deep."""
+
+    def __init__(self, mode: str, names: frozenset[str], salt: str | None = None) -> None:
+        self.mode = mode
+        self._salt = (salt or "").encode()
+        self._names = set(names)
+        self._classified: set[str] = set(names)
+
+    @property
+    def active(self) -> bool:
+        return self.mode != "keep"
+
+    def is_sensitive(self, name: str) -> bool:
+        return name.lower() in self._names or _is_ssn_name(name.lower())
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Protect `record` in place (and return it)."""
+        if self.mode != "keep":
+            self._walk(record)
+        return record
+
+    def protect_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """A copy of `schema`: protected fields become strings (mask, hash) or vanish (drop)."""
+        schema = copy.deepcopy(schema)
+        if self.mode != "keep":
+            self._protect_properties(schema)
+        return schema
+
+    def _protect_properties(self, schema: dict[str, Any]) -> None:
+        properties = schema.get("properties") or {}
+        for name in list(properties):
+            if self.is_sensitive(name):
+                if self.mode == "drop":
+                    del properties[name]
+                else:
+                    properties[name] = {"type": ["string", "null"]}
+                continue
+            self._protect_properties(properties[name])
+            if isinstance(properties[name].get("items"), dict):
+                self._protect_properties(properties[name]["items"])
+        if isinstance(schema.get("items"), dict):
+            self._protect_properties(schema["items"])
+
+    def _walk(self, record: dict[str, Any]) -> None:
+        keys = record.keys()
+        unseen = keys - self._classified
+        if unseen:
+            self._classified.update(unseen)
+            self._names.update(k for k in unseen if self.is_sensitive(k))
+        for name in keys & self._names:
+            value = record[name]
+            if value is None:
+                continue
+            if self.mode == "drop":
+                del record[name]
+            elif self.mode == "mask":
+                record[name] = mask(value)
+            else:
+                record[name] = self._hash(name, value)
+        for value in record.values():
+            if type(value) is dict:
+                self._walk(value)
+            elif type(value) is list:
+                for item in value:
+                    if type(item) is dict:
+                        self._walk(item)
+
+    def _hash(self, name: str, value: Any) -> str:
+        text = str(value)
+        if _is_ssn_name(name.lower()):
+            text = "".join(ch for ch in text if ch.isdigit()) or text
+        return hmac.new(self._salt, text.encode(), hashlib.sha256).hexdigest()

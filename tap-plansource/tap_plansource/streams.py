@@ -1,0 +1,503 @@
+"""One class per PlanSource endpoint, plus the streams derived from coverage rows."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.jsonpath import extract_jsonpath
+from typing_extensions import override
+
+from tap_plansource import schemas
+from tap_plansource.client import PlanSourceStream, envelope_of, ids_from_link, records_in
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+    from tap_plansource.settings import CustomStreamDefinition
+    from tap_plansource.tap import TapPlanSource
+
+# Requested when neither a bookmark nor `start_date` exists: PlanSource requires a window.
+PAYROLL_HISTORY_START = datetime.date(2000, 1, 1)
+
+
+def as_list(value: Any) -> list[Any]:
+    """PlanSource's examples show single objects where its schemas promise lists."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def data_of(response: requests.Response) -> Any:
+    envelope = envelope_of(response)
+    return envelope.get("data") if isinstance(envelope, dict) else envelope
+
+
+class OrganizationsStream(PlanSourceStream):
+    """Organizations the API user may act on."""
+
+    name = "organizations"
+    path = "/organizations"
+    primary_keys = ("id",)
+    paginated = False
+    records_key = ("organizations",)
+    record_schema = schemas.ORGANIZATION
+
+
+class SubscribersStream(PlanSourceStream):
+    """Employees. No change filter exists, so every sync reads them all."""
+
+    name = "subscribers"
+    path = "/subscribers"
+    primary_keys = ("id",)
+    takes_include_test = True
+    records_key = ("subscribers",)
+    record_schema = schemas.SUBSCRIBER
+
+
+class DependentsStream(PlanSourceStream):
+    """Dependents, with `subscriber_id` from their link and `is_active` from their list."""
+
+    name = "dependents"
+    path = "/dependents"
+    primary_keys = ("id",)
+    paginated = False
+    record_schema = schemas.DEPENDENT
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        data = data_of(response)
+        lists = ("dependents", "inactive_dependents", "cannot_terminate_dependents")
+        if not (isinstance(data, dict) and data.keys() & set(lists)):
+            return records_in(data)
+        cannot_terminate = {
+            r.get("id") for r in records_in(data.get("cannot_terminate_dependents"))
+        }
+        seen: dict[Any, dict[str, Any]] = {}
+        for key, active in zip(lists, (True, False, True), strict=True):
+            for record in records_in(data.get(key)):
+                if record.get("id") not in seen:
+                    record["is_active"] = active
+                    record["cannot_terminate"] = record.get("id") in cannot_terminate
+                    seen[record.get("id")] = record
+        return list(seen.values())
+
+    @override
+    def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        ids = ids_from_link(record, "/subscriber/{subscriber_id}/dependent/{id}")
+        record.setdefault("subscriber_id", ids.get("subscriber_id"))
+        return super().shape(record, context)
+
+
+class BeneficiariesStream(PlanSourceStream):
+    """Beneficiaries per coverage; subscriber and coverage ids come only from nested links."""
+
+    name = "beneficiaries"
+    path = "/beneficiaries"
+    primary_keys = ("id", "coverage_id")
+    paginated = False
+    takes_include_test = True
+    record_schema = schemas.BENEFICIARY
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        return list(self._beneficiaries(data_of(response), None))
+
+    def _beneficiaries(self, node: Any, subscriber_id: int | None) -> Iterable[dict[str, Any]]:
+        """Walk organization → subscriber → beneficiaries, each a list or a single object."""
+        for item in as_list(node):
+            if not isinstance(item, dict):
+                continue
+            if "organization" in item:
+                yield from self._beneficiaries(item["organization"], subscriber_id)
+            elif "subscriber" in item or "subscribers" in item:
+                for subscriber in as_list(item.get("subscriber") or item.get("subscribers")):
+                    if isinstance(subscriber, dict):
+                        link = ids_from_link(
+                            subscriber, "/subscriber/{subscriber_id}/beneficiaries"
+                        )
+                        yield from self._beneficiaries(
+                            subscriber.get("beneficiaries"),
+                            link.get("subscriber_id", subscriber_id),
+                        )
+            elif "beneficiaries" in item:
+                yield from self._beneficiaries(item["beneficiaries"], subscriber_id)
+            else:
+                if subscriber_id is not None:
+                    item.setdefault("subscriber_id", subscriber_id)
+                yield item
+
+    @override
+    def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        ids = ids_from_link(record, "/coverage/{coverage_id}/beneficiaries")
+        record.setdefault("coverage_id", ids.get("coverage_id"))
+        record.setdefault("subscriber_id", None)
+        return super().shape(record, context)
+
+
+class PlanYearStream(PlanSourceStream):
+    """Coverage reads, one partition per configured plan year (`previous`, `current`, `next`)."""
+
+    takes_include_test = True
+    bad_request_hint = "`plan_years`"
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, Any]]:
+        return [{"plan_year_selector": year} for year in self.plansource.settings.plan_years]
+
+    @override
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        return {
+            **super().query_params(context),
+            "plan_year": (context or {}).get("plan_year_selector", "current"),
+        }
+
+
+class CoveragesStream(PlanYearStream):
+    """Enrollments (elections); also the source of the derived plans, benefits and levels."""
+
+    name = "coverages"
+    path = "/coverages"
+    primary_keys = ("id",)
+    records_key = ("coverages",)
+    record_schema = schemas.COVERAGE
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        yield from super().get_records(context)
+        self.plansource.coverage_dimensions.completed(
+            (context or {}).get("plan_year_selector", "current")
+        )
+
+    @override
+    def post_process(
+        self, row: dict[str, Any], context: Context | None = None
+    ) -> dict[str, Any] | None:
+        record = super().post_process(row, context)
+        if record is not None:
+            self.plansource.coverage_dimensions.observe(record)
+        return record
+
+    def collect_dimensions(self, plan_year: str) -> None:
+        """Read one plan year's coverages only for the derived streams (when not synced itself)."""
+        context = {"plan_year_selector": plan_year}
+        for record in self.request_records(context):
+            self.plansource.coverage_dimensions.observe(self.normalize(record))
+        self.plansource.coverage_dimensions.completed(plan_year)
+
+
+class CoverageLinesStream(PlanYearStream):
+    """Stacked coverage lines (e.g. layered life volumes)."""
+
+    name = "coverage_lines"
+    path = "/coverages/lines"
+    primary_keys = ("id",)
+    records_key = ("lines", "coverage_lines")
+    record_schema = schemas.COVERAGE_LINE
+
+
+class DependentCoveragesStream(PlanYearStream):
+    """Which dependents each coverage covers."""
+
+    name = "dependent_coverages"
+    path = "/coverages/dependents"
+    primary_keys = ("id",)
+    records_key = ("dependents", "dependent_coverages")
+    record_schema = schemas.DEPENDENT_COVERAGE
+
+
+class PayrollDeductionsStream(PlanSourceStream):
+    """Payroll view of coverages, read from the bookmark minus `payroll_lookback_days` to today.
+
+    `id` is the subscriber id in PlanSource's payload; it is emitted as `subscriber_id`.
+    """
+
+    name = "payroll_deductions"
+    path = "/payroll_coverages_subscribers"
+    primary_keys = (
+        "subscriber_id",
+        "benefit_lookup_code",
+        "org_plan_year_starts",
+        "change_effective_date",
+    )
+    replication_key = "updated_at"
+    takes_include_test = True
+    records_key = ("payroll_coverages", "payroll_coverages_subscribers")
+    bad_request_hint = "`start_date` and `payroll_lookback_days`"
+    record_schema = schemas.PAYROLL_DEDUCTION
+
+    def window(self, context: Context | None) -> tuple[datetime.date, datetime.date]:
+        """Dates of payroll changes to ask for; the end is tomorrow to cover every time zone."""
+        since = self.get_starting_timestamp(context)
+        today = datetime.datetime.now(datetime.UTC).date()
+        if since is None:
+            start = PAYROLL_HISTORY_START
+        else:
+            start = since.date() - datetime.timedelta(
+                days=self.plansource.settings.payroll_lookback_days
+            )
+        return start, today + datetime.timedelta(days=1)
+
+    @override
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        start, end = self.window(context)
+        return {
+            **super().query_params(context),
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+        }
+
+    @override
+    def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        if "id" in record:
+            record.setdefault("subscriber_id", record.pop("id"))
+        return super().shape(record, context)
+
+
+class AcaStream(PlanSourceStream):
+    """ACA records changed since the bookmark (minutes before now, plus an overlap), deletes too."""
+
+    primary_keys = ("id",)
+    replication_key = "updated_at"
+    bad_request_hint = "`start_date` and `aca_overlap_minutes`"
+
+    def changes_since_minutes(self, context: Context | None) -> int | None:
+        since = self.get_starting_timestamp(context)
+        if since is None:
+            return None
+        elapsed = (datetime.datetime.now(datetime.UTC) - since).total_seconds()
+        return max(math.ceil(elapsed / 60), 1) + self.plansource.settings.aca_overlap_minutes
+
+    @override
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        params = {**super().query_params(context), "include_deletes": "true"}
+        minutes = self.changes_since_minutes(context)
+        if minutes is not None:
+            params["changes_since"] = minutes
+        return params
+
+
+class AcaOffersStream(AcaStream):
+    name = "aca_offers"
+    path = "/aca/offers"
+    records_key = ("offers",)
+    record_schema = schemas.ACA_OFFER
+
+
+class AcaEnrolleesStream(AcaStream):
+    name = "aca_enrollees"
+    path = "/aca/enrollees"
+    records_key = ("enrollees",)
+    record_schema = schemas.ACA_ENROLLEE
+
+
+class AdministratorsStream(PlanSourceStream):
+    name = "administrators"
+    path = "/administrators"
+    primary_keys = ("id",)
+    records_key = ("administrators",)
+    record_schema = schemas.ADMINISTRATOR
+
+
+class EoiPendingStream(PlanSourceStream):
+    """Coverages waiting for Evidence of Insurability; `id` (a subscriber) is `subscriber_id`."""
+
+    name = "eoi_pending"
+    path = "/eoi/subscribers"
+    primary_keys = ("subscriber_id", "coverage_id", "coverage_line_id")
+    paginated = False
+    records_key = ("subscribers",)
+    record_schema = schemas.EOI_PENDING
+
+    @override
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        return {"include_test": "yes" if self.plansource.settings.include_test_employees else "no"}
+
+    @override
+    def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        if "id" in record:
+            record.setdefault("subscriber_id", record.pop("id"))
+        return super().shape(record, context)
+
+
+class TerminationReasonsStream(PlanSourceStream):
+    name = "termination_reasons"
+    path = "/coverage/meta"
+    primary_keys = ("id",)
+    paginated = False
+    records_key = ("termination_reasons",)
+    record_schema = schemas.TERMINATION_REASON
+
+
+class FieldMetadataStream(PlanSourceStream):
+    """Per-field rules (`{field: {update, required, caption, data_type, …}}`) as rows."""
+
+    primary_keys = ("field",)
+    paginated = False
+    record_schema = schemas.FIELD_METADATA
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        data = data_of(response)
+        if not isinstance(data, dict):
+            return records_in(data)
+        return [{"field": name, **rules} for name, rules in data.items() if isinstance(rules, dict)]
+
+    @override
+    def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        pairs = record.get("validation_data")
+        if isinstance(pairs, list):
+            if len(pairs) == 2 and all(not isinstance(p, list | dict) for p in pairs):
+                pairs = [pairs]  # one pair flattened, as in PlanSource's example
+            record["validation_data"] = [
+                {"label": p[0], "value": p[1]} if isinstance(p, list) and len(p) == 2 else p
+                for p in pairs
+            ]
+        return super().shape(record, context)
+
+
+class SubscriberFieldMetadataStream(FieldMetadataStream):
+    name = "subscriber_field_metadata"
+    path = "/subscriber/meta"
+
+
+class DependentFieldMetadataStream(FieldMetadataStream):
+    name = "dependent_field_metadata"
+    path = "/dependent/meta"
+
+
+class CustomStream(PlanSourceStream):
+    """A user-defined stream over any GET endpoint (the `custom_streams` setting)."""
+
+    def __init__(self, tap: TapPlanSource, definition: CustomStreamDefinition) -> None:
+        self.definition = definition
+        self.paginated = definition.paginate
+        self.primary_keys = definition.primary_keys
+        self.bad_request_hint = f"`params` of custom stream `{definition.name}`"
+        self.not_found_hint = (
+            f"`path` of custom stream `{definition.name}` and `environment` (or `api_url`)"
+        )
+        schema = schemas.custom_stream_schema(
+            (definition.schema or {}).get("properties"), definition.primary_keys
+        )
+        super().__init__(tap, name=definition.name, path=definition.path, schema=schema)
+
+    @override
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        return {
+            k: str(v).lower() if isinstance(v, bool) else v
+            for k, v in self.definition.params.items()
+        }
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
+        envelope = envelope_of(response)
+        if isinstance(envelope, dict) and envelope.get("status") == "failure":
+            return super().parse_response(response)
+        matches = extract_jsonpath(self.definition.records_path, envelope)
+        return [record for match in matches for record in records_in(match)]
+
+    @override
+    def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        return record
+
+
+class CoverageDimensions:
+    """Plans, benefits and coverage levels seen in coverage rows (PlanSource has no endpoint)."""
+
+    KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "plans": ("org_plan_id", "plan_year_starts_on"),
+        "benefits": ("org_benefit_id",),
+        "coverage_levels": ("coverage_level_id",),
+    }
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {
+            name: {} for name in self.KEYS
+        }
+        self.complete_plan_years: set[str] = set()
+
+    def observe(self, coverage: dict[str, Any]) -> None:
+        for name, keys in self.KEYS.items():
+            key = tuple(coverage.get(k) for k in keys)
+            if key[0] is not None and key not in self.rows[name]:
+                fields = schemas.DERIVED[name]["properties"]
+                self.rows[name][key] = {field: coverage.get(field) for field in fields}
+
+    def completed(self, plan_year: str) -> None:
+        self.complete_plan_years.add(plan_year)
+
+
+class DerivedFromCoveragesStream(Stream):
+    """Base of `plans`, `benefits` and `coverage_levels`, built from `/coverages` rows.
+
+    When `coverages` is synced in the same run, its rows are reused; otherwise this stream
+    reads the configured plan years of coverages itself (without emitting them).
+    """
+
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, tap: TapPlanSource) -> None:
+        super().__init__(tap=tap, schema=schemas.DERIVED[self.name])
+        self.plansource = tap
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        dimensions = self.plansource.coverage_dimensions
+        coverages = cast("CoveragesStream", self.plansource.streams[CoveragesStream.name])
+        for plan_year in self.plansource.settings.plan_years:
+            if plan_year not in dimensions.complete_plan_years:
+                coverages.collect_dimensions(plan_year)
+        rows = dimensions.rows[self.name]
+        for key in sorted(rows, key=lambda k: tuple(str(part) for part in k)):
+            yield dict(rows[key])
+
+
+class PlansStream(DerivedFromCoveragesStream):
+    """Derived: one row per plan and plan year seen in coverages."""
+
+    name = "plans"
+    primary_keys = ("org_plan_id", "plan_year_starts_on")
+
+
+class BenefitsStream(DerivedFromCoveragesStream):
+    """Derived: one row per benefit (medical, dental, basic life…) seen in coverages."""
+
+    name = "benefits"
+    primary_keys = ("org_benefit_id",)
+
+
+class CoverageLevelsStream(DerivedFromCoveragesStream):
+    """Derived: one row per coverage level (Employee Only, Family…) seen in coverages."""
+
+    name = "coverage_levels"
+    primary_keys = ("coverage_level_id",)
+
+
+STREAM_TYPES: tuple[type[PlanSourceStream] | type[DerivedFromCoveragesStream], ...] = (
+    OrganizationsStream,
+    SubscribersStream,
+    DependentsStream,
+    BeneficiariesStream,
+    CoveragesStream,
+    CoverageLinesStream,
+    DependentCoveragesStream,
+    PayrollDeductionsStream,
+    AcaOffersStream,
+    AcaEnrolleesStream,
+    AdministratorsStream,
+    EoiPendingStream,
+    TerminationReasonsStream,
+    SubscriberFieldMetadataStream,
+    DependentFieldMetadataStream,
+    PlansStream,
+    BenefitsStream,
+    CoverageLevelsStream,
+)

@@ -1,0 +1,253 @@
+"""`tap-plansource`: the PlanSource Admin API v2 as Singer streams."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import Any
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from typing_extensions import override
+
+from tap_plansource.auth import PlanSourceAuth, TokenManager
+from tap_plansource.sensitive import SensitiveFieldPolicy
+from tap_plansource.settings import (
+    DEFAULTS,
+    ENVIRONMENT_HOSTS,
+    MAX_PAGE_SIZE,
+    PLAN_YEAR_SELECTORS,
+    SENSITIVE_MODES,
+    USERNAME_PLACEMENTS,
+    Settings,
+)
+from tap_plansource.streams import STREAM_TYPES, CoverageDimensions, CustomStream
+
+CUSTOM_STREAM = th.ObjectType(
+    th.Property(
+        "name", th.StringType, required=True, description="Stream name (lower case, digits, `_`)."
+    ),
+    th.Property(
+        "path",
+        th.StringType,
+        required=True,
+        description="Path under `/admin/v2`, e.g. `/content_blocks` or `/subscriber/meta`.",
+    ),
+    th.Property(
+        "params", th.ObjectType(additional_properties=True), description="Fixed query parameters."
+    ),
+    th.Property(
+        "primary_keys", th.ArrayType(th.StringType), description="Fields that identify a record."
+    ),
+    th.Property(
+        "records_path",
+        th.StringType,
+        default="$.data",
+        description=(
+            "JSONPath to the records in the response; whatever it points at is read as a list, an "
+            "object holding a list, or one record."
+        ),
+    ),
+    th.Property(
+        "paginate",
+        th.BooleanType,
+        default=True,
+        description="Send `page`/`per_page` and read every page.",
+    ),
+    th.Property(
+        "schema",
+        th.ObjectType(additional_properties=True),
+        description="Optional JSON Schema of a record; undeclared fields pass through.",
+    ),
+    additional_properties=False,
+)
+
+
+class TapPlanSource(Tap):
+    """Employees, dependents, beneficiaries, coverages, payroll and ACA data from PlanSource."""
+
+    name = "tap-plansource"
+    message_writer_class = MsgSpecWriter
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "environment",
+            th.StringType,
+            default=DEFAULTS["environment"],
+            allowed_values=list(ENVIRONMENT_HOSTS),
+            description=(
+                "`production` (api.plansource.com) or `development` "
+                "(partner-dev-api.plansource.com, PlanSource's Partner-Dev); credentials differ "
+                "per environment."
+            ),
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            description=(
+                "Override of the Admin API base URL (ending in `/admin/v2`), e.g. for a proxy or "
+                "the local sandbox; the token endpoint is `/oauth/v2/token` on the same host. "
+                "https only, except for loopback hosts."
+            ),
+        ),
+        th.Property(
+            "client_id",
+            th.StringType,
+            required=True,
+            description="The API user's client id (System Administration → System → API Users).",
+        ),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="The API user's client secret; signs the token request's JWT assertion.",
+        ),
+        th.Property(
+            "username",
+            th.StringType,
+            required=True,
+            description="The PlanSource admin user the API acts as (its `logged_in_user`).",
+        ),
+        th.Property(
+            "username_placement",
+            th.StringType,
+            default=DEFAULTS["username_placement"],
+            allowed_values=list(USERNAME_PLACEMENTS),
+            description=(
+                "Where the token request carries `logged_in_user`: a JWT `claim` (default), a "
+                "`form` field, or `both`. Change only if PlanSource support says so."
+            ),
+        ),
+        th.Property(
+            "plan_years",
+            th.ArrayType(th.StringType(allowed_values=list(PLAN_YEAR_SELECTORS))),
+            default=DEFAULTS["plan_years"],
+            description="Plan years the coverage streams read: `previous`, `current`, `next`.",
+        ),
+        th.Property(
+            "include_test_employees",
+            th.BooleanType,
+            default=DEFAULTS["include_test_employees"],
+            description="Include PlanSource test employees (hidden by the API by default).",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
+            default=DEFAULTS["page_size"],
+            description=f"Records per page (`per_page`), at most {MAX_PAGE_SIZE}.",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description=(
+                "Earliest change read by the incremental streams (payroll, ACA) on the first run; "
+                "later runs start from the bookmark. Without it, payroll reads from 2000-01-01 "
+                "and ACA reads every record."
+            ),
+        ),
+        th.Property(
+            "payroll_lookback_days",
+            th.IntegerType(minimum=0),
+            default=DEFAULTS["payroll_lookback_days"],
+            description="Days before the bookmark that payroll re-reads, for back-dated changes.",
+        ),
+        th.Property(
+            "aca_overlap_minutes",
+            th.IntegerType(minimum=0),
+            default=DEFAULTS["aca_overlap_minutes"],
+            description="Minutes added to ACA's `changes_since` window, for clock differences.",
+        ),
+        th.Property(
+            "sensitive_fields",
+            th.StringType,
+            default=DEFAULTS["sensitive_fields"],
+            allowed_values=list(SENSITIVE_MODES),
+            description=(
+                "What to do with SSNs and the other fields in `sensitive_field_names`, at any "
+                "depth: `keep`, `mask` (all but the last four characters), `hash` (HMAC-SHA256 "
+                "with `sensitive_hash_salt`) or `drop`."
+            ),
+        ),
+        th.Property(
+            "sensitive_field_names",
+            th.ArrayType(th.StringType),
+            default=DEFAULTS["sensitive_field_names"],
+            description=(
+                "Field names protected by `sensitive_fields`, besides `ssn` and any `*_ssn` which "
+                "are always protected; e.g. `birthdate`, `email`, `home_phone`, `tax_id`."
+            ),
+        ),
+        th.Property(
+            "sensitive_hash_salt",
+            th.StringType,
+            secret=True,
+            description="Secret key for `sensitive_fields: hash` (required in that mode).",
+        ),
+        th.Property(
+            "custom_streams",
+            th.ArrayType(CUSTOM_STREAM),
+            description="Extra streams over any GET endpoint of the Admin API.",
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType,
+            default=DEFAULTS["request_timeout"],
+            description="Seconds to wait for PlanSource to answer one request.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType(minimum=0),
+            default=DEFAULTS["max_retries"],
+            description="Retries of a request after 429, 5xx, timeouts and dropped connections.",
+        ),
+        th.Property(
+            "retry_initial_delay",
+            th.NumberType,
+            default=DEFAULTS["retry_initial_delay"],
+            description="Seconds before the first retry, doubling up to 60 s; `Retry-After` wins.",
+        ),
+    ).to_dict()
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_config(
+            self.config, reserved_stream_names=[t.name for t in STREAM_TYPES]
+        )
+
+    @cached_property
+    def token_manager(self) -> TokenManager:
+        return TokenManager(self.settings, logging.getLogger(self.name))
+
+    @cached_property
+    def plansource_auth(self) -> PlanSourceAuth:
+        return PlanSourceAuth(self.token_manager, logging.getLogger(self.name))
+
+    @cached_property
+    def sensitive_policy(self) -> SensitiveFieldPolicy:
+        settings = self.settings
+        return SensitiveFieldPolicy(
+            settings.sensitive_mode, settings.sensitive_field_names, settings.sensitive_hash_salt
+        )
+
+    @cached_property
+    def coverage_dimensions(self) -> CoverageDimensions:
+        return CoverageDimensions()
+
+    @override
+    def load_streams(self) -> list[Stream]:
+        """Streams in discovery order rather than by name: `coverages` is synced before the
+        streams derived from its rows, so they reuse them instead of reading coverages again."""
+        order = {stream_type.name: index for index, stream_type in enumerate(STREAM_TYPES)}
+        return sorted(super().load_streams(), key=lambda stream: order.get(stream.name, len(order)))
+
+    @override
+    def discover_streams(self) -> list[Stream]:
+        streams: list[Any] = [stream_type(self) for stream_type in STREAM_TYPES]
+        streams += [CustomStream(self, definition) for definition in self.settings.custom_streams]
+        return streams
+
+
+if __name__ == "__main__":
+    TapPlanSource.cli()
