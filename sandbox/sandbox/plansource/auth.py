@@ -24,6 +24,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 SCOPE = "admin_api_v2"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 ACCESS_TOKEN_ISSUER = "plansource-sandbox"
+# PyJWT checks times against the wall clock; the emulator checks them against its own clock.
+CLOCK_FREE = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
 class TokenError(Exception):
@@ -148,12 +150,7 @@ class TokenIssuer:
                 assertion,
                 key,
                 algorithms=[algorithm],
-                options={
-                    "verify_exp": False,
-                    "verify_aud": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
+                options={**CLOCK_FREE, "verify_aud": False},
             )
         except jwt.InvalidAlgorithmError:
             raise TokenError(
@@ -218,9 +215,7 @@ class TokenIssuer:
         if token.count(".") != 2:
             raise BearerError(400, "Not enough or too many segments")
         try:
-            claims = jwt.decode(
-                token, self.signing_key, algorithms=["HS256"], options={"verify_exp": False}
-            )
+            claims = jwt.decode(token, self.signing_key, algorithms=["HS256"], options=CLOCK_FREE)
         except jwt.InvalidSignatureError:
             raise BearerError(401, "Signature verification failed", "invalid_token") from None
         except jwt.PyJWTError:
