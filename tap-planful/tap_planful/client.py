@@ -23,7 +23,7 @@ import defusedxml.ElementTree
 import msgspec
 from singer_sdk.authenticators import APIKeyAuthenticator, BasicAuthenticator
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
-from singer_sdk.pagination import OffsetPaginator
+from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
@@ -33,7 +33,6 @@ if t.TYPE_CHECKING:
 
     import requests
     from singer_sdk.helpers.types import Context
-    from singer_sdk.pagination import BaseAPIPaginator
 
 DEFAULT_DYNAMIC_API_URL = "https://modelapi.hostanalytics.com/api"
 PLANFUL_DOMAIN = "planful.com"
@@ -43,6 +42,7 @@ ERROR_DETAIL_LIMIT = 300
 
 _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _json_decoder = msgspec.json.Decoder()
+_row_counter = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def structured_subdomain(value: str) -> str:
@@ -162,12 +162,20 @@ def build_xml(tag: str, children: Iterable[tuple[str, t.Any]]) -> bytes:
     return tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-class StartIndexPaginator(OffsetPaginator):
-    """SOAP-style paging some Planful lists use: `startIndex` += page size while `X-Has-More`."""
+class StartIndexPaginator(BaseAPIPaginator[int]):
+    """SOAP-style paging some Planful lists use: `startIndex` moves on while `X-Has-More: true`.
+
+    The next index counts the rows received, so no page size has to be assumed.
+    """
 
     @override
     def has_more(self, response: requests.Response) -> bool:
         return response.headers.get("X-Has-More", "").strip().lower() == "true"
+
+    @override
+    def get_next(self, response: requests.Response) -> int | None:
+        received = len(_row_counter.decode(response.content))
+        return self.current_value + received if received else None
 
 
 class PlanfulStream(RESTStream[int]):
@@ -309,7 +317,6 @@ class StructuredPlanningStream(PlanfulStream):
     family = "structured"
     credential_settings = "`access_id` and `access_key`"
     default_path: t.ClassVar[str]
-    page_size: t.ClassVar[int] = 5000
 
     @property
     @override
@@ -336,7 +343,7 @@ class StructuredPlanningStream(PlanfulStream):
 
     @override
     def get_new_paginator(self) -> BaseAPIPaginator:
-        return StartIndexPaginator(start_value=0, page_size=self.page_size)
+        return StartIndexPaginator(start_value=0)
 
     @override
     def get_url_params(

@@ -172,15 +172,15 @@ class GLDataStream(StructuredPlanningStream):
     """GL balances by period, one request per scenario and fiscal month, bookmarked per scenario.
 
     A re-run starts `gl_lookback_periods` periods before the bookmarked one (which is always read
-    again), so restatements of recent periods are picked up. Actual-type scenarios never ask
-    beyond the current period.
+    again), so restatements of recent periods are picked up. Re-reading periods below the bookmark
+    is what the SDK calls unsorted: a scenario's bookmark moves once the scenario is fully read.
+    Actual-type scenarios never ask beyond the current period.
     """
 
     name = "gl_data"
     default_path = "/financemodel/data/gldata"
     primary_keys = ("Scenario", "FiscalYear", "FiscalMonth", "Reporting", *SEGMENT_COLUMNS)
     replication_key = "period_key"
-    is_sorted = True
     schema = th.PropertiesList(
         th.Property("Scenario", th.StringType, required=True),
         th.Property("FiscalYear", th.IntegerType, required=True),

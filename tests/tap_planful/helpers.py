@@ -1,0 +1,99 @@
+"""Run tap-planful in-process against a Planful emulator and collect its Singer messages."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.planful.app import ACCESS_ID, ACCESS_KEY, ACCESS_TOKEN
+from tap_planful.tap import TapPlanful
+
+MODELS = [
+    {"model": "Opex", "dimensions": ["Account", "Company", "Department", "Scenario", "Time"]},
+    {
+        "model": "Revenue",
+        "dimensions": ["Product", "Region", "Scenario", "Time", "Measure"],
+        "filters": [{"dimension": "Scenario", "filter_type": "Member", "values": ["Budget"]}],
+    },
+]
+
+
+def config_for(url: str, **overrides: Any) -> dict[str, Any]:
+    """Both families pointed at one emulator, with fast retries."""
+    return {
+        "api_type": "both",
+        "api_url": url,
+        "dynamic_api_url": f"{url}/api",
+        "access_id": ACCESS_ID,
+        "access_key": ACCESS_KEY,
+        "access_token": ACCESS_TOKEN,
+        "start_fiscal_year": 2024,
+        "models": MODELS,
+        "source_models": [{"model": "salestxn", "key_fields": ["txn_id"]}],
+        "calculations": [{"model": "Opex", "calcscript": "RollupActuals"}],
+        "retry_initial_wait": 0.01,
+        "retry_max_tries": 3,
+        **overrides,
+    }
+
+
+@dataclass
+class SyncResult:
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    states: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.states[-1]
+
+
+def catalog_selecting(config: dict[str, Any], streams: set[str] | None) -> dict[str, Any]:
+    """The discovered catalog with only `streams` selected (all when None)."""
+    catalog = TapPlanful(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = (
+                    streams is None or entry["tap_stream_id"] in streams
+                )
+    return catalog
+
+
+def sync(
+    config: dict[str, Any], streams: set[str] | None = None, state: dict[str, Any] | None = None
+) -> SyncResult:
+    """Run a full sync in-process; stdout is captured, exceptions propagate."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    tap = TapPlanful(
+        config=config,
+        catalog=catalog_selecting(config, streams),
+        state=state or {},
+        parse_env_config=False,
+    )
+    with contextlib.redirect_stdout(out):
+        tap.sync_all()
+        out.flush()
+    result = SyncResult()
+    for line in out.buffer.getvalue().decode().splitlines():
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            result.records[message["stream"]].append(message["record"])
+        elif message["type"] == "STATE":
+            result.states.append(message["value"])
+    return result
+
+
+def gl_requests(emulator: Any) -> list[tuple[str, int, int]]:
+    """(Scenario, FiscalYear, FiscalMonth) of every GL data request the emulator saw, in order."""
+    return [
+        (
+            e["query"]["Scenario"][0],
+            int(e["query"]["FiscalYear"][0]),
+            int(e["query"]["FiscalMonth"][0]),
+        )
+        for e in emulator.requests(path=r"/gldata$")
+    ]
