@@ -387,6 +387,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
             response = text_response(f"emulator error: {type(exc).__name__}: {exc}", 500)
         payload, content_type = response.encode()
+        if not request.path.startswith(SANDBOX_PREFIX):
+            # Logged before answering, so a client that got its response always finds it logged.
+            emulator.log(request, response.status, started)
         self.send_response(response.status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -395,8 +398,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
-        if not request.path.startswith(SANDBOX_PREFIX):
-            emulator.log(request, response.status, started)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815
 
