@@ -189,14 +189,14 @@ class PlanhatClient:
             self._request(
                 "GET", "main", "/companies", params={"limit": 1, "select": "_id"}, tries=1
             )
-        except (FatalAPIError, RetriableAPIError) as exc:
+        except FatalAPIError as exc:
             problems.append(str(exc))
         if self._tenant_token:
             try:
                 self._request(
                     "POST", "analytics", f"/dimensiondata/{self._tenant_token}", data=b"[]", tries=1
                 )
-            except (FatalAPIError, RetriableAPIError) as exc:
+            except FatalAPIError as exc:
                 problems.append(str(exc))
         return problems
 
@@ -263,7 +263,11 @@ class PlanhatClient:
             on_backoff=log_retry,
             logger=None,
         )
-        return retrying(attempt)()
+        try:
+            return retrying(attempt)()
+        except RetriableAPIError as exc:
+            tried = f" (gave up after {max_tries} attempts)" if max_tries > 1 else ""
+            raise FatalAPIError(f"{exc}{tried}") from None
 
     def _fail(self, response: requests.Response, where: str, host: str) -> NoReturn:
         status = response.status_code

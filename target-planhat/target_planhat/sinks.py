@@ -383,7 +383,8 @@ class AnalyticsSendSink(PlanhatSink):
     @property
     def is_full(self) -> bool:
         """Drain before the next item could push the body over the limit."""
-        return super().is_full or len(self._items) + self._largest + 2 > self.body_limit
+        next_body = len(self._items) + len(self._ends) + self._largest + 2  # commas and brackets
+        return super().is_full or next_body > self.body_limit
 
     def stage(
         self, number: int, record: dict[str, Any], payload: dict[str, Any], context: dict
@@ -400,7 +401,7 @@ class AnalyticsSendSink(PlanhatSink):
                 keys=self.key_summary(payload),
             )
             return
-        self._largest = max(self._largest, len(item) + 1)
+        self._largest = max(self._largest, len(item))
         self._items += item
         self._ends.append(len(self._items))
 

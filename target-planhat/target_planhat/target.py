@@ -247,10 +247,10 @@ class TargetPlanhat(Target):
             max_requests_per_minute=self.config.get("max_requests_per_minute", 200),
             retry=RetryPolicy(
                 max_tries=self.config.get("retry_max_tries", 8),
-                base_seconds=self.config.get("retry_base_seconds", 2.0),
-                max_wait_seconds=self.config.get("retry_max_wait_seconds", 60.0),
+                base_seconds=float(self.config.get("retry_base_seconds", 2.0)),
+                max_wait_seconds=float(self.config.get("retry_max_wait_seconds", 60.0)),
             ),
-            timeout=self.config.get("request_timeout_seconds", 300.0),
+            timeout=float(self.config.get("request_timeout_seconds", 300.0)),
             logger=self.logger,
         )
 

@@ -1,0 +1,1 @@
+"""Tests of target-planhat against the Planhat emulator over real HTTP."""
