@@ -31,6 +31,8 @@ Dynamic Planning (under `/api`; `X-ACCESS-TOKEN: <token>`; header absent 412, un
 - `POST /api/modeling/model/calcscript/run`: XML, 204; the run lasts the script's duration on the
   emulator clock (status `submitted`, `in progress`, then `not running` with a new last-run-time)
 
+The two model exports take JSON payloads only (the XML variant of their payload answers 400), and
+`/financemodel/data/transfer` (row pushes) is not emulated: the taps only read.
 Unknown model/dimension/calculation 404, malformed JSON/XML (or any DTD) 400. Error bodies follow
 `Accept`: Structured `{"Success": false, "Message": …}` or `<Error><Message>…</Message></Error>`,
 Dynamic `{"status": "error", "message": …}` or `<error><message>…</message></error>`; without a
@@ -201,7 +203,9 @@ class PlanfulEmulator(Emulator):
         first_year, years = seed["first_fiscal_year"], seed["fiscal_years"]
         self.fiscal_years = list(range(first_year, first_year + years))
         self.segments: list[Segment] = build_segments()
-        self.scenarios = seed["scenarios"] or build_scenarios(self.fiscal_years)
+        self.scenarios = (
+            build_scenarios(self.fiscal_years) if seed["scenarios"] is None else seed["scenarios"]
+        )
         self.ledger = GeneralLedger(
             self.segments,
             self.scenarios,
@@ -249,7 +253,7 @@ class PlanfulEmulator(Emulator):
             else None,
             "reporting": reporting,
         }
-        combinations = GeneralLedger.segment_combinations(build_segments()) * len(reporting)
+        combinations = _segment_combinations() * len(reporting)
         if seed["gl_rows_per_period"] > combinations:
             msg = f"seed option gl_rows_per_period exceeds the {combinations} distinct GL keys"
             raise ValueError(msg)
@@ -690,6 +694,11 @@ class PlanfulEmulator(Emulator):
         with self.lock:
             self.dynamic_planning.calcscript(model, name).run(self._clock())
         return Response(204, b"")
+
+
+@functools.cache
+def _segment_combinations() -> int:
+    return GeneralLedger.segment_combinations(build_segments())
 
 
 def _flag(value: Any) -> bool:

@@ -8,6 +8,7 @@ a payload raise `DynamicPlanningError` carrying the HTTP status the API document
 from __future__ import annotations
 
 import itertools
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,10 +151,7 @@ class DynamicPlanningError(Exception):
 
 def _checksum(*parts: object) -> int:
     """A small deterministic hash (Python's `hash` of str is salted per process)."""
-    value = 2166136261
-    for char in "|".join(map(str, parts)):
-        value = (value ^ ord(char)) * 16777619 % 4294967296
-    return value
+    return zlib.crc32("|".join(map(str, parts)).encode())
 
 
 @dataclass

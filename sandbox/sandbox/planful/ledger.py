@@ -13,6 +13,7 @@ import calendar
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,7 @@ class GeneralLedger:
         self.reporting_json = [f'"Reporting":{json.dumps(r)},' for r in self.reporting]
         self.pair_sizes = [self.radix[k] * self.radix[k + 1] for k in range(0, 6, 2)]
         self._multipliers: dict[tuple[str, int], Multipliers] = {}
+        self._row_lock = threading.Lock()
         self._row_json: list[str] = []
         self._row_base: list[int] = []
         self._amount_json: dict[tuple[str, int, int], _AmountFragments] = {}
@@ -175,22 +177,25 @@ class GeneralLedger:
         """Encoded segment fragments and bases of rows [0, stop), cached while small enough."""
         if stop > ROW_CACHE_LIMIT:
             return _LazyRows(self._encoded_row), _LazyRows(self.base)
-        for row in range(len(self._row_json), stop):
-            self._row_json.append(self._encoded_row(row))
-            self._row_base.append(self.base(row))
+        with self._row_lock:  # server threads may extend the cache at the same time
+            for row in range(len(self._row_json), stop):
+                self._row_json.append(self._encoded_row(row))
+                self._row_base.append(self.base(row))
         return self._row_json, self._row_base
 
     def encoded_amounts(self, scenario: str, fiscal_year: int, month: int) -> dict[int, str]:
         """`"MtdAmount":…}` by base for one month: amounts repeat, so each is formatted once."""
         key = (scenario, fiscal_year, month)
-        if key not in self._amount_json:
+        fragments = self._amount_json.get(key)
+        if fragments is None:
             if len(self._amount_json) >= AMOUNT_CACHE_MONTHS:
                 self._amount_json.clear()
             factors = self.multipliers(scenario, fiscal_year)
-            self._amount_json[key] = _AmountFragments(
+            fragments = _AmountFragments(
                 factors.mtd[month - 1], factors.qtd[month - 1], factors.ytd[month - 1]
             )
-        return self._amount_json[key]
+            self._amount_json[key] = fragments
+        return fragments
 
 
 class _LazyRows:
