@@ -43,6 +43,10 @@ class TokenEndpointBusyError(RetriableAPIError):
     """The token endpoint failed in a way worth retrying (5xx, 429, timed-out generation)."""
 
 
+class TokenEndpointUnavailableError(FatalAPIError):
+    """The token endpoint kept failing after every retry (not retried again by the streams)."""
+
+
 @dataclass(frozen=True)
 class AccessToken:
     value: str
@@ -74,15 +78,24 @@ class TokenManager:
                 self._token = None
 
     def _request_token(self) -> AccessToken:
+        tries = self._settings.max_retries + 1
         request = backoff.on_exception(
             wait_times,
             (TokenEndpointBusyError, requests.ConnectionError, requests.Timeout),
-            max_tries=self._settings.max_retries + 1,
+            max_tries=tries,
             on_backoff=self._log_retry,
             jitter=None,
             initial_delay=self._settings.retry_initial_delay,
         )(self._post_token_request)
-        return request()
+        try:
+            return request()
+        except (TokenEndpointBusyError, requests.ConnectionError, requests.Timeout) as exc:
+            said = exc if isinstance(exc, TokenEndpointBusyError) else type(exc).__name__
+            msg = (
+                f"Could not obtain a PlanSource access token after {tries} tries ({said}); "
+                "raise `max_retries` if PlanSource is slow to recover."
+            )
+            raise TokenEndpointUnavailableError(msg) from exc
 
     def _log_retry(self, details: Any) -> None:
         failure = details.get("exception")

@@ -283,7 +283,7 @@ class PlanSourceStream(RESTStream[int]):
                 said += f" ({errors['error_code']})"
         elif isinstance(errors, str) and errors:
             said = errors[:300]
-        path = urlsplit(url).path
+        path, said = urlsplit(url).path, said.rstrip(". ")
         hint = self.setting_hint(status)
         return f"PlanSource answered {status} to GET {path}: {said}. {hint}".strip()
 

@@ -15,9 +15,11 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 UTC = datetime.UTC
+CACHE_SIZE = 1 << 16
 
 _DATE_TIME = re.compile(
     r"""^\s*
@@ -59,35 +61,57 @@ def _parts(value: str) -> tuple[datetime.date, datetime.datetime | None]:
     return day, moment.replace(tzinfo=datetime.timezone(sign * offset))
 
 
+# Dates and amounts repeat across records (plan years, effective dates, premiums), so the
+# string conversions are memoised; they are pure functions of the text.
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _date_text(value: str) -> str:
+    if len(value) == 10 and value[4] == "-" and value[7] == "-" and value[:4].isdigit():
+        return value
+    return _parts(value)[0].isoformat()
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _date_time_text(value: str) -> str:
+    day, moment = _parts(value)
+    if moment is None:
+        moment = datetime.datetime.combine(day, datetime.time(), UTC)
+    return moment.isoformat()
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _decimal_text(value: str) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        try:
+            number = Decimal(value.strip().replace(",", "").lstrip("$"))
+        except InvalidOperation as exc:
+            raise UnconvertibleError from exc
+    if not number.is_finite():
+        raise UnconvertibleError
+    return number
+
+
 def to_date(value: Any) -> str:
     """ISO `YYYY-MM-DD` from any date or date-time form (the calendar date as written)."""
     if isinstance(value, str):
-        if len(value) == 10 and value[4] == "-" and value[7] == "-" and value[:4].isdigit():
-            return value
-        return _parts(value)[0].isoformat()
+        return _date_text(value)
     raise UnconvertibleError
 
 
 def to_date_time(value: Any) -> str:
     """ISO 8601 date-time with offset (UTC when PlanSource gives none)."""
     if isinstance(value, str):
-        day, moment = _parts(value)
-        if moment is None:
-            moment = datetime.datetime.combine(day, datetime.time(), UTC)
-        return moment.isoformat()
+        return _date_time_text(value)
     raise UnconvertibleError
 
 
 def to_number(value: Any) -> Decimal | int | float:
     """Money, volumes and percentages arrive as decimal strings; keep every digit."""
     if isinstance(value, str):
-        try:
-            number = Decimal(value.strip().replace(",", "").lstrip("$"))
-        except InvalidOperation as exc:
-            raise UnconvertibleError from exc
-        if not number.is_finite():
-            raise UnconvertibleError
-        return number
+        return _decimal_text(value)
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         return value
     raise UnconvertibleError
@@ -126,6 +150,7 @@ def to_string(value: Any) -> str:
 
 
 Converter = Callable[[Any], Any]
+Plan = list[tuple[str, str, Converter]]
 
 
 def _types(schema: dict[str, Any]) -> set[str]:
@@ -144,7 +169,7 @@ class RecordNormalizer:
         self._apply(self._plan, record)
         return record
 
-    def _compile(self, properties: dict[str, Any], prefix: str) -> list[tuple[str, str, Converter]]:
+    def _compile(self, properties: dict[str, Any], prefix: str) -> Plan:
         plan = []
         for name, schema in properties.items():
             converter = self._converter(schema, f"{prefix}{name}")
@@ -190,11 +215,16 @@ class RecordNormalizer:
             self.failures[path] += 1
             return value
 
-    def _apply(
-        self, plan: list[tuple[str, str, Converter]], record: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _apply(self, plan: Plan, record: dict[str, Any]) -> dict[str, Any]:
         for name, path, converter in plan:
             value = record.get(name)
-            if value is not None and not (converter is to_string and type(value) is str):
-                record[name] = self._convert(converter, value, path)
+            if value is None or (converter is to_string and type(value) is str):
+                continue
+            if value == "":
+                record[name] = None
+                continue
+            try:
+                record[name] = converter(value)
+            except UnconvertibleError:
+                self.failures[path] += 1
         return record

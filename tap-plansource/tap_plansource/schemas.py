@@ -158,11 +158,11 @@ PAYROLL_DEDUCTION = obj(
     strings="""subscriber_code first_name middle_name last_name ssn subscriber_status
         subscriber_pay_frequency benefit_name benefit_lookup_code plan_name coverage_level
         tax_treatment plan_payroll_mapping_code plan_group_number plan_partner_code_1
-        plan_partner_code_2 current termination_reason benefit_company""",
+        plan_partner_code_2 termination_reason benefit_company""",
     numbers="""subscriber_premium org_premium imputed_income subscriber_pretax_premium
         subscriber_posttax_premium volume org_fsa_amount subscriber_fsa_amount
         dp_sub_imputed_income dp_org_imputed_income""",
-    booleans="test_employee",
+    booleans="current test_employee",
     dates="""org_plan_year_starts org_plan_year_ends original_effective_date
         change_effective_date termination_date""",
     date_times="updated_at created_at",

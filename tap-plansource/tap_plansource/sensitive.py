@@ -16,11 +16,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import re
 from typing import Any
 
 from tap_plansource.settings import SSN_FIELD_NAMES
 
 _KEEP_VISIBLE = 4
+_SSN = re.compile(r"(?:\d{3}|XXX)-?(?:\d{2}|XX)-?(\d{4})")
 
 
 def _is_ssn_name(name: str) -> bool:
@@ -30,6 +32,9 @@ def _is_ssn_name(name: str) -> bool:
 def mask(value: Any) -> str:
     """Hide all letters and digits except the last four (all of them when the value is short)."""
     text = str(value)
+    ssn = _SSN.fullmatch(text)
+    if ssn:
+        return f"XXX-XX-{ssn[1]}" if "-" in text else f"XXXXX{ssn[1]}"
     total = sum(ch.isalnum() for ch in text)
     visible = _KEEP_VISIBLE if total > _KEEP_VISIBLE * 2 else 0
     out, seen = [], 0

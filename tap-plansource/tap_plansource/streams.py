@@ -313,7 +313,7 @@ class EoiPendingStream(PlanSourceStream):
     path = "/eoi/subscribers"
     primary_keys = ("subscriber_id", "coverage_id", "coverage_line_id")
     paginated = False
-    records_key = ("subscribers",)
+    records_key = ("eoi_subscribers", "subscribers")
     record_schema = schemas.EOI_PENDING
 
     @override

@@ -1,0 +1,81 @@
+"""Run `tap-plansource` in-process against the emulator and collect what it writes."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import defaultdict
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.plansource.app import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_LOGGED_IN_USER,
+    DEFAULT_ORGANIZATION_ID,
+)
+from tap_plansource.tap import TapPlanSource
+
+SEED = {"subscribers": 80, "administrators": 6, "foreign_subscribers": 3}
+FAST_RETRIES = {"retry_initial_delay": 0.01, "max_retries": 3, "request_timeout": 10}
+
+
+def tap_config(running: Any, **overrides: Any) -> dict[str, Any]:
+    """Config for the emulator `running` (credentials of its default API user)."""
+    return {
+        "api_url": f"{running.url}/admin/v2",
+        "client_id": DEFAULT_CLIENT_ID,
+        "client_secret": DEFAULT_CLIENT_SECRET,
+        "username": DEFAULT_LOGGED_IN_USER,
+        **FAST_RETRIES,
+        **overrides,
+    }
+
+
+@dataclass
+class Sync:
+    """What one run wrote: records per stream, the last STATE and every message."""
+
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    output: str = ""
+
+
+def run_tap(
+    config: dict[str, Any], streams: list[str] | None = None, state: dict | None = None
+) -> Sync:
+    """Sync the `streams` (all when None) and parse stdout as Singer messages."""
+    tap = TapPlanSource(config=config, state=state or {}, parse_env_config=False)
+    for name, stream in tap.streams.items():
+        stream.selected = streams is None or name in streams
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with redirect_stdout(stdout):
+        tap.sync_all()
+    stdout.flush()
+    result = Sync(output=stdout.buffer.getvalue().decode())
+    for line in result.output.splitlines():
+        message = json.loads(line)
+        result.messages.append(message)
+        if message["type"] == "RECORD":
+            result.records[message["stream"]].append(message["record"])
+        elif message["type"] == "SCHEMA":
+            result.schemas[message["stream"]] = message["schema"]
+        elif message["type"] == "STATE":
+            result.state = message["value"]
+    return result
+
+
+def visible_subscriber_ids(store: Any, include_test: bool = False) -> set[int]:
+    """Subscribers the default API user sees (its organization, test employees optional)."""
+    return {
+        s.id
+        for s in store.subscribers
+        if s.organization_id == DEFAULT_ORGANIZATION_ID and (include_test or not s.test_employee)
+    }
+
+
+def requests_to(running: Any, path: str) -> list[dict[str, Any]]:
+    return running.emulator.requests(path=path)
