@@ -66,6 +66,12 @@ Seed options (`--seed key=value`, `POST /__sandbox/seed`):
   the company's local currency, the others in USD.
 - `users` (40), `dp_users` (15), `esm_rows` (500): Structured users, Dynamic users, rows of the
   `salestxn` external source model.
+
+In-process accessors for expected values: `segment(n_or_name).members`, `scenarios`, `currencies`,
+`users`, `data_load_rules`, `current_period()`, `visible_months(scenario, year)`,
+`gl_records(scenario, year[, month][, reporting])`, `gl_slice(...)` (`len()`, `.records(start)`),
+`gl_row_count([scenario])`, `dynamic_planning.models[name].rows`/`.dimensions`,
+`dynamic_planning.source_models[name].rows`, `dynamic_planning.users`/`.groups`, `transfers`.
 """
 
 from __future__ import annotations
