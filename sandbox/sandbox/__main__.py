@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -32,18 +33,20 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("name", choices=sorted(EMULATORS))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
-    serve.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="emulator setting")
-    serve.add_argument("--seed", action="append", default=[], metavar="KEY=VALUE", help="seed option")
+    serve.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="emulator setting"
+    )
+    serve.add_argument(
+        "--seed", action="append", default=[], metavar="KEY=VALUE", help="seed option"
+    )
     args = parser.parse_args(argv)
 
     emulator = create(args.name, _pairs(args.set, "--set"), _pairs(args.seed, "--seed"))
     running = RunningEmulator(emulator, args.host, args.port)
-    print(f"{args.name} sandbox listening on {running.url}", flush=True)  # noqa: T201
+    print(f"{args.name} sandbox listening on {running.url}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         running.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
 
 
 if __name__ == "__main__":

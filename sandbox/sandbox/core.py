@@ -8,8 +8,9 @@ Inspection and control endpoints (never part of a real API):
 - `GET    /__sandbox/requests`  request log (method, path, query, status, JSON body when small)
 - `DELETE /__sandbox/requests`  clear the log
 - `GET    /__sandbox/state`     the emulator's store summary (`Emulator.state()`)
-- `POST   /__sandbox/reset`     settings back to start, store re-seeded (same seed options), log, faults, clock cleared
-- `POST   /__sandbox/seed`      re-seed with the JSON body as seed options (e.g. `{"subscribers": 50000}`)
+- `POST   /__sandbox/reset`     settings back to start, store re-seeded (same seed options),
+                                log, faults and clock cleared
+- `POST   /__sandbox/seed`      re-seed with the JSON body as seed options
 - `GET    /__sandbox/config`    current settings (switches); `POST` merges the JSON body into them
 - `POST   /__sandbox/faults`    queue faults: `{"faults": [Fault, ...]}`; `DELETE` clears them
 - `POST   /__sandbox/clock`     `{"advance": seconds}` moves the emulator's clock forward
@@ -91,10 +92,14 @@ class Response:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(status=status, body=body, headers=headers or {}, content_type="application/json")
+    return Response(
+        status=status, body=body, headers=headers or {}, content_type="application/json"
+    )
 
 
-def text_response(body: str, status: int, content_type: str = "text/plain; charset=utf-8") -> Response:
+def text_response(
+    body: str, status: int, content_type: str = "text/plain; charset=utf-8"
+) -> Response:
     return Response(status=status, body=body, content_type=content_type)
 
 
@@ -127,7 +132,7 @@ class Fault:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
             msg = f"unknown fault fields: {sorted(unknown)}; known: {sorted(known)}"
@@ -165,7 +170,9 @@ class Emulator:
     default_settings: Mapping[str, Any] = {}
     default_seed: Mapping[str, Any] = {}
 
-    def __init__(self, settings: Mapping[str, Any] | None = None, seed: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, settings: Mapping[str, Any] | None = None, seed: Mapping[str, Any] | None = None
+    ) -> None:
         self.lock = threading.RLock()
         self._initial_settings = {**self._all_default_settings(), **(settings or {})}
         self.settings: dict[str, Any] = copy.deepcopy(self._initial_settings)
@@ -238,7 +245,8 @@ class Emulator:
         return [
             e
             for e in entries
-            if (path is None or re.search(path, e["path"])) and (method is None or e["method"] == method.upper())
+            if (path is None or re.search(path, e["path"]))
+            and (method is None or e["method"] == method.upper())
         ]
 
     def _collect_routes(self) -> list[tuple[str, re.Pattern[str], Handler]]:
@@ -302,10 +310,18 @@ class Emulator:
             "time": started,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             "body_bytes": len(request.body),
-            "headers": {k: v for k, v in request.headers.as_dict().items() if k not in {"authorization", "x-access-token"}},
+            "headers": {
+                k: v
+                for k, v in request.headers.as_dict().items()
+                if k not in {"authorization", "x-access-token"}
+            },
             "auth": request.headers.get("authorization", "").split(" ")[0] or None,
         }
-        if self.settings.get("log_bodies") and request.body and len(request.body) <= LOGGED_BODY_LIMIT:
+        if (
+            self.settings.get("log_bodies")
+            and request.body
+            and len(request.body) <= LOGGED_BODY_LIMIT
+        ):
             try:
                 entry["body"] = json.loads(request.body)
             except ValueError:
@@ -362,7 +378,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the stdlib's per-request stderr line; the emulator keeps its own log."""
 
     def _handle(self) -> None:
@@ -384,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             emulator.log(request, 0, started)
             return
-        except Exception as exc:  # noqa: BLE001 - an emulator bug must still answer
+        except Exception as exc:
             response = text_response(f"emulator error: {type(exc).__name__}: {exc}", 500)
         payload, content_type = response.encode()
         if not request.path.startswith(SANDBOX_PREFIX):
@@ -419,7 +435,11 @@ class RunningEmulator:
         self.emulator = emulator
         self._server = _Server((host, port), emulator)
         self.host, self.port = self._server.server_address[:2]
-        self._thread = threading.Thread(target=lambda: self._server.serve_forever(poll_interval=0.05), name=f"sandbox-{emulator.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: self._server.serve_forever(poll_interval=0.05),
+            name=f"sandbox-{emulator.name}",
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:

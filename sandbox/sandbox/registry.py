@@ -17,7 +17,9 @@ EMULATORS: dict[str, str] = {
 }
 
 
-def create(name: str, settings: Mapping[str, Any] | None = None, seed: Mapping[str, Any] | None = None) -> Emulator:
+def create(
+    name: str, settings: Mapping[str, Any] | None = None, seed: Mapping[str, Any] | None = None
+) -> Emulator:
     """Build the emulator called `name` with optional settings and seed options."""
     try:
         target = EMULATORS[name]

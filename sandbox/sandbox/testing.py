@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 _shared: dict[str, RunningEmulator] = {}
 
 
-def start(name: str, settings: Mapping[str, Any] | None = None, seed: Mapping[str, Any] | None = None) -> RunningEmulator:
+def start(
+    name: str, settings: Mapping[str, Any] | None = None, seed: Mapping[str, Any] | None = None
+) -> RunningEmulator:
     """Start a fresh emulator on a free loopback port; the caller stops it."""
     return serve(create(name, settings, seed))
 
@@ -31,14 +33,16 @@ def shared(name: str) -> RunningEmulator:
 
 
 class SandboxClient:
-    """Talks to a running emulator's `/__sandbox/` endpoints over HTTP (e.g. from another process)."""
+    """Talks to a running emulator's `/__sandbox/` endpoints over HTTP (from any process)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
 
     def _call(self, method: str, action: str, body: Any = None) -> Any:
-        response = self.session.request(method, f"{self.base_url}/__sandbox/{action}", json=body, timeout=30)
+        response = self.session.request(
+            method, f"{self.base_url}/__sandbox/{action}", json=body, timeout=30
+        )
         response.raise_for_status()
         return response.json()
 
@@ -65,3 +69,18 @@ class SandboxClient:
 
     def advance_clock(self, seconds: float) -> None:
         self._call("POST", "clock", {"advance": seconds})
+
+
+def meltano_env(urls: Mapping[str, str]) -> dict[str, str]:
+    """Environment variables that point the project's plugins at emulators running at `urls`
+    (keyed by emulator name); Meltano's `sandbox` environment supplies the credentials."""
+    env: dict[str, str] = {}
+    if "planful" in urls:
+        env["TAP_PLANFUL_API_URL"] = urls["planful"]
+        env["TAP_PLANFUL_DYNAMIC_API_URL"] = f"{urls['planful']}/api"
+    if "plansource" in urls:
+        env["TAP_PLANSOURCE_API_URL"] = f"{urls['plansource']}/admin/v2"
+    if "planhat" in urls:
+        env["TARGET_PLANHAT_API_URL"] = urls["planhat"]
+        env["TARGET_PLANHAT_ANALYTICS_URL"] = urls["planhat"]
+    return env

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 
 @dataclass(frozen=True)
 class PostgresServer:
@@ -34,7 +36,7 @@ def _bin(name: str) -> str:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
     if not candidates:
-        msg = f"PostgreSQL's {name} was not found: `./run test` installs it (apt), or set TEST_POSTGRES_URL"
+        msg = f"PostgreSQL's {name} is missing: `./run test` installs it, or set TEST_POSTGRES_URL"
         raise RuntimeError(msg)
     return candidates[0]
 
@@ -46,7 +48,7 @@ def _free_port() -> int:
 
 
 class TemporaryPostgres:
-    """initdb + pg_ctl start as the `postgres` OS user when running as root (postgres refuses root)."""
+    """initdb + pg_ctl as the `postgres` OS user when running as root (postgres refuses root)."""
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="pgtest-"))
@@ -63,10 +65,20 @@ class TemporaryPostgres:
     def start(self) -> PostgresServer:
         if self.as_root:
             shutil.chown(self.root, user="postgres")
-        self._run(_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         self._run(
-            _bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "60",
-            "-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            _bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
+        )
+        self._run(
+            _bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
             "start",
         )
         server = PostgresServer("127.0.0.1", self.port, "postgres", "postgres", "postgres")
@@ -75,8 +87,6 @@ class TemporaryPostgres:
 
     @staticmethod
     def _wait(server: PostgresServer) -> None:
-        import psycopg
-
         deadline = time.monotonic() + 30
         while True:
             try:

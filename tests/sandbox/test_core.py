@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from sandbox.core import Emulator, Request, Response, json_response, route, serve
 from sandbox.testing import SandboxClient
 
@@ -85,11 +84,15 @@ def test_config_seed_reset_and_clock(echo):
     client.advance_clock(3600)
     assert requests.get(f"{echo.url}/items/1", timeout=5).json()["clock"] >= before + 3600
     client.reset()
-    assert requests.get(f"{echo.url}/items", timeout=5).json()["greeting"] == "hello"  # switches back
+    assert (
+        requests.get(f"{echo.url}/items", timeout=5).json()["greeting"] == "hello"
+    )  # switches back
     assert client.state() == {"items": 5}
 
 
 def test_unknown_fault_field_is_refused(echo):
-    response = requests.post(f"{echo.url}/__sandbox/faults", json={"faults": [{"stauts": 500}]}, timeout=5)
+    response = requests.post(
+        f"{echo.url}/__sandbox/faults", json={"faults": [{"stauts": 500}]}, timeout=5
+    )
     assert response.status_code == 400
     assert "stauts" in response.json()["error"]
