@@ -119,6 +119,9 @@ SALES_CATEGORIES = (
     ("Office", ("OF-900", "OF-910")),
 )
 SALES_REGIONS = ("East", "West", "Central", "EMEA", "APAC")
+# Sales go to the 40 customers of the project's customer list (data/customers.jsonl), so that
+# Planful sales can become Planhat metrics on the same companies.
+SALES_CUSTOMERS = 40
 CENSUS_GRADES = ("G4", "G5", "G6", "G7", "G8", "M1", "M2")
 CENSUS_DEPARTMENTS = ("Finance", "Sales East", "Sales West", "Engineering", "Marketing", "Legal")
 CENSUS_LOCATIONS = ("New York", "Austin", "London", "Berlin", "Singapore")
@@ -532,9 +535,13 @@ def _sales_transactions(count: int, first_year: int) -> SourceModel:
                 f"T{100000 + index}", day.date().isoformat(),
                 SALES_REGIONS[index % len(SALES_REGIONS)], category, sku, str(qty),
                 f"{price:.2f}", f"{qty * price:.2f}",
+                f"CUST-{_checksum('customer', index) % SALES_CUSTOMERS + 1:04d}",
             ]
         )  # fmt: skip
-    fields = ["txn_id", "txn_date", "region", "category", "sku", "qty", "unit_price", "amount"]
+    fields = [
+        "txn_id", "txn_date", "region", "category", "sku", "qty", "unit_price", "amount",
+        "customer_id",
+    ]  # fmt: skip
     return SourceModel("salestxn", fields, rows)
 
 
