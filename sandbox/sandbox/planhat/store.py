@@ -50,15 +50,43 @@ def day_number(value: str) -> int:
     return date.fromisoformat(value[:10]).toordinal() - EPOCH_ORDINAL
 
 
+Ids = str | list[str]
+"""An index entry: one record's `_id`, or a list when several records share the value."""
+
+
+def _link(index: dict[Any, Ids], key: Any, record_id: str) -> None:
+    held = index.get(key)
+    if held is None:
+        index[key] = record_id
+    elif type(held) is str:
+        index[key] = [held, record_id]
+    else:
+        held.append(record_id)
+
+
+def _unlink(index: dict[Any, Ids], key: Any, record_id: str) -> None:
+    held = index[key]
+    if type(held) is str:
+        del index[key]
+        return
+    held.remove(record_id)
+    if len(held) == 1:
+        index[key] = held[0]
+
+
 class Collection:
-    """The records of one model and their indexes."""
+    """The records of one model and their indexes.
+
+    `index[field]` maps a value to the records holding it across the workspace; for keys unique
+    only within a company, `company_index[field]` maps `(company _id, value)` as well.
+    """
 
     def __init__(self, model: Model) -> None:
         self.model = model
         self.records: dict[str, dict[str, Any]] = {}
-        # field -> (scope, value) -> ids; scope None is workspace-wide, else a company _id.
-        self.index: dict[str, dict[tuple[str | None, str], list[str]]] = {
-            f: {} for f in model.lookups
+        self.index: dict[str, dict[str, Ids]] = {name: {} for name in model.lookups}
+        self.company_index: dict[str, dict[tuple[str, str], Ids]] = {
+            name: {} for name in model.lookups if name in model.company_scoped
         }
         self.by_company: dict[str, dict[str, None]] = {}
 
@@ -71,29 +99,24 @@ class Collection:
             return value
         return [value] if value else []
 
-    def _keys(self, record: Mapping[str, Any]) -> list[tuple[str, str | None, str]]:
-        company = record.get(self.model.company_field) if self.model.company_field else None
-        scoped = self.model.company_scoped if type(company) is str else ()
-        keys = []
+    def _relink(
+        self, record: Mapping[str, Any], link: Callable[[dict[Any, Ids], Any, str], None]
+    ) -> None:
+        record_id = record["_id"]
+        company_field = self.model.company_field
+        company = record.get(company_field) if company_field else None
         for name in self.model.lookups:
             value = record.get(name)
             if value is None or value == "":
                 continue
-            keys.append((name, None, value))
-            if name in scoped:
-                keys.append((name, company, value))
-        return keys
+            link(self.index[name], value, record_id)
+            if type(company) is str and name in self.company_index:
+                link(self.company_index[name], (company, value), record_id)
 
     def add(self, record: dict[str, Any]) -> None:
         record_id = record["_id"]
         self.records[record_id] = record
-        index = self.index
-        for name, scope, value in self._keys(record):
-            ids = index[name].get((scope, value))
-            if ids is None:
-                index[name][(scope, value)] = [record_id]
-            else:
-                ids.append(record_id)
+        self._relink(record, _link)
         if self.model.company_field:
             for company in self.company_ids(record):
                 self.by_company.setdefault(company, {})[record_id] = None
@@ -101,18 +124,20 @@ class Collection:
     def remove(self, record: dict[str, Any]) -> None:
         record_id = record["_id"]
         del self.records[record_id]
-        for name, scope, value in self._keys(record):
-            ids = self.index[name][(scope, value)]
-            ids.remove(record_id)
-            if not ids:
-                del self.index[name][(scope, value)]
+        self._relink(record, _unlink)
         for company in self.company_ids(record):
             self.by_company.get(company, {}).pop(record_id, None)
 
     def find(self, name: str, value: str, company: str | None = None) -> list[str]:
-        """Ids whose `name` equals `value`, within `company` when the key is company-scoped."""
-        scope = company if name in self.model.company_scoped else None
-        return self.index[name].get((scope, value), [])
+        """Ids whose `name` equals `value`, within `company` when given and the key is
+        company-scoped (workspace-wide otherwise)."""
+        if company is not None and name in self.company_index:
+            held = self.company_index[name].get((company, value))
+        else:
+            held = self.index[name].get(value)
+        if held is None:
+            return []
+        return [held] if type(held) is str else held
 
     def get(self, key: str) -> dict[str, Any] | None:
         """A record by `_id`, `extid-<externalId>` or `srcid-<sourceId>` (first match)."""
@@ -179,7 +204,7 @@ class PlanhatStore:
                 continue
             if isinstance(value, int | float) and not isinstance(value, bool):
                 fields[name] = str(value)
-            elif not isinstance(value, str):
+            else:
                 raise Rejected(f"{name} must be a string")
         if "_id" in fields and not OBJECT_ID.fullmatch(fields["_id"] or ""):
             raise Rejected("invalid id")
@@ -189,9 +214,9 @@ class PlanhatStore:
             self._resolve_company_ref(model, fields)
         custom = fields.get("custom")
         if custom is not None:
-            if not isinstance(custom, dict):
+            # Stored as sent: nothing mutates a stored `custom` in place (updates merge a copy).
+            if type(custom) is not dict:
                 raise Rejected("custom must be an object", validation=True)
-            fields["custom"] = dict(custom)
             if self.setting("strict_custom_fields"):
                 self._check_custom_fields(model, custom)
         return fields
@@ -268,12 +293,9 @@ class PlanhatStore:
             value = fields.get(name)
             if value is None or value == "" or (record is not None and record.get(name) == value):
                 continue
-            if name in model.company_scoped:
-                if company is None:
-                    continue
-                if (company, value) in collection.index[name]:
-                    clashes.append(name)
-            elif (None, value) in collection.index[name]:
+            if name in model.company_scoped and company is None:
+                continue
+            if collection.find(name, value, company):
                 clashes.append(name)
         if clashes:
             raise Rejected(f"{','.join(clashes)} duplicated")
@@ -307,7 +329,7 @@ class PlanhatStore:
                 if record is None:
                     raise Rejected("invalid id")
                 continue
-            ids = collection.index[name].get((scope, value))
+            ids = collection.find(name, value, scope)
             if ids:
                 if len(ids) > 1:
                     raise Rejected(f"{name} {value!r} matches {len(ids)} records")
@@ -322,9 +344,8 @@ class PlanhatStore:
         record["createdAt"] = record["updatedAt"] = stamp
         record["__v"] = 0
         if collection is self.companies:
-            record.setdefault(
-                "slug", _SLUG_GAPS.sub("-", str(record.get("name", ""))).strip("-").lower()
-            )
+            if "slug" not in record:
+                record["slug"] = _SLUG_GAPS.sub("-", str(record.get("name", ""))).strip("-").lower()
             self._index_domains(record)
         collection.add(record)
         return record
