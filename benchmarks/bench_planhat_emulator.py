@@ -133,9 +133,8 @@ def main() -> None:
     n = BATCH if args.quick else args.n
     plan = phases(n)
     local, remote = in_process(plan), over_http(plan)
-    print(
-        f"Planhat emulator: {n:,} records per phase, {BATCH:,} per request ({METRICS_BATCH:,} metrics)"
-    )
+    print(f"Planhat emulator: {n:,} records per phase, {BATCH:,} per request", end="")
+    print(f" ({METRICS_BATCH:,} for metrics)")
     header = (
         f"{'phase':<30} {'in-process rec/s':>17} {'HTTP rec/s':>11} {'HTTP ms/5k':>11}"
         f" {'HTTP/in-proc':>13}"
