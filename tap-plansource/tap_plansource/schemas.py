@@ -65,7 +65,7 @@ SUBSCRIBER = obj(
         first_name middle_name last_name name_suffix {ADDRESS} home_phone work_phone cell_phone
         preferred_locale written_language spoken_language gender marital_status medicare_reason
         medicare_plan employment_level employment_status employee_type business_title division
-        location org_class union_code benefit_company benefit_deduction_group pay_type
+        location org_class union_code benefit_company benefit_deduction_group pay_type pay_frequency
         bank_account_type anthem_hcid anthem_member_code anthem_sub_id anthem_emp_dept_code
         {udefs(30)}""",
     numbers="pay_rate current_salary hours_per_week",
@@ -195,7 +195,7 @@ ADMINISTRATOR = obj(
     strings="""type first_name middle_name last_name user_name email email2 phone cell fax
         tax_id""",
     booleans="""is_agent is_primary_administrator is_data_discrepancy_contact
-        account_initialized""",
+        account_initialized receive_eoi_notifications receive_life_event_notifications""",
     dates="disabled_on",
     nested={"populations": array_of(_ID_NAME), "roles": array_of(_ID_NAME)},
 )

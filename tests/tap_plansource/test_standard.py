@@ -1,0 +1,16 @@
+"""singer-sdk's standard tap tests, against the shared PlanSource emulator."""
+
+from __future__ import annotations
+
+from sandbox.testing import shared
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+from tap_plansource.tap import TapPlanSource
+
+from .helpers import tap_config
+
+TestTapPlanSource = get_tap_test_class(
+    tap_class=TapPlanSource,
+    config=tap_config(shared("plansource"), start_date="2000-01-01T00:00:00Z"),
+    parse_env_config=False,
+    suite_config=SuiteConfig(max_records_limit=25),
+)
