@@ -12,6 +12,7 @@ import abc
 import datetime
 import time
 from array import array
+from functools import cached_property
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from target_planhat.report import Report, StreamCounts
     from target_planhat.target import Route, TargetPlanhat
 
+BULK_MAX_ITEMS = 5000
+"""Planhat's cap on items per bulk upsert request."""
 ANALYTICS_MAX_BODY_BYTES = 32_000_000
 """The analytics host refuses bodies over 32 MB."""
 
@@ -59,6 +62,12 @@ def _day_number(value: Any) -> int:
     raise TypeError(value)
 
 
+def _datelike(prop: dict[str, Any]) -> bool:
+    if prop.get("format") in {"date-time", "date", "time"}:
+        return True
+    return any(_datelike(option) for option in prop.get("anyOf", []) + prop.get("oneOf", []))
+
+
 def _present(value: Any) -> bool:
     return value is not None and value != ""
 
@@ -80,8 +89,30 @@ class PlanhatSink(BatchSink):
         self.report: Report = target.report
         self.counts: StreamCounts = target.report.stream(stream_name)
         self.fail_on_reject = target.config.get("on_reject", "report") == "fail"
+        self.batch_size = int(target.config.get("batch_size", BULK_MAX_ITEMS))
         self._stripped_keys = self._keys_above_sync_key()
         self._batch_number = 0
+
+    @cached_property
+    def validate_schema(self) -> bool:
+        """Off unless `validate_records` is set: Planhat validates every item and its rejects
+        are reported one by one, while the SDK's JSON-schema check costs most of the per-record
+        time and fails the whole run on the first invalid record."""
+        return bool(self.config.get("validate_records", False))
+
+    @cached_property
+    def _datelike_fields(self) -> tuple[str, ...]:
+        return tuple(
+            name for name, prop in self.schema.get("properties", {}).items() if _datelike(prop)
+        )
+
+    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
+        """Parse only the schema's date-like fields, found once, instead of walking every field
+        of every record (a fifth of the per-record time on wide records)."""
+        fields = {name: record[name] for name in self._datelike_fields if name in record}
+        if fields:
+            super()._parse_timestamps_in_record(fields, schema, treatment)
+            record.update(fields)
 
     def _keys_above_sync_key(self) -> tuple[str, ...]:
         """Keyables Planhat would match on before the configured sync key, so they are not sent."""
@@ -165,8 +196,7 @@ class PlanhatSink(BatchSink):
             )
             raise Rejected(msg)
         creates = not obj.sync_keys or (obj.keyless_creates and not _present(payload.get("_id")))
-        missing = [name for name in obj.required if not _present(payload.get(name))]
-        if creates and missing:
+        if creates and (missing := [f for f in obj.required if not _present(payload.get(f))]):
             msg = f"missing required field(s) {', '.join(missing)}"
             raise Rejected(msg)
 
@@ -216,12 +246,12 @@ class PlanhatSink(BatchSink):
 class BulkUpsertSink(PlanhatSink):
     """`upsert` and `update` on the main API: `PUT /<object>` with up to `batch_size` items."""
 
-    MAX_SIZE_DEFAULT = 5000
+    MAX_SIZE_DEFAULT = BULK_MAX_ITEMS
 
     @property
     def max_size(self) -> int:
         """`batch_size_rows` if set (a request still holds <= `batch_size`), else `batch_size`."""
-        return self.batch_size_rows or self.config.get("batch_size", self.MAX_SIZE_DEFAULT)
+        return self.batch_size_rows or self.batch_size
 
     def stage(
         self, number: int, record: dict[str, Any], payload: dict[str, Any], context: dict
@@ -230,10 +260,9 @@ class BulkUpsertSink(PlanhatSink):
 
     def process_batch(self, context: dict) -> None:
         staged = context.get("records", [])
-        size = self.config.get("batch_size", self.MAX_SIZE_DEFAULT)
         rejected = 0
         it = iter(staged)
-        while chunk := list(islice(it, size)):
+        while chunk := list(islice(it, self.batch_size)):
             rejected += self.write(chunk)
         self.finish_batch(context, rejected)
 

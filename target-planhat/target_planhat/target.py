@@ -17,7 +17,12 @@ from singer_sdk.target_base import Target
 from target_planhat.client import PlanhatClient, RetryPolicy
 from target_planhat.objects import BEHAVIORS, OBJECTS, Behavior, PlanhatObject
 from target_planhat.report import Report
-from target_planhat.sinks import ANALYTICS_MAX_BODY_BYTES, AnalyticsSendSink, BulkUpsertSink
+from target_planhat.sinks import (
+    ANALYTICS_MAX_BODY_BYTES,
+    BULK_MAX_ITEMS,
+    AnalyticsSendSink,
+    BulkUpsertSink,
+)
 
 if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
@@ -26,7 +31,6 @@ DEFAULT_API_URL = "https://api.planhat.com"
 DEFAULT_ANALYTICS_URL = "https://analytics.planhat.com"
 REGION_PATTERN = r"^[a-z]{2}[0-9]{0,2}$"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-MAX_BATCH_SIZE = 5000
 
 
 @dataclass(frozen=True)
@@ -105,8 +109,8 @@ class TargetPlanhat(Target):
         ),
         th.Property(
             "batch_size",
-            th.IntegerType(minimum=1, maximum=MAX_BATCH_SIZE),
-            default=MAX_BATCH_SIZE,
+            th.IntegerType(minimum=1, maximum=BULK_MAX_ITEMS),
+            default=BULK_MAX_ITEMS,
             description="Records per bulk upsert request (Planhat accepts at most 5,000).",
         ),
         th.Property(
@@ -129,6 +133,16 @@ class TargetPlanhat(Target):
             "rejects_file",
             th.StringType,
             description="JSON-lines file that rejected and skipped records are appended to.",
+        ),
+        th.Property(
+            "validate_records",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Validate records against the stream schema before sending (fails the run on "
+                "the first invalid record). Off by default: Planhat validates every item and "
+                "its rejects are reported one by one; the check costs most of the time per record."
+            ),
         ),
         th.Property(
             "analytics_batch_bytes",

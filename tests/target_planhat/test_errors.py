@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, InvalidRecord
 from target_planhat.sinks import RecordsRejectedError
 from target_planhat.target import TargetPlanhat
 
@@ -219,3 +219,15 @@ def test_region_builds_the_regional_host():
         TargetPlanhat(config={"api_token": "t"}, parse_env_config=False).api_url
         == "https://api.planhat.com"
     )
+
+
+def test_schema_validation_is_opt_in(planhat):
+    lines = messages(
+        "companies",
+        [{"externalId": "V-1", "name": 42}],
+        ["externalId"],
+        {"name": {"type": "string"}},
+    )
+    assert run_target(config_for(planhat.url), lines).counts["companies"]["sent"] == 1
+    with pytest.raises(InvalidRecord):
+        run_target(config_for(planhat.url, validate_records=True), lines)
