@@ -357,6 +357,21 @@ def test_endusers_placed_by_email_domain_or_dropped(planhat):
     assert "no company" in body["createdErrors"][0]["error"]
 
 
+def test_domains_follow_company_updates(planhat):
+    planhat.bulk("companies", [{"externalId": GLOBEX, "domains": ["globex.test"]}])
+    status, body = planhat.bulk(
+        "endusers", [{"email": "a@globex.test"}, {"email": "b@globex.example"}]
+    )
+    assert (status, body["created"]) == (200, 1)
+    placed = planhat.emulator.record("endusers", body["upsertedIds"][0])
+    assert placed["companyId"] == planhat.company_id(GLOBEX)
+
+
+def test_null_id_names_nothing(planhat):
+    status, body = planhat.bulk("companies", [{"_id": None, "name": "Fresh", "externalId": "F-1"}])
+    assert (status, body["created"]) == (200, 1)
+
+
 # -- required fields and value rules ----------------------------------------------------------
 
 REQUIRED = {

@@ -6,6 +6,17 @@ Main API (token auth, rate limiter): per model `<m>` in `sandbox.planhat.models.
 the path, no token needed, never rate limited): `POST /dimensiondata/<tenant>`,
 `POST /analytics/<tenant>`, `POST /analytics/bulk/<tenant>`, always 200 `{processed, errors}`.
 
+Bulk upsert (`PUT /<m>`, at most `bulk_max_items`): each item matches by the first keyable it
+carries, in the model's priority order (`_id` > `sourceId` > `externalId` > `email`; see the
+table in `models.py`); an unknown `_id` is "invalid id", other unmatched keys create; a keyable
+repeated in one payload, or held by another record, is "<key> duplicated". Company
+references: `companyId` as ObjectId, `extid-<externalId>` or `srcid-<sourceId>`, or
+`companyExternalId`; NPS and invoices use `cId` (NPS also takes `companyId`); issues take
+`companyIds[]` in any of those forms. `companySourceId` is not a Planhat field: it is stored
+verbatim and places nothing, so a client must send `srcid-…`. The response is always the full
+envelope; 200 all good, 206 some failed, 400 all failed, 403 no write permission (every item in
+`permissionErrors`). Successful items are kept whatever happens to the others.
+
 Settings (`--set k=v`, `POST /__sandbox/config`, or `start("planhat", settings=...)`):
 
 - `tokens` ({SANDBOX_TOKEN: "rw", SANDBOX_READONLY_TOKEN: "ro"}): token -> `"rw"`, `"ro"` or a map

@@ -178,14 +178,15 @@ class PlanhatStore:
         return self.companies.get(reference)
 
     def _index_domains(self, company: Mapping[str, Any]) -> None:
+        """E-mail domain -> company, for placing end users sent without a company (first wins)."""
         for domain in company.get("domains") or ():
             if isinstance(domain, str):
                 self.domains.setdefault(domain.lower(), company["_id"])
 
-    def _reindex_domains(self) -> None:
-        self.domains = {}
-        for company in self.companies.records.values():
-            self._index_domains(company)
+    def _unindex_domains(self, company: Mapping[str, Any]) -> None:
+        for domain in company.get("domains") or ():
+            if isinstance(domain, str) and self.domains.get(domain.lower()) == company["_id"]:
+                del self.domains[domain.lower()]
 
     def _company_by_email(self, email: Any) -> dict[str, Any] | None:
         if not isinstance(email, str) or "@" not in email:
@@ -198,6 +199,8 @@ class PlanhatStore:
     def _normalise(self, model: Model, item: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of `item` with keyables as strings and the company reference resolved."""
         fields = dict(item)
+        if "_id" in fields and fields["_id"] is None:
+            del fields["_id"]  # a null `_id` (a row not yet in Planhat) names nothing
         for name in model.id_fields:
             value = fields.get(name)
             if value is None or type(value) is str:
@@ -206,7 +209,7 @@ class PlanhatStore:
                 fields[name] = str(value)
             else:
                 raise Rejected(f"{name} must be a string")
-        if "_id" in fields and not OBJECT_ID.fullmatch(fields["_id"] or ""):
+        if "_id" in fields and not OBJECT_ID.fullmatch(fields["_id"]):
             raise Rejected("invalid id")
         if model.company_field == "companyIds":
             self._resolve_company_list(fields)
@@ -377,14 +380,17 @@ class PlanhatStore:
         rekey = any(k in changes for k in (*model.lookups, model.company_field))
         if rekey:
             collection.remove(record)
+        redomain = collection is self.companies and "domains" in changes
+        if redomain:
+            self._unindex_domains(record)
         record.update(changes)
         if custom_changes:
             record["custom"] = {**stored_custom, **custom_changes}
         record["updatedAt"] = stamp
         if rekey:
             collection.add(record)
-        if collection is self.companies and "domains" in changes:
-            self._reindex_domains()
+        if redomain:
+            self._index_domains(record)
         return bool(changes or custom_changes)
 
     def _upsert_one(
@@ -413,7 +419,7 @@ class PlanhatStore:
             self._check(model, fields, creating=record is None)
             self._check_unique(collection, fields, record)
         except Rejected as exc:
-            exc.matched = record is not None or (isinstance(item, dict) and "_id" in item)
+            exc.matched = record is not None or (type(item) is dict and item.get("_id") is not None)
             raise
         if record is None:
             return "created", self._insert(collection, fields, stamp)
@@ -497,7 +503,7 @@ class PlanhatStore:
         collection = self.collections[path]
         if not isinstance(item, dict):
             raise Rejected("body must be a JSON object")
-        if "_id" in item:
+        if item.get("_id") is not None:
             raise Rejected("_id cannot be set on create")
         stamp = iso_timestamp(self.clock())
         if path == "companies" and self.setting("post_dedupes_companies"):
@@ -532,7 +538,7 @@ class PlanhatStore:
             raise NotFound(record_id)
         collection.remove(record)
         if collection is self.companies:
-            self._reindex_domains()
+            self._unindex_domains(record)
 
     def records(
         self,
