@@ -11,6 +11,7 @@ from http import HTTPStatus
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_planful.client import (
@@ -179,6 +180,9 @@ class GLDataStream(StructuredPlanningStream):
 
     name = "gl_data"
     default_path = "/financemodel/data/gldata"
+    # msgspec already yields the schema's JSON types; conforming a million rows costs more than
+    # everything else the tap does per row.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     primary_keys = ("Scenario", "FiscalYear", "FiscalMonth", "Reporting", *SEGMENT_COLUMNS)
     replication_key = "period_key"
     schema = th.PropertiesList(

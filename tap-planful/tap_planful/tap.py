@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
+import sys
 import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from tap_planful.client import DEFAULT_DYNAMIC_API_URL, checked_base_url, structured_subdomain
 from tap_planful.streams import DEFAULT_GL_LOOKBACK_PERIODS, DYNAMIC_STREAMS, STRUCTURED_STREAMS
 
 if t.TYPE_CHECKING:
+    from singer_sdk.singerlib.encoding.simple import Message
     from singer_sdk.streams import Stream
 
 FAMILIES = {
@@ -280,12 +283,26 @@ def _path_errors(overrides: t.Mapping[str, t.Any]) -> list[str]:
     return errors
 
 
+class RecordBufferingWriter(MsgSpecWriter):
+    """msgspec Singer lines, flushed after every non-RECORD message rather than every record.
+
+    RECORD lines still reach the pipe in order, in full buffers; SCHEMA and STATE are flushed at
+    once, so a target never waits for a state that the tap has emitted.
+    """
+
+    @override
+    def write_message(self, message: Message) -> None:
+        sys.stdout.buffer.write(self.format_message(message))
+        if not isinstance(message, RecordMessage):
+            sys.stdout.flush()
+
+
 class TapPlanful(Tap):
     """Singer tap for Planful's Structured Planning and Dynamic Planning APIs."""
 
     name = "tap-planful"
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = MsgSpecWriter
+    message_writer_class = RecordBufferingWriter
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
