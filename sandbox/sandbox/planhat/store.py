@@ -116,7 +116,17 @@ class Collection:
     def add(self, record: dict[str, Any]) -> None:
         record_id = record["_id"]
         self.records[record_id] = record
-        self._relink(record, _link)
+        if self.company_index:
+            self._relink(record, _link)
+        else:  # the hot path of bulk creates: workspace-wide keys only
+            for name, index in self.index.items():
+                value = record.get(name)
+                if value is None or value == "":
+                    continue
+                if value in index:
+                    _link(index, value, record_id)
+                else:
+                    index[value] = record_id
         if self.model.company_field:
             for company in self.company_ids(record):
                 self.by_company.setdefault(company, {})[record_id] = None
@@ -158,7 +168,7 @@ class PlanhatStore:
         self.clock = clock
         self.collections = {path: Collection(model) for path, model in MODELS.items()}
         self.companies = self.collections["companies"]
-        self.domains: dict[str, str] = {}
+        self._domains: dict[str, str] | None = None
         self.metric_points: list[dict[str, Any]] = []
         self.metric_points_received = 0
         self.activities: list[dict[str, Any]] = []
@@ -177,21 +187,17 @@ class PlanhatStore:
             return None
         return self.companies.get(reference)
 
-    def _index_domains(self, company: Mapping[str, Any]) -> None:
-        """E-mail domain -> company, for placing end users sent without a company (first wins)."""
-        for domain in company.get("domains") or ():
-            if isinstance(domain, str):
-                self.domains.setdefault(domain.lower(), company["_id"])
-
-    def _unindex_domains(self, company: Mapping[str, Any]) -> None:
-        for domain in company.get("domains") or ():
-            if isinstance(domain, str) and self.domains.get(domain.lower()) == company["_id"]:
-                del self.domains[domain.lower()]
-
     def _company_by_email(self, email: Any) -> dict[str, Any] | None:
+        """The company owning the e-mail's domain (the first company listing it)."""
         if not isinstance(email, str) or "@" not in email:
             return None
-        company_id = self.domains.get(email.rsplit("@", 1)[1].lower())
+        if self._domains is None:  # built on demand: company writes only invalidate it
+            self._domains = {}
+            for company in self.companies.records.values():
+                for domain in company.get("domains") or ():
+                    if isinstance(domain, str):
+                        self._domains.setdefault(domain.lower(), company["_id"])
+        company_id = self._domains.get(email.rsplit("@", 1)[1].lower())
         return self.companies.records.get(company_id) if company_id else None
 
     # -- preparing an item ------------------------------------------------------------------
@@ -349,7 +355,8 @@ class PlanhatStore:
         if collection is self.companies:
             if "slug" not in record:
                 record["slug"] = _SLUG_GAPS.sub("-", str(record.get("name", ""))).strip("-").lower()
-            self._index_domains(record)
+            if record.get("domains"):
+                self._domains = None
         collection.add(record)
         return record
 
@@ -380,17 +387,14 @@ class PlanhatStore:
         rekey = any(k in changes for k in (*model.lookups, model.company_field))
         if rekey:
             collection.remove(record)
-        redomain = collection is self.companies and "domains" in changes
-        if redomain:
-            self._unindex_domains(record)
+        if collection is self.companies and "domains" in changes:
+            self._domains = None
         record.update(changes)
         if custom_changes:
             record["custom"] = {**stored_custom, **custom_changes}
         record["updatedAt"] = stamp
         if rekey:
             collection.add(record)
-        if redomain:
-            self._index_domains(record)
         return bool(changes or custom_changes)
 
     def _upsert_one(
@@ -538,7 +542,7 @@ class PlanhatStore:
             raise NotFound(record_id)
         collection.remove(record)
         if collection is self.companies:
-            self._unindex_domains(record)
+            self._domains = None
 
     def records(
         self,
