@@ -5,24 +5,24 @@ links some endpoints send, retries on 429/5xx/connection errors (honouring `Retr
 error messages built from PlanSource's own error body plus the setting to check, and
 defensive parsing of every list shape the API is known to answer with.
 
-Pages are fetched one or two ahead in a background thread while the current page's records
-are processed, so with a slow network the tap waits once per page rather than once per page
-plus the processing time.
+While one page's records are processed, the next `prefetch_pages` pages are already being
+requested (in order, by a small thread pool), so network waits and record processing overlap.
 """
 
 from __future__ import annotations
 
-import itertools
-import queue
 import re
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, cached_property, lru_cache
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
+import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import PageNumberPaginator, SinglePagePaginator
@@ -35,13 +35,11 @@ from tap_plansource.retries import wait_times
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    import requests
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
 
     from tap_plansource.tap import TapPlanSource
 
-PREFETCH_PAGES = 2
 # Keys that carry paging information beside the records (payroll, content blocks).
 PAGING_KEYS = frozenset(
     {"total", "per_page", "page", "total_records", "total_pages", "current_page", "link"}
@@ -49,14 +47,12 @@ PAGING_KEYS = frozenset(
 
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
 
-T = TypeVar("T")
-
 
 class PlanSourceAPIError(FatalAPIError):
     """PlanSource refused a request; the message carries its reason and the setting to check."""
 
 
-@lru_cache(maxsize=2 * (PREFETCH_PAGES + 2))
+@lru_cache(maxsize=32)
 def envelope_of(response: requests.Response) -> Any:
     """The decoded body, decoded once for both the record parser and the paginator."""
     try:
@@ -97,17 +93,28 @@ def records_in(data: Any, keys: Iterable[str] = ()) -> list[dict[str, Any]]:
     return [rest] if rest else []
 
 
-def next_page_link(envelope: Any) -> tuple[bool, int | None]:
-    """Whether the page carries paging links, and the page number its `next` link points to."""
+@dataclass(frozen=True)
+class PagingLinks:
+    """The `links` some list pages carry (payroll): whether present, and the pages they name."""
+
+    present: bool = False
+    next: int | None = None
+    last: int | None = None
+
+
+def _page_number(href: Any) -> int | None:
+    page = parse_qs(urlsplit(str(href or "")).query).get("page", [""])[0]
+    return int(page) if page.isdigit() else None
+
+
+def paging_links(envelope: Any) -> PagingLinks:
     data = envelope.get("data") if isinstance(envelope, dict) else None
     links = data.get("links") if isinstance(data, dict) else None
     if not _is_paging_links(links):
-        return False, None
-    for link in links:
-        if isinstance(link, dict) and link.get("rel") == "next" and link.get("href"):
-            page = parse_qs(urlsplit(str(link["href"])).query).get("page", [None])[0]
-            return True, int(page) if page and page.isdigit() else 0
-    return True, None
+        return PagingLinks()
+    named = {link.get("rel"): link.get("href") for link in links if isinstance(link, dict)}
+    next_page = _page_number(named["next"]) or 0 if named.get("next") else None
+    return PagingLinks(present=True, next=next_page, last=_page_number(named.get("last")))
 
 
 class PlanSourcePaginator(PageNumberPaginator):
@@ -117,63 +124,25 @@ class PlanSourcePaginator(PageNumberPaginator):
     short page: PlanSource may serve fewer records than `per_page` asked for.
     """
 
+    def __init__(self, start_value: int = 1) -> None:
+        super().__init__(start_value)
+        self.last_page: int | None = None
+
     @override
     def has_more(self, response: requests.Response) -> bool:
-        has_links, next_page = next_page_link(envelope_of(response))
-        return not has_links or next_page is not None
+        links = paging_links(envelope_of(response))
+        self.last_page = links.last
+        return not links.present or links.next is not None
 
     @override
     def get_next(self, response: requests.Response) -> int | None:
-        _, next_page = next_page_link(envelope_of(response))
+        next_page = paging_links(envelope_of(response)).next
         return next_page if next_page and next_page > self.current_value else self.current_value + 1
 
-
-def prefetched(items: Iterable[T], depth: int, name: str) -> Iterator[T]:
-    """Iterate `items` in a background thread, at most `depth` items ahead of the consumer.
-
-    A failure in the producer is raised in the consumer; closing the consumer early stops the
-    producer at its next item.
-    """
-    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(kind: str, value: Any) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put((kind, value), timeout=0.1)
-            except queue.Full:
-                continue
-            return True
-        return False
-
-    def produce() -> None:
-        iterator = iter(items)
-        try:
-            for item in iterator:
-                if not offer("item", item):
-                    return
-        except BaseException as exc:
-            offer("error", exc)
-        else:
-            offer("done", None)
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name=name, daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = slots.get()
-            if kind == "item":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
+    def upcoming(self, count: int) -> range:
+        """The next `count` page numbers from the current one, within the last page when known."""
+        end = self.current_value + count - 1
+        return range(self.current_value, min(end, self.last_page or end) + 1)
 
 
 class PlanSourceStream(RESTStream[int]):
@@ -198,6 +167,7 @@ class PlanSourceStream(RESTStream[int]):
     def __init__(self, tap: TapPlanSource, **kwargs: Any) -> None:
         schema = kwargs.pop("schema", None) or self.record_schema
         self.normalize = RecordNormalizer(schema)
+        self._sessions = threading.local()
         super().__init__(tap=tap, schema=tap.sensitive_policy.protect_schema(schema), **kwargs)
         self.plansource = tap
 
@@ -333,10 +303,19 @@ class PlanSourceStream(RESTStream[int]):
             details.get("wait", 0.0),
         )
 
+    @property
+    @override
+    def requests_session(self) -> requests.Session:
+        """One session per thread: pages of a stream are requested from a small thread pool."""
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
+
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        pages = prefetched(self._pages(context), PREFETCH_PAGES, name=f"{self.name}-pages")
-        yield from itertools.chain.from_iterable(pages)
+        for records in self._pages(context):
+            yield from records
         for field_path, count in sorted(self.normalize.failures.items()):
             self.logger.warning(
                 "%s: %d value(s) of `%s` did not match the declared type and were kept as sent",
@@ -346,30 +325,49 @@ class PlanSourceStream(RESTStream[int]):
             )
         self.normalize.failures.clear()
 
+    def _fetch(self, context: Context | None, page: int | None) -> tuple[requests.Response, list]:
+        """One page: request (with retries), then its records."""
+        request = self.get_http_request(page=PageContext(context, page))
+        prepared = self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+        )
+        response = self.request_decorator(self._request)(prepared, context)
+        return response, list(self.parse_response(response))
+
     def _pages(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
-        """Each page's records, following the paginator until an empty page or no next link."""
+        """Each page's records in order, until an empty page or no `next` link.
+
+        Before a page's records are handed on, the following `prefetch_pages` pages are
+        requested, so the network works while the records are processed. Past the last page
+        that costs at most `prefetch_pages - 1` requests for pages that come back empty.
+        """
         paginator = self.get_new_paginator() or SinglePagePaginator()
-        send = self.request_decorator(self._request)
-        with self.get_http_request_counter() as request_counter:
-            request_counter.with_context(context)
-            while not paginator.finished:
-                request = self.get_http_request(page=PageContext(context, paginator.current_value))
-                prepared = self.build_prepared_request(
-                    method=request.method,
-                    url=request.url,
-                    params=request.encode_params(),
-                    headers=request.headers,
-                )
-                response = send(prepared, context)
-                request_counter.increment()
-                records = list(self.parse_response(response))
-                self.logger.info(
-                    "%s: page %s, %d records", self.name, paginator.current_value or 1, len(records)
-                )
-                if not records:
-                    break
-                yield records
-                paginator.advance(response)
+        ahead = self.plansource.settings.prefetch_pages if self.paginated else 0
+        pool = ThreadPoolExecutor(max_workers=ahead + 1, thread_name_prefix=f"{self.name}-page")
+        in_flight: dict[int | None, Future] = {}
+        try:
+            with self.get_http_request_counter() as request_counter:
+                request_counter.with_context(context)
+                while not paginator.finished:
+                    page = paginator.current_value
+                    if page not in in_flight:
+                        in_flight[page] = pool.submit(self._fetch, context, page)
+                    response, records = in_flight.pop(page).result()
+                    request_counter.increment()
+                    self.logger.info("%s: page %s, %d records", self.name, page or 1, len(records))
+                    if not records:
+                        break
+                    paginator.advance(response)
+                    if isinstance(paginator, PlanSourcePaginator) and not paginator.finished:
+                        for number in paginator.upcoming(ahead):
+                            if number not in in_flight:
+                                in_flight[number] = pool.submit(self._fetch, context, number)
+                    yield records
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Derive or rename fields before conversion (e.g. parent ids from `links.href`)."""

@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "request_timeout": 120,
     "max_retries": 5,
     "retry_initial_delay": 2.0,
+    "prefetch_pages": 2,
 }
 
 _HOSTNAME = re.compile(
@@ -91,6 +92,7 @@ class Settings:
     request_timeout: float
     max_retries: int
     retry_initial_delay: float
+    prefetch_pages: int
 
     @classmethod
     def from_config(
@@ -131,7 +133,12 @@ class Settings:
                 f"`username_placement` must be one of {list(USERNAME_PLACEMENTS)}, "
                 f"got {values['username_placement']!r}"
             )
-        for name in ("payroll_lookback_days", "aca_overlap_minutes", "max_retries"):
+        for name in (
+            "payroll_lookback_days",
+            "aca_overlap_minutes",
+            "max_retries",
+            "prefetch_pages",
+        ):
             if not isinstance(values[name], int) or values[name] < 0:
                 errors.append(
                     f"`{name}` must be a whole number of at least 0, got {values[name]!r}"
@@ -168,6 +175,7 @@ class Settings:
             request_timeout=float(values["request_timeout"]),
             max_retries=values["max_retries"],
             retry_initial_delay=float(values["retry_initial_delay"]),
+            prefetch_pages=values["prefetch_pages"],
         )
 
 

@@ -236,7 +236,7 @@ class PayrollDeductionsStream(PlanSourceStream):
     def window(self, context: Context | None) -> tuple[datetime.date, datetime.date]:
         """Dates of payroll changes to ask for; the end is tomorrow to cover every time zone."""
         since = self.get_starting_timestamp(context)
-        today = datetime.datetime.now(datetime.UTC).date()
+        today = self.plansource.sync_started_at.date()
         if since is None:
             start = PAYROLL_HISTORY_START
         else:
@@ -272,7 +272,7 @@ class AcaStream(PlanSourceStream):
         since = self.get_starting_timestamp(context)
         if since is None:
             return None
-        elapsed = (datetime.datetime.now(datetime.UTC) - since).total_seconds()
+        elapsed = (self.plansource.sync_started_at - since).total_seconds()
         return max(math.ceil(elapsed / 60), 1) + self.plansource.settings.aca_overlap_minutes
 
     @override

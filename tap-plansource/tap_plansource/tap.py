@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import sys
 from functools import cached_property
@@ -224,6 +225,15 @@ class TapPlanSource(Tap):
             default=DEFAULTS["retry_initial_delay"],
             description="Seconds before the first retry, doubling up to 60 s; `Retry-After` wins.",
         ),
+        th.Property(
+            "prefetch_pages",
+            th.IntegerType(minimum=0, maximum=8),
+            default=DEFAULTS["prefetch_pages"],
+            description=(
+                "Pages requested ahead while the current page's records are processed (requests "
+                "in flight per stream); 0 reads strictly one page at a time."
+            ),
+        ),
     ).to_dict()
 
     @cached_property
@@ -231,6 +241,11 @@ class TapPlanSource(Tap):
         return Settings.from_config(
             self.config, reserved_stream_names=[t.name for t in STREAM_TYPES]
         )
+
+    @cached_property
+    def sync_started_at(self) -> datetime.datetime:
+        """ "Now" for the change windows, fixed for the run so every page asks the same window."""
+        return datetime.datetime.now(datetime.UTC)
 
     @cached_property
     def token_manager(self) -> TokenManager:
