@@ -4,8 +4,8 @@
 
 For N and 10 x N companies (bulk upsert, 5,000 per request) and metrics (analytics host, batched
 by the 32 MB body limit) it prints records/s, requests made against the minimum possible, and
-the target process's peak RSS. A last pair of rows runs the companies at N with the SDK's record
-validation off (`validate_records: false`), to show what that lever is worth, as a ratio.
+the target process's peak RSS. A last row runs the companies at N with the SDK's JSON-schema record
+validation on (`validate_records: true`; off by default), to show what that lever is worth.
 
 The emulator runs as its own process (`python -m sandbox serve planhat --set log_bodies=false`),
 throttling is off (`max_requests_per_minute: 0`). Goals: >= 30,000 records/s, requests equal to
@@ -28,6 +28,10 @@ from typing import Any
 
 from sandbox.planhat.app import SANDBOX_TOKEN, TENANT_UUID
 from sandbox.testing import SandboxClient
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.sinks import BatchSink
+from singer_sdk.target_base import Target
 from target_planhat.sinks import ANALYTICS_MAX_BODY_BYTES
 
 BULK_MAX = 5000
@@ -46,11 +50,16 @@ def company(i: int) -> dict[str, Any]:
     }
 
 
+def seeded_company(i: int) -> str:
+    """One of the emulator's seeded companies (`--seed companies=1000`: COMP-0004 ... COMP-1000)."""
+    return f"COMP-{4 + i % 997:04d}"
+
+
 def metric(i: int) -> dict[str, Any]:
     return {
         "dimensionId": "logins",
         "value": i % 17,
-        "companyExternalId": f"BENCH-{i % 1000}",
+        "companyExternalId": seeded_company(i),
         "date": "2024-05-01",
     }
 
@@ -106,7 +115,7 @@ def minimum_requests(stream: str, count: int) -> int:
     sent = [
         {
             **{k: v for k, v in metric(i).items() if k != "companyExternalId"},
-            "externalId": f"BENCH-{i % 1000}",
+            "externalId": seeded_company(i),
             "model": "Company",
         }
         for i in range(min(count, 1000))
@@ -120,24 +129,48 @@ class Result:
     case: str
     records: int
     seconds: float
-    requests: int
-    minimum: int
+    startup: float
+    requests: int | None
+    minimum: int | None
     peak_rss_mb: float
 
     @property
     def per_second(self) -> float:
         return self.records / self.seconds
 
+    @property
+    def net_per_second(self) -> float:
+        """Records/s once the process is up (the SDK's import time is the same for every run)."""
+        return self.records / max(self.seconds - self.startup, 1e-9)
 
-def run_target(config: dict[str, Any], singer: Path, workdir: Path) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one `target-planhat` run on `singer`."""
+
+class FloorSink(BatchSink):
+    """Keeps nothing: what the SDK's own per-record pipeline costs."""
+
+    def process_batch(self, context: dict) -> None:
+        pass
+
+
+class FloorTarget(Target):
+    """The SDK floor: same reader, same pipeline, a sink that writes nowhere."""
+
+    name = "sdk-floor"
+    config_jsonschema = th.PropertiesList().to_dict()
+    default_sink_class = FloorSink
+    message_reader_class = MsgSpecReader
+
+
+def run_process(
+    command: list[str], config: dict[str, Any], singer: Path, workdir: Path
+) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one process reading `singer` on stdin."""
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config))
     log_path = workdir / "target.log"
     started = time.perf_counter()
     with singer.open() as stdin, log_path.open("w") as log:
         process = subprocess.Popen(
-            [TARGET, "--config", str(config_path)],
+            [*command, "--config", str(config_path)],
             stdin=stdin,
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -145,11 +178,15 @@ def run_target(config: dict[str, Any], singer: Path, workdir: Path) -> tuple[flo
         _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status):
-        sys.exit(f"target-planhat failed:\n{log_path.read_text()[-3000:]}")
+        sys.exit(f"{command[-1]} failed:\n{log_path.read_text()[-3000:]}")
     return seconds, usage.ru_maxrss / 1024
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--floor-target"]:
+        sys.argv = [sys.argv[0], *sys.argv[2:]]
+        FloorTarget.cli()
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -160,23 +197,20 @@ def main() -> None:
     args = parser.parse_args()
     n = args.n or (5_000 if args.quick else 100_000)
 
-    server = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "serve",
-            "planhat",
-            "--set",
-            "log_bodies=false",
-            "--set",
-            "keep_analytics_items=false",
-            "--seed",
-            "companies=0",
-        ],
+    emulator = [
+        "serve",
+        "planhat",
+        "--set",
+        "log_bodies=false",
+        "--set",
+        "keep_analytics_items=false",
+    ]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", *emulator, "--seed", "companies=1000"],
         stdout=subprocess.PIPE,
         text=True,
     )
+    results = []
     try:
         url = server.stdout.readline().strip().rsplit(" ", 1)[-1]
         sandbox = SandboxClient(url)
@@ -187,47 +221,72 @@ def main() -> None:
             "analytics_url": url,
             "max_requests_per_minute": 0,
         }
-        results = []
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
-            plan = [
-                (stream, count, {}) for count in (n, 10 * n) for stream in ("companies", "metrics")
-            ]
-            plan.append(("companies", n, {"validate_records": False}))
+            empty = workdir / "empty.singer"
+            write_singer(empty, "companies", 0)
+            startup = min(run_process([TARGET], config, empty, workdir)[0] for _ in range(2))
+            plan = [(s, c, {}) for c in (n, 10 * n) for s in ("companies", "metrics")]
+            plan.append(("companies", n, {"validate_records": True}))
             for stream, count, extra in plan:
                 singer = workdir / f"{stream}-{count}.singer"
                 if not singer.exists():
                     write_singer(singer, stream, count)
                 sandbox.reset()
-                seconds, peak = run_target({**config, **extra}, singer, workdir)
+                seconds, peak = run_process([TARGET], {**config, **extra}, singer, workdir)
                 made = [r for r in sandbox.requests() if r["method"] in {"PUT", "POST"}]
-                label = stream + (" (validate_records off)" if extra else "")
-                results.append(
-                    Result(label, count, seconds, len(made), minimum_requests(stream, count), peak)
-                )
+                label = stream + (" (validate_records on)" if extra else "")
+                minimum = minimum_requests(stream, count)
+                results.append(Result(label, count, seconds, startup, len(made), minimum, peak))
                 print(f"  ran {label} x {count:,}: {seconds:.1f} s", file=sys.stderr, flush=True)
+            floor_command = [sys.executable, __file__, "--floor-target"]
+            floor_config = {"validate_records": False}
+            floor_startup = run_process(floor_command, floor_config, empty, workdir)[0]
+            seconds, peak = run_process(
+                floor_command, floor_config, workdir / f"companies-{n}.singer", workdir
+            )
+            results.append(
+                Result("SDK floor (no-op sink)", n, seconds, floor_startup, None, None, peak)
+            )
     finally:
         server.terminate()
         server.wait(timeout=10)
+    report(results, n, startup)
 
-    print(f"\ntarget-planhat -> Planhat emulator (throttle off), N = {n:,}\n")
+
+def report(results: list[Result], n: int, startup: float) -> None:
     print(
-        f"{'case':<36}{'records':>10}{'seconds':>9}{'records/s':>11}{'requests':>10}{'minimum':>9}{'peak RSS MB':>13}"
+        f"\ntarget-planhat -> Planhat emulator, throttle off, N = {n:,}, start-up {startup:.1f} s\n"
     )
+    columns = ("records", "seconds", "records/s", "net rec/s", "requests", "minimum", "peak MB")
+    widths = (10, 9, 11, 11, 10, 9, 9)
+    print(f"{'case':<34}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for r in results:
-        print(
-            f"{r.case:<36}{r.records:>10,}{r.seconds:>9.1f}{r.per_second:>11,.0f}{r.requests:>10}{r.minimum:>9}{r.peak_rss_mb:>13.0f}"
+        cells = (
+            f"{r.records:,}",
+            f"{r.seconds:.1f}",
+            f"{r.per_second:,.0f}",
+            f"{r.net_per_second:,.0f}",
+            "-" if r.requests is None else r.requests,
+            "-" if r.minimum is None else r.minimum,
+            f"{r.peak_rss_mb:.0f}",
         )
+        print(f"{r.case:<34}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
     by_case = {(r.case, r.records): r for r in results}
     print()
     for stream in ("companies", "metrics"):
         small, large = by_case[(stream, n)], by_case[(stream, 10 * n)]
         print(
-            f"{stream}: 10xN / N  records/s {large.per_second / small.per_second:.2f}, "
+            f"{stream}: 10xN / N  net records/s {large.net_per_second / small.net_per_second:.2f}, "
             f"peak RSS {large.peak_rss_mb / small.peak_rss_mb:.2f}"
         )
-    on, off = by_case[("companies", n)], by_case[("companies (validate_records off)", n)]
-    print(f"companies: validate_records off / on  records/s {off.per_second / on.per_second:.2f}")
+    default, validating = by_case[("companies", n)], by_case[("companies (validate_records on)", n)]
+    floor = by_case[("SDK floor (no-op sink)", n)]
+    print(
+        "companies: net records/s, validate_records off (default) / on "
+        f"{default.net_per_second / validating.net_per_second:.2f}; "
+        f"target-planhat / SDK floor {default.net_per_second / floor.net_per_second:.2f}"
+    )
 
 
 if __name__ == "__main__":

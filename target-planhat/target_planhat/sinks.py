@@ -153,23 +153,26 @@ class PlanhatSink(BatchSink):
         """companyId / companySourceId / companyExternalId into Planhat's reference, no lookup."""
         reference = self.obj.company
         assert reference is not None
-        given = {name: payload.pop(name) for name in COMPANY_REFERENCE_FIELDS if name in payload}
-        given = {name: value for name, value in given.items() if _present(value)}
+        by_id, by_source, by_external = (
+            payload.pop(name, None) for name in COMPANY_REFERENCE_FIELDS
+        )
         if reference.external_only:
-            if "companyExternalId" in given:
-                payload.setdefault(reference.field, given["companyExternalId"])
+            if _present(by_external):
+                payload.setdefault(reference.field, by_external)
                 if self.obj.name == "metrics":
                     payload.setdefault("model", "Company")
-            elif given and not _present(payload.get(reference.field)):
+            elif (_present(by_id) or _present(by_source)) and not _present(
+                payload.get(reference.field)
+            ):
                 msg = f"{self.obj.name} address a company by external id: send companyExternalId"
                 raise Rejected(msg)
             return
-        if "companyId" in given:
-            value = str(given["companyId"])
-        elif "companySourceId" in given:
-            value = f"srcid-{given['companySourceId']}"
-        elif "companyExternalId" in given:
-            value = f"extid-{given['companyExternalId']}"
+        if _present(by_id):
+            value = str(by_id)
+        elif _present(by_source):
+            value = f"srcid-{by_source}"
+        elif _present(by_external):
+            value = f"extid-{by_external}"
         else:
             return
         if reference.many:
@@ -179,26 +182,29 @@ class PlanhatSink(BatchSink):
             payload[reference.field] = value
 
     def _check_keys(self, payload: dict[str, Any]) -> None:
-        obj = self.obj
-        if self.route.sync_key is not None:
-            if not _present(payload.get(self.route.sync_key)):
-                msg = f"sync key {self.route.sync_key} is empty"
+        obj, sync_key = self.obj, self.route.sync_key
+        if sync_key is not None:
+            if not _present(payload.get(sync_key)):
+                msg = f"sync key {sync_key} is empty"
                 raise Rejected(msg)
             return
-        if (
-            obj.sync_keys
-            and not obj.keyless_creates
-            and not any(_present(payload.get(k)) for k in obj.sync_keys)
-        ):
-            msg = (
-                f"none of the sync keys ({', '.join(obj.sync_keys)}) is set: "
-                "Planhat would create the record again on every run"
-            )
-            raise Rejected(msg)
-        creates = not obj.sync_keys or (obj.keyless_creates and not _present(payload.get("_id")))
-        if creates and (missing := [f for f in obj.required if not _present(payload.get(f))]):
-            msg = f"missing required field(s) {', '.join(missing)}"
-            raise Rejected(msg)
+        if obj.sync_keys:
+            if _present(payload.get("_id")):
+                return
+            if not obj.keyless_creates:
+                if any(_present(payload.get(key)) for key in obj.sync_keys):
+                    return
+                msg = (
+                    f"none of the sync keys ({', '.join(obj.sync_keys)}) is set: "
+                    "Planhat would create the record again on every run"
+                )
+                raise Rejected(msg)
+        # Certainly a create (append-only, or no `_id` where `_id` is the only key): check fields.
+        for name in obj.required:
+            if not _present(payload.get(name)):
+                missing = [f for f in obj.required if not _present(payload.get(f))]
+                msg = f"missing required field(s) {', '.join(missing)}"
+                raise Rejected(msg)
 
     def key_summary(self, payload: dict[str, Any]) -> str:
         """`[externalId=…]`: how an operator finds the record, without logging its contents."""
@@ -412,7 +418,7 @@ class AnalyticsSendSink(PlanhatSink):
     @property
     def is_full(self) -> bool:
         """Drain before the next item could push the body over the limit."""
-        next_body = len(self._items) + len(self._ends) + self._largest + 2  # commas and brackets
+        next_body = len(self._items) + 1 + self._largest + 1  # `,` + item + `]`
         return super().is_full or next_body > self.body_limit
 
     def stage(
@@ -431,15 +437,24 @@ class AnalyticsSendSink(PlanhatSink):
             )
             return
         self._largest = max(self._largest, len(item))
+        self._items += b"," if self._ends else b"["
         self._items += item
         self._ends.append(len(self._items))
 
     def process_batch(self, context: dict) -> None:
+        """Send the staged JSON array: one body when it fits (the usual case), else split."""
         items, ends = self._items, self._ends
         self._items, self._ends = bytearray(), array("q")
         rejected = 0
-        for body, count in _bodies(items, ends, self.body_limit):
-            rejected += self.write(body, count)
+        if len(items) + 1 <= self.body_limit:
+            if ends:
+                items += b"]"
+                body, count = bytes(items), len(ends)
+                del items
+                rejected += self.write(body, count)
+        else:
+            for body, count in _split(items, ends, self.body_limit):
+                rejected += self.write(body, count)
         self.finish_batch(context, rejected)
 
     def write(self, body: bytes, count: int) -> int:
@@ -472,25 +487,15 @@ class AnalyticsSendSink(PlanhatSink):
         return len(result.errors)
 
 
-def _bodies(items: bytearray, ends: array, limit: int) -> Iterator[tuple[bytes, int]]:
-    """JSON arrays of consecutive encoded items, each body at most `limit` bytes."""
-    start = first = 0
+def _split(items: bytearray, ends: array, limit: int) -> Iterator[tuple[bytes, int]]:
+    """`items` (`[a,b,c…`, item i ending at `ends[i]`) cut into JSON arrays of <= `limit` bytes."""
     view = memoryview(items)
+    first, begin = 0, 1
     for position, end in enumerate(ends):
-        # `[` + items + commas between them + `]`
-        if position > first and (end - start) + (position - first) + 2 > limit:
-            yield _array(view, ends, first, position, start), position - first
-            start, first = ends[position - 1], position
-    if len(ends) > first:
-        yield _array(view, ends, first, len(ends), start), len(ends) - first
-
-
-def _array(view: memoryview, ends: array, first: int, stop: int, start: int) -> bytes:
-    parts, offset = [], start
-    for end in ends[first:stop]:
-        parts.append(view[offset:end])
-        offset = end
-    return b"[" + b",".join(parts) + b"]"
+        if position > first and end - begin + 2 > limit:
+            yield b"[" + view[begin : ends[position - 1]] + b"]", position - first
+            first, begin = position, ends[position - 1] + 1
+    yield b"[" + view[begin : ends[-1]] + b"]", len(ends) - first
 
 
 def _item(entry: Any) -> Any:

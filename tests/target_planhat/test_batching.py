@@ -93,3 +93,16 @@ def test_state_is_emitted_after_a_successful_drain(planhat):
     ]
     run = run_target(config_for(planhat.url), lines)
     assert run.states == [{"bookmark": 2}]
+
+
+def test_an_item_larger_than_any_before_splits_the_body_within_the_limit(planhat):
+    small = [{"dimensionId": "logins", "value": n, "externalId": "ACME-001"} for n in range(35)]
+    large = {"dimensionId": "x" * 2000, "value": 1, "externalId": "ACME-001"}
+    run = run_target(
+        config_for(planhat.url, analytics_batch_bytes=4096), messages("metrics", [*small, large])
+    )
+    posts = planhat.emulator.requests(path="^/dimensiondata/", method="POST")
+    assert len(posts) == 2
+    assert all(r["body_bytes"] <= 4096 for r in posts)
+    assert [len(r["body"]) for r in posts] == [35, 1]
+    assert run.counts["metrics"]["sent"] == 36
