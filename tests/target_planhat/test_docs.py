@@ -1,0 +1,38 @@
+"""The README and the Meltano definition describe every object and every setting there is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from target_planhat.objects import OBJECTS
+from target_planhat.target import TargetPlanhat
+
+ROOT = Path(__file__).parents[2]
+SETTINGS = TargetPlanhat.config_jsonschema["properties"]
+
+
+def test_readme_lists_every_object_and_setting():
+    readme = (ROOT / "target-planhat" / "README.md").read_text()
+    for name, obj in OBJECTS.items():
+        assert f"| `{name}` | " in readme, name
+        assert f'{{"stream": "{name}", "record":' in readme, name
+        assert obj.endpoint in readme
+    for setting in SETTINGS:
+        assert f"| `{setting}`" in readme, setting
+
+
+def test_meltano_definition_has_every_setting_and_marks_secrets():
+    definition = yaml.safe_load((ROOT / "meltano" / "target-planhat.meltano.yml").read_text())
+    [loader] = definition["plugins"]["loaders"]
+    assert (loader["namespace"], loader["pip_url"], loader["executable"]) == (
+        "target_planhat",
+        "-e ./target-planhat",
+        "target-planhat",
+    )
+    settings = {s["name"]: s for s in loader["settings"]}
+    assert set(SETTINGS) <= set(settings)
+    for name, schema in SETTINGS.items():
+        for key in ("kind", "label", "description"):
+            assert settings[name][key], (name, key)
+        assert settings[name].get("sensitive", False) == schema.get("secret", False), name
