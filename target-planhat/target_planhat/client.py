@@ -23,7 +23,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Iterator
+    from collections.abc import Callable, Generator, Iterator
 
     from target_planhat.objects import PlanhatObject
 
@@ -137,7 +137,8 @@ class PlanhatClient:
         self.session.headers["Content-Type"] = "application/json"
         self.session.headers["User-Agent"] = "target-planhat"
         self._auth = BearerTokenAuthenticator(token=api_token)
-        self.requests_made = 0
+        # urllib3 logs every request line at DEBUG, tenant token (in analytics paths) included.
+        logging.getLogger("urllib3.connectionpool").addFilter(_Redacting(self.redact))
 
     # -- public operations ------------------------------------------------------------------
 
@@ -224,7 +225,6 @@ class PlanhatClient:
         def attempt() -> requests.Response:
             if host == "main":
                 self.throttle.wait()
-            self.requests_made += 1
             try:
                 response = self.session.request(
                     method,
@@ -301,6 +301,18 @@ class PlanhatClient:
             where = self.redact(f"{response.request.method} {response.url}")
             msg = f"{where} answered {response.status_code} with a body that is not JSON: "
             raise FatalAPIError(msg + self._snippet(response)) from None
+
+
+class _Redacting(logging.Filter):
+    """Scrubs secrets out of another library's log records."""
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(record.getMessage()), ()
+        return True
 
 
 def _error_keys(envelope: dict[str, Any]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -82,7 +83,11 @@ def run_target(config: dict[str, Any], lines: list[dict[str, Any]]) -> Run:
 
 
 def run_cli(
-    config: dict[str, Any], tmp_path: Path, lines: list[dict[str, Any]] | None, *args: str
+    config: dict[str, Any],
+    tmp_path: Path,
+    lines: list[dict[str, Any]] | None,
+    *args: str,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `target-planhat` executable (the way Meltano does)."""
     config_file = tmp_path / "config.json"
@@ -95,6 +100,7 @@ def run_cli(
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -67,10 +67,12 @@ def test_no_secret_in_any_log_line(planhat, tmp_path):
         state({"ok": True}),
     ]
     config = config_for(planhat.url, rejects_file=str(rejects))
-    env_debug = run_cli(config, tmp_path, lines)
+    env_debug = run_cli(config, tmp_path, lines, env={"LOGLEVEL": "debug"})
     assert env_debug.returncode == 0, env_debug.stderr
     assert json.loads(env_debug.stdout) == {"ok": True}
-    failing = run_cli({**config, "tenant_token": SECRET_TENANT + "x"}, tmp_path, lines)
+    failing = run_cli(
+        {**config, "tenant_token": SECRET_TENANT + "x"}, tmp_path, lines, env={"LOGLEVEL": "debug"}
+    )
     assert failing.returncode == 1
     for output in (
         env_debug.stdout,
