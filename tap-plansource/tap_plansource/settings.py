@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -144,14 +145,16 @@ class Settings:
                     f"`{name}` must be a whole number of at least 0, got {values[name]!r}"
                 )
         for name in ("request_timeout", "retry_initial_delay"):
-            if not isinstance(values[name], int | float) or values[name] <= 0:
+            # The SDK reads config files with decimal.Decimal for non-integers.
+            if not isinstance(values[name], int | float | Decimal) or values[name] <= 0:
                 errors.append(f"`{name}` must be a number of seconds above 0, got {values[name]!r}")
         custom_streams = _custom_streams(
             values.get("custom_streams") or [], set(reserved_stream_names), errors
         )
 
         if errors:
-            raise ConfigValidationError("Config validation failed", errors=errors)
+            summary = "Config validation failed: " + "; ".join(errors)
+            raise ConfigValidationError(summary, errors=errors)
         return cls(
             api_url=api_url,
             token_url=origin + TOKEN_PATH,

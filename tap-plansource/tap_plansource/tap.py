@@ -226,6 +226,11 @@ class TapPlanSource(Tap):
             description="Seconds before the first retry, doubling up to 60 s; `Retry-After` wins.",
         ),
         th.Property(
+            "user_agent",
+            th.StringType,
+            description="User-Agent header sent to PlanSource (default tap-plansource/<version>).",
+        ),
+        th.Property(
             "prefetch_pages",
             th.IntegerType(minimum=0, maximum=8),
             default=DEFAULTS["prefetch_pages"],
