@@ -91,7 +91,6 @@ class PlanhatSink(BatchSink):
         self.fail_on_reject = target.config.get("on_reject", "report") == "fail"
         self.batch_size = int(target.config.get("batch_size", BULK_MAX_ITEMS))
         self._stripped_keys = self._keys_above_sync_key()
-        self._batch_number = 0
 
     @cached_property
     def validate_schema(self) -> bool:
@@ -274,8 +273,7 @@ class BulkUpsertSink(PlanhatSink):
 
     def write(self, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> int:
         """Send one request's worth; returns how many items Planhat rejected."""
-        self._batch_number += 1
-        batch = self._batch_number
+        batch = self.counts.batches + 1  # numbered per stream, across schema changes
         skipped = 0
         if self.route.behavior == "update":
             chunk, skipped = self.match_existing(chunk, batch)
@@ -458,10 +456,10 @@ class AnalyticsSendSink(PlanhatSink):
         self.finish_batch(context, rejected)
 
     def write(self, body: bytes, count: int) -> int:
-        self._batch_number += 1
         started = time.perf_counter()
         result = self.client.send(self.obj, body)
         self.counts.batches += 1
+        batch = self.counts.batches
         self.counts.sent += count
         for entry in result.errors:
             item = _item(entry)
@@ -470,13 +468,13 @@ class AnalyticsSendSink(PlanhatSink):
                 obj=self.obj.name,
                 error=_reason(entry),
                 record=item,
-                batch=self._batch_number,
+                batch=batch,
                 keys=self.key_summary(item) if isinstance(item, dict) else "",
             )
         self.logger.info(
             "%s: batch %d: %d sent (%d bytes), %d processed, %d rejected (POST /%s, %.2f s)",
             self.stream_name,
-            self._batch_number,
+            batch,
             count,
             len(body),
             result.processed,
