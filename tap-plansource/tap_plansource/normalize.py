@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 UTC = datetime.UTC
 CACHE_SIZE = 1 << 16
@@ -150,7 +150,31 @@ def to_string(value: Any) -> str:
 
 
 Converter = Callable[[Any], Any]
-Plan = list[tuple[str, str, Converter]]
+
+
+class Conversion(NamedTuple):
+    """How one field is converted: classes already right, the text path and the other path."""
+
+    path: str
+    accepts: tuple[type, ...]
+    text: Converter | None
+    other: Converter
+
+
+def _scalar_conversion(types: set[str], fmt: str | None, path: str) -> Conversion | None:
+    if "string" in types and fmt == "date":
+        return Conversion(path, (), _date_text, to_date)
+    if "string" in types and fmt == "date-time":
+        return Conversion(path, (), _date_time_text, to_date_time)
+    if "integer" in types:
+        return Conversion(path, (int,), None, to_integer)
+    if "number" in types:
+        return Conversion(path, (Decimal, int, float), _decimal_text, to_number)
+    if "boolean" in types:
+        return Conversion(path, (bool,), None, to_boolean)
+    if types in ({"string"}, {"string", "null"}):
+        return Conversion(path, (str,), None, to_string)
+    return None
 
 
 def _types(schema: dict[str, Any]) -> set[str]:
@@ -166,65 +190,55 @@ class RecordNormalizer:
         self._plan = self._compile(schema.get("properties", {}), "")
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        self._apply(self._plan, record)
-        return record
+        return self._apply(self._plan, record)
 
-    def _compile(self, properties: dict[str, Any], prefix: str) -> Plan:
-        plan = []
+    def _compile(self, properties: dict[str, Any], prefix: str) -> dict[str, Conversion]:
+        plan = {}
         for name, schema in properties.items():
-            converter = self._converter(schema, f"{prefix}{name}")
-            if converter is not None:
-                plan.append((name, f"{prefix}{name}", converter))
+            conversion = self._conversion(schema, f"{prefix}{name}")
+            if conversion is not None:
+                plan[name] = conversion
         return plan
 
-    def _converter(self, schema: dict[str, Any], path: str) -> Converter | None:
+    def _conversion(self, schema: dict[str, Any], path: str) -> Conversion | None:
         types = _types(schema)
         if "object" in types and schema.get("properties"):
             plan = self._compile(schema["properties"], f"{path}.")
-            return lambda value: self._apply(plan, value) if isinstance(value, dict) else value
+            return Conversion(path, (), None, lambda value: self._nested(plan, value))
         if "array" in types and isinstance(schema.get("items"), dict):
-            item = self._converter(schema["items"], f"{path}[]")
+            item = self._conversion(schema["items"], f"{path}[]")
             if item is None:
                 return None
-            return lambda value: (
-                [None if v is None else self._convert(item, v, path) for v in value]
-                if isinstance(value, list)
-                else value
-            )
-        fmt = schema.get("format")
-        if "string" in types and fmt == "date":
-            return to_date
-        if "string" in types and fmt == "date-time":
-            return to_date_time
-        if "integer" in types:
-            return to_integer
-        if "number" in types:
-            return to_number
-        if "boolean" in types:
-            return to_boolean
-        if types in ({"string"}, {"string", "null"}):
-            return to_string
-        return None
+            return Conversion(path, (), None, lambda value: self._items(item, value))
+        return _scalar_conversion(types, schema.get("format"), path)
 
-    def _convert(self, converter: Converter, value: Any, path: str) -> Any:
-        if value == "" and converter is not to_string:
-            return None
+    def _nested(self, plan: dict[str, Conversion], value: Any) -> Any:
+        return self._apply(plan, value) if isinstance(value, dict) else value
+
+    def _items(self, item: Conversion, values: Any) -> Any:
+        if not isinstance(values, list):
+            return values
+        return [self._convert(item, value) for value in values]
+
+    def _convert(self, conversion: Conversion, value: Any) -> Any:
+        cls = value.__class__
+        if value is None or cls in conversion.accepts:
+            return value
         try:
-            return converter(value)
+            if cls is str:
+                if not value:
+                    return None
+                if conversion.text is not None:
+                    return conversion.text(value)
+            return conversion.other(value)
         except UnconvertibleError:
-            self.failures[path] += 1
+            self.failures[conversion.path] += 1
             return value
 
-    def _apply(self, plan: Plan, record: dict[str, Any]) -> dict[str, Any]:
-        for name, path, converter in plan:
-            value = record.get(name)
-            if value is None or (converter is to_string and type(value) is str):
-                continue
-            if value == "":
-                record[name] = None
-                continue
-            try:
-                record[name] = converter(value)
-            except UnconvertibleError:
-                self.failures[path] += 1
+    def _apply(self, plan: dict[str, Conversion], record: dict[str, Any]) -> dict[str, Any]:
+        convert = self._convert
+        for name in record.keys() & plan.keys():
+            value = record[name]
+            if value is not None and value.__class__ not in plan[name].accepts:
+                record[name] = convert(plan[name], value)
         return record

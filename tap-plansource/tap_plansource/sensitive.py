@@ -22,6 +22,7 @@ from typing import Any
 from tap_plansource.settings import SSN_FIELD_NAMES
 
 _KEEP_VISIBLE = 4
+_CONTAINERS = frozenset({dict, list})
 _SSN = re.compile(r"(?:\d{3}|XXX)-?(?:\d{2}|XX)-?(\d{4})")
 
 
@@ -107,12 +108,12 @@ class SensitiveFieldPolicy:
                 record[name] = mask(value)
             else:
                 record[name] = self._hash(name, value)
-        for value in record.values():
-            if type(value) is dict:
+        for value in [v for v in record.values() if v.__class__ in _CONTAINERS]:
+            if value.__class__ is dict:
                 self._walk(value)
-            elif type(value) is list:
+            else:
                 for item in value:
-                    if type(item) is dict:
+                    if item.__class__ is dict:
                         self._walk(item)
 
     def _hash(self, name: str, value: Any) -> str:
