@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache, cached_property, lru_cache
+from functools import cache, cached_property
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -52,14 +53,24 @@ class PlanSourceAPIError(FatalAPIError):
     """PlanSource refused a request; the message carries its reason and the setting to check."""
 
 
-@lru_cache(maxsize=32)
+_envelopes: weakref.WeakKeyDictionary[requests.Response, Any] = weakref.WeakKeyDictionary()
+_envelopes_lock = threading.Lock()
+
+
 def envelope_of(response: requests.Response) -> Any:
-    """The decoded body, decoded once for both the record parser and the paginator."""
+    """The decoded body, decoded once for both the record parser and the paginator, and
+    forgotten with the response."""
+    with _envelopes_lock:
+        if response in _envelopes:
+            return _envelopes[response]
     try:
-        return _decoder.decode(response.content)
+        envelope = _decoder.decode(response.content)
     except msgspec.DecodeError as exc:
         msg = f"PlanSource answered {urlsplit(response.url).path} with a body that is not JSON"
         raise RetriableAPIError(msg, response) from exc
+    with _envelopes_lock:
+        _envelopes[response] = envelope
+    return envelope
 
 
 def _is_paging_links(value: Any) -> bool:
@@ -326,7 +337,7 @@ class PlanSourceStream(RESTStream[int]):
         self.normalize.failures.clear()
 
     def _fetch(self, context: Context | None, page: int | None) -> tuple[requests.Response, list]:
-        """One page: request (with retries), then its records."""
+        """One page and its records; a body that is not JSON is retried like a 5xx."""
         request = self.get_http_request(page=PageContext(context, page))
         prepared = self.build_prepared_request(
             method=request.method,
@@ -334,8 +345,14 @@ class PlanSourceStream(RESTStream[int]):
             params=request.encode_params(),
             headers=request.headers,
         )
-        response = self.request_decorator(self._request)(prepared, context)
-        return response, list(self.parse_response(response))
+
+        def attempt(
+            prepared: requests.PreparedRequest, context: Context | None
+        ) -> tuple[requests.Response, list]:
+            response = self._request(prepared, context)
+            return response, list(self.parse_response(response))
+
+        return self.request_decorator(attempt)(prepared, context)
 
     def _pages(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
         """Each page's records in order, until an empty page or no `next` link.

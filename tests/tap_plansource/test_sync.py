@@ -270,6 +270,22 @@ def test_a_503_burst_then_success(plansource):
     assert statuses[:4] == [503, 503, 503, 200]
 
 
+def test_a_page_that_is_not_json_is_retried(plansource):
+    plansource.emulator.add_faults(
+        [
+            {
+                "status": 200,
+                "body": "<html>Maintenance</html>",
+                "content_type": "text/html",
+                "path": "^/admin/v2/organizations$",
+            }
+        ]
+    )
+    sync = run_tap(tap_config(plansource), streams=["organizations"])
+    assert len(sync.records["organizations"]) == 1
+    assert len(requests_to(plansource, "^/admin/v2/organizations$")) == 2
+
+
 def test_retry_after_is_honoured(plansource):
     plansource.emulator.add_faults(
         [{"status": 429, "headers": {"Retry-After": "1"}, "path": "^/admin/v2/organizations$"}]
