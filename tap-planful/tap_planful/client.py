@@ -183,6 +183,8 @@ class PlanfulStream(RESTStream[int]):
 
     family: t.ClassVar[str]
     credential_settings: t.ClassVar[str]
+    partitions_from: t.ClassVar[str | None] = None
+    """Where a partitioned stream's partitions come from, for the log line when there are none."""
 
     @property
     @override
@@ -290,6 +292,24 @@ class PlanfulStream(RESTStream[int]):
     def _secrets(self) -> list[str]:
         names = ("access_id", "access_key", "access_token")
         return [str(self.config[name]) for name in names if self.config.get(name)]
+
+    # -- records ---------------------------------------------------------------------------
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """Nothing at all when the stream is partitioned and there is no partition.
+
+        The SDK syncs an empty `partitions` list as one call with no context, which would send
+        a request with blank model, scenario or segment names.
+        """
+        if context is None and self.partitions == []:
+            self.logger.info("%s: nothing to read; it needs %s", self.name, self.partitions_from)
+            return iter(())
+        return self.partition_records(context)
+
+    def partition_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The records of one partition (of the whole stream when it has none)."""
+        return super().get_records(context)
 
     # -- parsing ---------------------------------------------------------------------------
 

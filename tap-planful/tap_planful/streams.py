@@ -96,6 +96,7 @@ class SegmentMembersStream(StructuredPlanningStream):
     """Members of each segment, with their rollup levels and attributes kept as arrays."""
 
     name = "segment_members"
+    partitions_from = "segment numbers in `segments` (or segments defined in the tenant)"
     default_path = "/financemodel/data/segments/{SegmentNumber}/members"
     primary_keys = ("SegmentNumber", "MemberId")
     schema = th.PropertiesList(
@@ -179,6 +180,7 @@ class GLDataStream(StructuredPlanningStream):
     """
 
     name = "gl_data"
+    partitions_from = "scenario names in `scenarios` (or scenarios defined in the tenant)"
     default_path = "/financemodel/data/gldata"
     # msgspec already yields the schema's JSON types; conforming a million rows costs more than
     # everything else the tap does per row.
@@ -248,7 +250,7 @@ class GLDataStream(StructuredPlanningStream):
         return first.through(last)
 
     @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+    def partition_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         scenario = context["Scenario"] if context else ""
         bookmark = self.get_starting_replication_key_value(context)
         periods = self.periods_to_read(scenario, bookmark, Period.current())
@@ -378,6 +380,7 @@ class DPDimensionMembersStream(DynamicPlanningStream):
     """Members of each configured model dimension: hierarchy, labels, attributes."""
 
     name = "dp_dimension_members"
+    partitions_from = "models with `dimensions` in `models`"
     path = "/modeling/model/dimension/export"
     http_method = "POST"
     primary_keys = ("model", "dimension", "code")
@@ -431,6 +434,7 @@ class DPModelDataStream(DynamicPlanningStream):
     """Leaf-level data of each configured model, one record per row keyed by its members."""
 
     name = "dp_model_data"
+    partitions_from = "entries in `models`"
     path = "/modeling/model/data/export"
     http_method = "POST"
     primary_keys = ("model", "_row_key")
@@ -507,6 +511,7 @@ class DPSourceModelDataStream(DynamicPlanningXMLStream):
     """Rows of each configured external source model (ESM), parsed from delimited XML rows."""
 
     name = "dp_esm_data"
+    partitions_from = "entries in `source_models`"
     path = "/modeling/sourcemodel/data/export"
     primary_keys = ("model", "_row_key")
     schema = th.PropertiesList(
@@ -576,6 +581,7 @@ class DPCalculationStatusStream(DynamicPlanningXMLStream):
     """Status and last run of each configured calculation (calc script)."""
 
     name = "dp_calc_status"
+    partitions_from = "entries in `calculations`"
     path = "/modeling/model/calcscript/status"
     primary_keys = ("model", "calcscript")
     schema = th.PropertiesList(
