@@ -1,0 +1,125 @@
+"""The demo: start the sandbox, run the Meltano jobs, print what landed where, stop the sandbox.
+
+Run it with `./run demo` (which sets up `.venv` first). Everything is local: the three emulators
+listen on loopback, the warehouse is `output/warehouse.duckdb`, Planhat is the emulator's store.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from sandbox.testing import SandboxClient, meltano_env
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+MELTANO = str(Path(sys.executable).with_name("meltano"))
+JOBS = [
+    ("benefits-to-warehouse", "PlanSource employees, dependents, coverages... into DuckDB"),
+    ("finance-to-warehouse", "Planful GL data, segments, Dynamic Planning models into DuckDB"),
+    ("customers-to-planhat", "customer list split by stream maps into Planhat companies, end users"),
+    ("sales-to-planhat", "Planful sales transactions mapped to Planhat metrics"),
+]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)  # noqa: T201 - the demo talks to its user
+
+
+@contextmanager
+def emulator(name: str) -> Iterator[str]:
+    """`python -m sandbox serve <name>` on a free port, for as long as the block runs."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "serve", name, "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if " listening on " not in line:
+            msg = f"the {name} sandbox did not start (exit code {process.poll()})"
+            raise RuntimeError(msg)
+        url = line.rsplit(" ", 1)[-1].strip()
+        say(f"  {name:<11} {url}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def meltano(*args: str, env: dict[str, str]) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [MELTANO, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        say(result.stderr[-8000:])
+        say(f"meltano {' '.join(args)} failed with exit code {result.returncode}")
+        sys.exit(result.returncode)
+    say(f"  meltano {' '.join(args)}: ok ({time.monotonic() - started:.0f} s)")
+
+
+def warehouse_summary(path: Path) -> None:
+    say(f"\nWarehouse ({path.relative_to(ROOT)}): rows per table")
+    with duckdb.connect(str(path), read_only=True) as db:
+        tables = db.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "order by table_schema, table_name"
+        ).fetchall()
+        for schema, table in tables:
+            (count,) = db.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            say(f"  {schema}.{table:<32} {count:>9,}")
+
+
+def planhat_summary(url: str, before: dict[str, int]) -> None:
+    after = SandboxClient(url).state()
+    say("\nPlanhat sandbox: objects (before -> after the jobs)")
+    for model, count in sorted(after.items()):
+        if isinstance(count, int) and (count or before.get(model)):
+            change = count - before.get(model, 0)
+            say(f"  {model:<16} {before.get(model, 0):>7,} -> {count:>7,}  ({change:+,})")
+    rejects = ROOT / "output" / "planhat-rejects.jsonl"
+    rejected = len(rejects.read_text().splitlines()) if rejects.exists() else 0
+    say(f"  rejected records: {rejected} (see {rejects.relative_to(ROOT)})")
+
+
+def main() -> None:
+    (ROOT / "output").mkdir(exist_ok=True)
+    warehouse = ROOT / "output" / "warehouse.duckdb"
+    warehouse.unlink(missing_ok=True)
+    (ROOT / "output" / "planhat-rejects.jsonl").unlink(missing_ok=True)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_"))}
+    base_env |= {
+        "MELTANO_ENVIRONMENT": "sandbox",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+    }
+    say("Starting the sandbox (local emulators of Planful, PlanSource, Planhat):")
+    with ExitStack() as stack:
+        urls = {name: stack.enter_context(emulator(name)) for name in ("planful", "plansource", "planhat")}
+        env = base_env | meltano_env(urls)
+        planhat_before = SandboxClient(urls["planhat"]).state()
+        say("\nInstalling the Meltano plugins (first time: a minute or two):")
+        meltano("install", env=env)
+        say("\nRunning the jobs (meltano run <job>):")
+        for job, what in JOBS:
+            say(f"- {job}: {what}")
+            meltano("run", job, env=env)
+        warehouse_summary(warehouse)
+        planhat_summary(urls["planhat"], planhat_before)
+    say("\nSandbox stopped. Re-run any job with: ./run meltano run <job> (sandbox on ports 8701-8703:")
+    say("  ./run python -m sandbox serve planful --port 8701, plansource 8702, planhat 8703)")
+
+
+if __name__ == "__main__":
+    main()
