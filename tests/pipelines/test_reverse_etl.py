@@ -40,3 +40,31 @@ def test_customer_list_becomes_planhat_companies_and_endusers(meltano_project, s
     meltano_project.run("run", "customers-to-planhat")
     assert len(planhat.records("companies")) == before_companies + len(customers)
     assert len(planhat.records("endusers")) == before_endusers + len(customers)
+
+
+def test_planful_sales_become_planhat_metrics(meltano_project, sandboxes):
+    """Stream maps turn Planful sales transactions into Planhat metric points per customer."""
+    planful = sandboxes["planful"].emulator
+    planhat = sandboxes["planhat"].emulator
+    source = planful.dynamic_planning.source_models["salestxn"]
+    rows = [dict(zip(source.fields, row, strict=True)) for row in source.rows]
+    expected = [r for r in rows if r["customer_id"] and float(r["amount"]) != 0]
+    meltano_project.run("run", "customers-to-planhat")  # the companies the metrics land on
+    before = len(planhat.records("metric_points"))
+
+    meltano_project.run("run", "sales-to-planhat")
+
+    points = planhat.records("metric_points")[before:]
+    assert len(points) == len(expected)
+    assert {p["dimensionId"] for p in points} == {"planful_sales_amount"}
+    total = {}
+    for point in points:
+        total[point["externalId"]] = total.get(point["externalId"], 0) + point["value"]
+    expected_total = {}
+    for row in expected:
+        expected_total[row["customer_id"]] = expected_total.get(row["customer_id"], 0) + float(
+            row["amount"]
+        )
+    assert total.keys() == expected_total.keys()
+    for customer, amount in expected_total.items():
+        assert abs(total[customer] - amount) < 0.01, customer

@@ -1,0 +1,51 @@
+"""The Meltano project itself: every setting of our plugins is visible with its description."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from tests.pipelines.conftest import REPO
+
+
+def _declared_settings(plugin: str) -> list[dict]:
+    document = yaml.safe_load((REPO / "meltano" / f"{plugin}.meltano.yml").read_text())
+    for plugins in document["plugins"].values():
+        for definition in plugins:
+            if definition["name"] == plugin:
+                return definition["settings"]
+    raise AssertionError(plugin)
+
+
+@pytest.mark.parametrize("plugin", ["tap-planful", "tap-plansource", "target-planhat"])
+def test_config_list_shows_every_setting_with_its_description(meltano_project, plugin):
+    listing = meltano_project.run("config", "list", plugin, "--all").stdout
+    settings = _declared_settings(plugin)
+    assert len(settings) >= 8
+    for setting in settings:
+        assert setting.get("description"), f"{plugin}.{setting['name']} has no description"
+        assert setting.get("kind"), f"{plugin}.{setting['name']} has no kind"
+        name = re.escape(setting["name"])
+        assert re.search(rf"^{name} \[env: ", listing, re.MULTILINE), setting["name"]
+        first_words = " ".join(setting["description"].split()[:4])
+        assert first_words in listing, f"description of {setting['name']} not listed"
+
+
+@pytest.mark.parametrize("plugin", ["tap-planful", "tap-plansource", "target-planhat"])
+def test_secrets_are_sensitive_and_redacted(meltano_project, plugin):
+    secrets = {
+        "access_id",
+        "access_key",
+        "access_token",
+        "client_secret",
+        "api_token",
+        "tenant_token",
+    }
+    declared = {s["name"]: s for s in _declared_settings(plugin)}
+    for name in secrets & declared.keys():
+        assert declared[name].get("sensitive") is True, name
+    listing = meltano_project.run("--environment=sandbox", "config", "list", plugin).stdout
+    for value in ("sbx_3f9a1c7e5b2d4086a1e9c0f7d2b6a4e8", "sandbox-client-secret", "sandbox-token"):
+        assert value not in listing
