@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import json
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from http import HTTPStatus
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from typing_extensions import override
 
 from tap_planful.client import (
@@ -22,6 +25,7 @@ from tap_planful.client import (
     xml_text,
 )
 from tap_planful.periods import Period
+from tap_planful.writer import RecordBufferingWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -187,6 +191,8 @@ class GLDataStream(StructuredPlanningStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     primary_keys = ("Scenario", "FiscalYear", "FiscalMonth", "Reporting", *SEGMENT_COLUMNS)
     replication_key = "period_key"
+    _bookmarked_key: int | None = None
+    _extracted_at: datetime.datetime
     schema = th.PropertiesList(
         th.Property("Scenario", th.StringType, required=True),
         th.Property("FiscalYear", th.IntegerType, required=True),
@@ -251,6 +257,7 @@ class GLDataStream(StructuredPlanningStream):
 
     @override
     def partition_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The scenario's periods in order; the next period is fetched while this one is written."""
         scenario = context["Scenario"] if context else ""
         bookmark = self.get_starting_replication_key_value(context)
         periods = self.periods_to_read(scenario, bookmark, Period.current())
@@ -264,14 +271,28 @@ class GLDataStream(StructuredPlanningStream):
             periods[-1].key,
             bookmark,
         )
-        for period in periods:
-            count = 0
-            for row in self.request_records(
+        self._bookmarked_key = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gl_data-prefetch") as pool:
+            upcoming = pool.submit(self.read_period, scenario, periods[0])
+            for following in [*periods[1:], None]:
+                period, self._extracted_at, rows = upcoming.result()
+                if following is not None:
+                    upcoming = pool.submit(self.read_period, scenario, following)
+                self.logger.info(
+                    "gl_data: scenario %r period %d: %d rows", scenario, period.key, len(rows)
+                )
+                yield from rows
+
+    def read_period(
+        self, scenario: str, period: Period
+    ) -> tuple[Period, datetime.datetime, list[dict[str, t.Any]]]:
+        """Every row of one scenario and period, with the time they were extracted."""
+        rows = list(
+            self.request_records(
                 {"Scenario": scenario, "FiscalYear": period.year, "FiscalMonth": period.month}
-            ):
-                count += 1
-                yield row
-            self.logger.info("gl_data: scenario %r period %d: %d rows", scenario, period.key, count)
+            )
+        )
+        return period, datetime.datetime.now(datetime.UTC), rows
 
     @override
     def get_url_params(
@@ -293,6 +314,52 @@ class GLDataStream(StructuredPlanningStream):
         for row in rows:
             row["period_key"] = row["FiscalYear"] * 100 + row["FiscalMonth"]
         return rows
+
+    # -- the per-record path ---------------------------------------------------------------
+    # A GL sync is millions of rows, and the SDK's per-record work (walking the selection mask,
+    # building a message object, updating the bookmark, offering child contexts) costs several
+    # times the HTTP and JSON work. The three hooks below do that work once per stream or period
+    # where the outcome cannot differ, and leave everything else to the SDK: with stream maps,
+    # flattening, deselected properties or another writer, records take the SDK's own path.
+
+    @override
+    def generate_child_contexts(
+        self, record: dict[str, t.Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        if self.child_streams:
+            yield from super().generate_child_contexts(record, context)
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
+    ) -> None:
+        """Once per period: a period's rows share one `period_key`, so the rest change nothing."""
+        if latest_record["period_key"] != self._bookmarked_key:
+            self._bookmarked_key = latest_record["period_key"]
+            super()._increment_stream_state(latest_record, context=context)
+
+    @override
+    def _write_record_message(self, record: dict[str, t.Any]) -> None:
+        """The RECORD line the SDK would write, encoded straight from the row."""
+        if not self.writes_rows_as_read:
+            super()._write_record_message(record)
+            return
+        self._tap.message_writer.write_record(
+            self.name, record, self._stream_version, self._extracted_at
+        )
+        self.state_manager.is_flushed = False
+
+    @cached_property
+    def writes_rows_as_read(self) -> bool:
+        """Whether each row goes out unchanged: what the SDK's record path would then do."""
+        (stream_map,) = self.stream_maps if len(self.stream_maps) == 1 else (None,)
+        return (
+            type(stream_map) is SameRecordTransform
+            and not stream_map.flattening_enabled
+            and all(self.mask.values())
+            and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+            and isinstance(self._tap.message_writer, RecordBufferingWriter)
+        )
 
 
 def is_actual(name: str, scenario: Mapping[str, t.Any]) -> bool:

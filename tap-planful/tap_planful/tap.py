@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import re
-import sys
 import typing as t
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from tap_planful.client import DEFAULT_DYNAMIC_API_URL, checked_base_url, structured_subdomain
 from tap_planful.streams import DEFAULT_GL_LOOKBACK_PERIODS, DYNAMIC_STREAMS, STRUCTURED_STREAMS
+from tap_planful.writer import RecordBufferingWriter
 
 if t.TYPE_CHECKING:
-    from singer_sdk.singerlib.encoding.simple import Message
     from singer_sdk.streams import Stream
 
 FAMILIES = {
@@ -283,26 +280,13 @@ def _path_errors(overrides: t.Mapping[str, t.Any]) -> list[str]:
     return errors
 
 
-class RecordBufferingWriter(MsgSpecWriter):
-    """msgspec Singer lines, flushed after every non-RECORD message rather than every record.
-
-    RECORD lines still reach the pipe in order, in full buffers; SCHEMA and STATE are flushed at
-    once, so a target never waits for a state that the tap has emitted.
-    """
-
-    @override
-    def write_message(self, message: Message) -> None:
-        sys.stdout.buffer.write(self.format_message(message))
-        if not isinstance(message, RecordMessage):
-            sys.stdout.flush()
-
-
 class TapPlanful(Tap):
     """Singer tap for Planful's Structured Planning and Dynamic Planning APIs."""
 
     name = "tap-planful"
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = RecordBufferingWriter
+    message_writer: RecordBufferingWriter
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -314,6 +298,13 @@ class TapPlanful(Tap):
         for error in errors:
             self.logger.warning(error)
         return errors
+
+    @override
+    def sync_all(self) -> None:
+        try:
+            super().sync_all()
+        finally:
+            self.message_writer.flush()
 
     @override
     def discover_streams(self) -> list[Stream]:
