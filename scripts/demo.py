@@ -7,6 +7,7 @@ listen on loopback, the warehouse is `output/warehouse.duckdb`, Planhat is the e
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-
 from sandbox.testing import SandboxClient, meltano_env
 
 if TYPE_CHECKING:
@@ -26,13 +26,13 @@ MELTANO = str(Path(sys.executable).with_name("meltano"))
 JOBS = [
     ("benefits-to-warehouse", "PlanSource employees, dependents, coverages... into DuckDB"),
     ("finance-to-warehouse", "Planful GL data, segments, Dynamic Planning models into DuckDB"),
-    ("customers-to-planhat", "customer list split by stream maps into Planhat companies, end users"),
+    ("customers-to-planhat", "customer list split by stream maps into companies and end users"),
     ("sales-to-planhat", "Planful sales transactions mapped to Planhat metrics"),
 ]
 
 
 def say(text: str) -> None:
-    print(text, flush=True)  # noqa: T201 - the demo talks to its user
+    print(text, flush=True)
 
 
 @contextmanager
@@ -57,7 +57,8 @@ def emulator(name: str) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def meltano(*args: str, env: dict[str, str]) -> None:
+def meltano(*args: str, env: dict[str, str]) -> str:
+    """Run the real `meltano` CLI; stop the demo with its log tail if it fails."""
     started = time.monotonic()
     result = subprocess.run(
         [MELTANO, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
@@ -67,6 +68,9 @@ def meltano(*args: str, env: dict[str, str]) -> None:
         say(f"meltano {' '.join(args)} failed with exit code {result.returncode}")
         sys.exit(result.returncode)
     say(f"  meltano {' '.join(args)}: ok ({time.monotonic() - started:.0f} s)")
+    for summary in re.findall(r"target-planhat\s+(\S+: total .*)", result.stderr):
+        say(f"    target-planhat {summary.strip()}")
+    return result.stderr
 
 
 def warehouse_summary(path: Path) -> None:
@@ -78,7 +82,7 @@ def warehouse_summary(path: Path) -> None:
         ).fetchall()
         for schema, table in tables:
             (count,) = db.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
-            say(f"  {schema}.{table:<32} {count:>9,}")
+            say(f"  {schema + '.' + table:<42} {count:>9,}")
 
 
 def planhat_summary(url: str, before: dict[str, int]) -> None:
@@ -106,7 +110,8 @@ def main() -> None:
     }
     say("Starting the sandbox (local emulators of Planful, PlanSource, Planhat):")
     with ExitStack() as stack:
-        urls = {name: stack.enter_context(emulator(name)) for name in ("planful", "plansource", "planhat")}
+        names = ("planful", "plansource", "planhat")
+        urls = {name: stack.enter_context(emulator(name)) for name in names}
         env = base_env | meltano_env(urls)
         planhat_before = SandboxClient(urls["planhat"]).state()
         say("\nInstalling the Meltano plugins (first time: a minute or two):")
@@ -117,8 +122,11 @@ def main() -> None:
             meltano("run", job, env=env)
         warehouse_summary(warehouse)
         planhat_summary(urls["planhat"], planhat_before)
-    say("\nSandbox stopped. Re-run any job with: ./run meltano run <job> (sandbox on ports 8701-8703:")
-    say("  ./run python -m sandbox serve planful --port 8701, plansource 8702, planhat 8703)")
+    say(
+        "\nSandbox stopped. To run a job yourself, serve the sandbox on the ports meltano.yml uses:"
+    )
+    say("  ./run python -m sandbox serve planful --port 8701   (plansource 8702, planhat 8703)")
+    say("  ./run meltano run <job>")
 
 
 if __name__ == "__main__":
