@@ -51,34 +51,55 @@ class SyncResult:
         return self.states[-1]
 
 
-def catalog_selecting(config: dict[str, Any], streams: set[str] | None) -> dict[str, Any]:
-    """The discovered catalog with only `streams` selected (all when None)."""
+def catalog_selecting(
+    config: dict[str, Any],
+    streams: set[str] | None,
+    deselected: dict[str, set[str]] | None = None,
+) -> dict[str, Any]:
+    """The discovered catalog with only `streams` selected (all when None), minus the
+    `deselected` properties of each stream."""
     catalog = TapPlanful(config=config, parse_env_config=False).catalog_dict
     for entry in catalog["streams"]:
         for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == []:
+            breadcrumb = metadata["breadcrumb"]
+            if breadcrumb == []:
                 metadata["metadata"]["selected"] = (
                     streams is None or entry["tap_stream_id"] in streams
                 )
+            elif breadcrumb[-1] in (deselected or {}).get(entry["tap_stream_id"], ()):
+                metadata["metadata"]["selected"] = False
     return catalog
 
 
-def sync(
-    config: dict[str, Any], streams: set[str] | None = None, state: dict[str, Any] | None = None
-) -> SyncResult:
-    """Run a full sync in-process; stdout is captured, exceptions propagate."""
+def sync_lines(
+    config: dict[str, Any],
+    streams: set[str] | None = None,
+    state: dict[str, Any] | None = None,
+    deselected: dict[str, set[str]] | None = None,
+) -> list[bytes]:
+    """Run a full sync in-process and return the Singer lines as written; exceptions propagate."""
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     tap = TapPlanful(
         config=config,
-        catalog=catalog_selecting(config, streams),
+        catalog=catalog_selecting(config, streams, deselected),
         state=state or {},
         parse_env_config=False,
     )
     with contextlib.redirect_stdout(out):
         tap.sync_all()
         out.flush()
+    return out.buffer.getvalue().splitlines()
+
+
+def sync(
+    config: dict[str, Any],
+    streams: set[str] | None = None,
+    state: dict[str, Any] | None = None,
+    deselected: dict[str, set[str]] | None = None,
+) -> SyncResult:
+    """Run a full sync in-process and collect its records and states."""
     result = SyncResult()
-    for line in out.buffer.getvalue().decode().splitlines():
+    for line in sync_lines(config, streams, state, deselected):
         message = json.loads(line)
         if message["type"] == "RECORD":
             result.records[message["stream"]].append(message["record"])
