@@ -49,3 +49,27 @@ def test_secrets_are_sensitive_and_redacted(meltano_project, plugin):
     listing = meltano_project.run("--environment=sandbox", "config", "list", plugin).stdout
     for value in ("sbx_3f9a1c7e5b2d4086a1e9c0f7d2b6a4e8", "sandbox-client-secret", "sandbox-token"):
         assert value not in listing
+
+
+def test_prod_environment_takes_credentials_only_from_the_environment(meltano_project):
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    prod = next(e for e in project["environments"] if e["name"] == "prod")
+    text = yaml.safe_dump(prod)
+    sensitive = {
+        s["name"]
+        for plugin in ("tap-planful", "tap-plansource", "target-planhat")
+        for s in _declared_settings(plugin)
+        if s.get("sensitive")
+    }
+    assert not any(f"{name}:" in text for name in sensitive)
+    env = {
+        "TARGET_PLANHAT_API_TOKEN": "prod-token-from-env-0123456789",
+        "TARGET_PLANHAT_REGION": "us3",
+    }
+    listing = meltano_project.run(
+        "--environment=prod", "config", "list", "target-planhat", env=env
+    ).stdout
+    assert "prod-token-from-env" not in listing  # redacted
+    redacted = "current value: (redacted) (from the TARGET_PLANHAT_API_TOKEN variable"
+    assert redacted in listing
+    assert "current value: 'us3' (from the TARGET_PLANHAT_REGION variable" in listing
