@@ -257,7 +257,12 @@ class GLDataStream(StructuredPlanningStream):
 
     @override
     def partition_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """The scenario's periods in order; the next period is fetched while this one is written."""
+        """The scenario's periods in order, the next one fetched while this one is written.
+
+        One worker thread fetches one period ahead and is the only user of the HTTP session
+        meanwhile; at most two periods are held in memory, and a stop waits for the request in
+        flight. Rows keep their order, and an error surfaces after the periods before it.
+        """
         scenario = context["Scenario"] if context else ""
         bookmark = self.get_starting_replication_key_value(context)
         periods = self.periods_to_read(scenario, bookmark, Period.current())
@@ -271,7 +276,7 @@ class GLDataStream(StructuredPlanningStream):
             periods[-1].key,
             bookmark,
         )
-        self._bookmarked_key = None
+        self._bookmarked_key = None  # the partition's first row always reaches the bookmark
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gl_data-prefetch") as pool:
             upcoming = pool.submit(self.read_period, scenario, periods[0])
             for following in [*periods[1:], None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder, serialize_jsonl
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
@@ -24,11 +24,13 @@ class RecordBufferingWriter(MsgSpecWriter):
     per block even when Python runs unbuffered (`PYTHONUNBUFFERED`, `-u`).
     """
 
-    block_bytes: t.ClassVar[int] = 1 << 18
+    block_bytes: int = 1 << 18
 
     def __init__(self) -> None:
         super().__init__()
         self._pending = bytearray()
+        self._frame_key: tuple[str, int | None, datetime.datetime] | None = None
+        self._frame = (b"", b"")
 
     @override
     def write_message(self, message: Message) -> None:
@@ -45,13 +47,18 @@ class RecordBufferingWriter(MsgSpecWriter):
         version: int | None,
         time_extracted: datetime.datetime,
     ) -> None:
-        """The RECORD line `RecordMessage(...)` would give, without building the message."""
-        message: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": record}
-        if version is not None:
-            message["version"] = version
-        message["time_extracted"] = time_extracted
-        encoder.encode_into(message, self._pending, -1)
-        self._pending += b"\n"
+        """The RECORD line `RecordMessage(...)` would give, without building the message.
+
+        Rows of one page share stream, version and extraction time, so the line around the
+        record is encoded once per page and only the record itself per row.
+        """
+        if (stream, version, time_extracted) != self._frame_key:
+            self._frame_key = (stream, version, time_extracted)
+            self._frame = record_frame(stream, version, time_extracted)
+        head, tail = self._frame
+        self._pending += head
+        encoder.encode_into(record, self._pending, -1)
+        self._pending += tail
         if len(self._pending) >= self.block_bytes:
             self._write_pending()
 
@@ -68,3 +75,13 @@ class RecordBufferingWriter(MsgSpecWriter):
             view = view[written or 0 :]
         view.release()
         self._pending.clear()
+
+
+def record_frame(
+    stream: str, version: int | None, time_extracted: datetime.datetime
+) -> tuple[bytes, bytes]:
+    """The bytes of a RECORD line before and after its record, as `RecordMessage` encodes them."""
+    message = RecordMessage(stream, {}, version=version, time_extracted=time_extracted)
+    line = bytes(serialize_jsonl({**message.to_dict(), "record": None}))
+    split = line.index(b'"record":null') + len(b'"record":')
+    return line[:split], line[split + len(b"null") :]
