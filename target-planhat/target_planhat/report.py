@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -36,13 +37,18 @@ class StreamCounts:
 
 
 class Report:
-    """Collects outcomes for the whole run and appends rejects as JSON lines."""
+    """Collects outcomes for the whole run and appends rejects as JSON lines.
+
+    Thread-safe: records are rejected while read (main thread) and when Planhat answers (the
+    in-flight batch's thread).
+    """
 
     def __init__(self, rejects_file: str | None, logger: logging.Logger) -> None:
         self.rejects_path = Path(rejects_file) if rejects_file else None
         self.logger = logger
         self.counts: dict[str, StreamCounts] = {}
         self._file: IO[bytes] | None = None
+        self._lock = threading.Lock()
 
     def stream(self, name: str) -> StreamCounts:
         return self.counts.setdefault(name, StreamCounts())
@@ -61,50 +67,53 @@ class Report:
         outcome: str = "rejected",
     ) -> None:
         """Count one record Planhat (or the target, before sending) did not write, and keep it."""
-        counts = self.stream(stream)
-        total = counts.skipped if outcome == "skipped" else counts.rejected
-        if outcome == "skipped":
-            counts.skipped += 1
-        else:
-            counts.rejected += 1
-        where = ", ".join(
-            f"{label} {value}"
-            for label, value in (
-                ("record", record_number),
-                ("batch", batch),
-                ("position", position),
+        with self._lock:
+            counts = self.stream(stream)
+            total = counts.skipped if outcome == "skipped" else counts.rejected
+            if outcome == "skipped":
+                counts.skipped += 1
+            else:
+                counts.rejected += 1
+            where = ", ".join(
+                f"{label} {value}"
+                for label, value in (
+                    ("record", record_number),
+                    ("batch", batch),
+                    ("position", position),
+                )
+                if value is not None
             )
-            if value is not None
-        )
-        if self.rejects_path is None or total < LOGGED_REJECTS_WITH_FILE:
-            self.logger.warning(
-                "%s: %s %s%s: %s", stream, outcome, f"({where})" if where else "", keys, error
-            )
-        elif total == LOGGED_REJECTS_WITH_FILE:
-            self.logger.warning(
-                "%s: further %s records are only written to the rejects file", stream, outcome
-            )
-        if self.rejects_path is not None:
-            line = {
-                "stream": stream,
-                "object": obj,
-                "outcome": outcome,
-                "error": error,
-                "record_number": record_number,
-                "batch": batch,
-                "position": position,
-                "record": record,
-            }
-            self._rejects().write(_encode(line) + b"\n")
+            if self.rejects_path is None or total < LOGGED_REJECTS_WITH_FILE:
+                self.logger.warning(
+                    "%s: %s %s%s: %s", stream, outcome, f"({where})" if where else "", keys, error
+                )
+            elif total == LOGGED_REJECTS_WITH_FILE:
+                self.logger.warning(
+                    "%s: further %s records are only written to the rejects file", stream, outcome
+                )
+            if self.rejects_path is not None:
+                line = {
+                    "stream": stream,
+                    "object": obj,
+                    "outcome": outcome,
+                    "error": error,
+                    "record_number": record_number,
+                    "batch": batch,
+                    "position": position,
+                    "record": record,
+                }
+                self._rejects().write(_encode(line) + b"\n")
 
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def log_summary(self) -> None:
         for stream, counts in self.counts.items():

@@ -2,8 +2,9 @@
 
 Records are turned into what Planhat accepts as they arrive (company references, key fields,
 day-number dates); a record that cannot be sent safely is rejected on the spot, with its reason.
-A batch returns from `process_batch` only after Planhat answered for every item in it, so the
-SDK emits STATE only for records that were really written (or reported as rejected).
+`process_batch` hands a batch to the target's single in-flight slot and returns, so the next
+batch is read while Planhat works on this one; the target waits for that slot before every STATE
+line, so STATE still only covers records that were really written (or reported as rejected).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from target_planhat.client import BulkResult, PlanhatClient
+    from target_planhat.inflight import InFlight
     from target_planhat.objects import PlanhatObject
     from target_planhat.report import Report, StreamCounts
     from target_planhat.target import Route, TargetPlanhat
@@ -86,6 +88,7 @@ class PlanhatSink(BatchSink):
         self.route: Route = target.route_for(stream_name)
         self.obj: PlanhatObject = self.route.object
         self.client: PlanhatClient = target.client
+        self.inflight: InFlight = target.inflight
         self.report: Report = target.report
         self.counts: StreamCounts = target.report.stream(stream_name)
         self.fail_on_reject = target.config.get("on_reject", "report") == "fail"
@@ -237,6 +240,11 @@ class PlanhatSink(BatchSink):
     ) -> None:
         """Keep a prepared record for the next request."""
 
+    def clean_up(self) -> None:
+        """The stream ends: its last batch must have been answered (or the run fails)."""
+        self.inflight.wait()
+        super().clean_up()
+
     def finish_batch(self, context: dict, rejected: int) -> None:
         """Flush the rejects file and apply the error policy once the batch was answered."""
         self.report.flush()
@@ -264,9 +272,12 @@ class BulkUpsertSink(PlanhatSink):
         context.setdefault("records", []).append((number, record, payload))
 
     def process_batch(self, context: dict) -> None:
-        staged = context.get("records", [])
+        self.inflight.submit(lambda: self.send(context))
+
+    def send(self, context: dict) -> None:
+        """Every request of one drained batch, `batch_size` items each (in the in-flight slot)."""
         rejected = 0
-        it = iter(staged)
+        it = iter(context.get("records", []))
         while chunk := list(islice(it, self.batch_size)):
             rejected += self.write(chunk)
         self.finish_batch(context, rejected)
@@ -440,19 +451,15 @@ class AnalyticsSendSink(PlanhatSink):
         self._ends.append(len(self._items))
 
     def process_batch(self, context: dict) -> None:
-        """Send the staged JSON array: one body when it fits (the usual case), else split."""
-        items, ends = self._items, self._ends
+        bodies = _bodies(self._items, self._ends, self.body_limit)
         self._items, self._ends = bytearray(), array("q")
+        self.inflight.submit(lambda: self.send(context, bodies))
+
+    def send(self, context: dict, bodies: list[tuple[bytes, int]]) -> None:
+        """Every body of one drained batch (in the in-flight slot)."""
         rejected = 0
-        if len(items) + 1 <= self.body_limit:
-            if ends:
-                items += b"]"
-                body, count = bytes(items), len(ends)
-                del items
-                rejected += self.write(body, count)
-        else:
-            for body, count in _split(items, ends, self.body_limit):
-                rejected += self.write(body, count)
+        for body, count in bodies:
+            rejected += self.write(body, count)
         self.finish_batch(context, rejected)
 
     def write(self, body: bytes, count: int) -> int:
@@ -483,6 +490,16 @@ class AnalyticsSendSink(PlanhatSink):
             time.perf_counter() - started,
         )
         return len(result.errors)
+
+
+def _bodies(items: bytearray, ends: array, limit: int) -> list[tuple[bytes, int]]:
+    """The staged items as request bodies: one when they fit (the usual case), else split."""
+    if not ends:
+        return []
+    if len(items) + 1 <= limit:
+        items += b"]"
+        return [(bytes(items), len(ends))]
+    return list(_split(items, ends, limit))
 
 
 def _split(items: bytearray, ends: array, limit: int) -> Iterator[tuple[bytes, int]]:

@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
 from target_planhat.client import PlanhatClient, RetryPolicy
+from target_planhat.inflight import InFlight
 from target_planhat.objects import BEHAVIORS, OBJECTS, Behavior, PlanhatObject
 from target_planhat.report import Report
 from target_planhat.sinks import (
@@ -269,6 +270,11 @@ class TargetPlanhat(Target):
         )
 
     @cached_property
+    def inflight(self) -> InFlight:
+        """The batch on its way to Planhat, shared by every sink: one request at a time."""
+        return InFlight()
+
+    @cached_property
     def report(self) -> Report:
         return Report(self.config.get("rejects_file"), self.logger)
 
@@ -279,9 +285,21 @@ class TargetPlanhat(Target):
     def process_endofpipe(self) -> None:
         try:
             super().process_endofpipe()
+            self.inflight.wait()
         finally:
+            self.inflight.close()
             self.report.log_summary()
             self.report.close()
+
+    def _write_state_message(self, state: dict) -> None:
+        """STATE goes out only once the batch in flight was answered (and not if it failed).
+
+        `drain_all` is the SDK's only STATE path (end of input, the 5-minute record age, a
+        termination signal) and it ends here; a sink drained just before it may still have its
+        batch in flight, so this is the one place that covers every path.
+        """
+        self.inflight.wait()
+        super()._write_state_message(state)
 
     # -- connection test --------------------------------------------------------------------
 
