@@ -68,3 +68,16 @@ def test_planful_sales_become_planhat_metrics(meltano_project, sandboxes):
     assert total.keys() == expected_total.keys()
     for customer, amount in expected_total.items():
         assert abs(total[customer] - amount) < 0.01, customer
+
+
+def test_mapped_customer_list_into_json_lines(meltano_project):
+    """The same stream maps feed any loader: here target-jsonl, one file per mapped stream."""
+    meltano_project.run("run", "tap-customers", "target-jsonl")
+    folder = meltano_project.root / "output" / "jsonl"
+    companies = [json.loads(line) for line in (folder / "companies.jsonl").read_text().splitlines()]
+    endusers = [json.loads(line) for line in (folder / "endusers.jsonl").read_text().splitlines()]
+    customers = _customers()
+    assert [c["externalId"] for c in companies] == [c["customer_id"] for c in customers]
+    assert set(companies[0]) == {"externalId", "name", "domains", "country", "custom"}
+    assert [u["companyExternalId"] for u in endusers] == [c["customer_id"] for c in customers]
+    assert not (folder / "customers.jsonl").exists()
