@@ -71,9 +71,11 @@ class Run:
         return {stream: vars(c) for stream, c in self.target.report.counts.items()}
 
 
-def run_target(config: dict[str, Any], lines: list[dict[str, Any]]) -> Run:
-    """Run the target in-process; raises what the target raises."""
-    target = TargetPlanhat(config=config, parse_env_config=False)
+def run_target(
+    config: dict[str, Any], lines: list[dict[str, Any]], target: TargetPlanhat | None = None
+) -> Run:
+    """Run the target (a new one for `config` unless given) in-process; raises what it raises."""
+    target = target or TargetPlanhat(config=config, parse_env_config=False)
     stdout = io.StringIO()
     text = "".join(json.dumps(line) + "\n" for line in lines)
     with contextlib.redirect_stdout(stdout):
