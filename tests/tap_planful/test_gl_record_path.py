@@ -15,7 +15,6 @@ import sys
 
 import pytest
 from sandbox.core import Fault
-from sandbox.testing import start
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
@@ -27,19 +26,6 @@ from .helpers import catalog_selecting, config_for, gl_requests, sync, sync_line
 
 SDK_HOOKS = ("_write_record_message", "_increment_stream_state", "generate_child_contexts")
 TIME_EXTRACTED = re.compile(rb',"time_extracted":"([^"]+)"')
-
-
-@pytest.fixture(scope="module")
-def running():
-    server = start("planful")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def planful(running):
-    running.emulator.reset()
-    return running
 
 
 def without_time(lines: list[bytes]) -> list[bytes]:

@@ -17,19 +17,6 @@ STRUCTURED = {"data_load_rules", "segments", "segment_members", "scenarios", "cu
 
 
 @pytest.fixture(scope="module")
-def running():
-    server = start("planful")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def planful(running):
-    running.emulator.reset()
-    return running
-
-
-@pytest.fixture(scope="module")
 def full_sync(running):
     running.emulator.reset()
     return sync(config_for(running.url))

@@ -29,12 +29,6 @@ def running():
     server.stop()
 
 
-@pytest.fixture
-def planful(running):
-    running.emulator.reset()
-    return running
-
-
 @pytest.mark.parametrize("absent", ["missing", "empty"])
 def test_dynamic_streams_without_settings_read_nothing(planful, caplog, absent):
     config = config_for(planful.url, api_type="dynamic")
