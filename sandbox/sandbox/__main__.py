@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import signal
 import sys
@@ -26,6 +27,19 @@ def _pairs(values: list[str], flag: str) -> dict[str, Any]:
     return parsed
 
 
+def _tune_gc() -> None:
+    """Keep the cyclic GC off the store in a process that only serves one emulator.
+
+    The store is long-lived dicts without cycles, so full collections re-walking it on every
+    bulk write are pure cost (about a fifth of the CPU of a 5,000-item upsert). Freezing what
+    seeding built and collecting young objects less often leaves refcounting to free request
+    garbage. Only here: a test process serving emulators in threads keeps its own GC settings.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description="Local API emulators.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     emulator = create(args.name, _pairs(args.set, "--set"), _pairs(args.seed, "--seed"))
+    _tune_gc()
     running = RunningEmulator(emulator, args.host, args.port)
     print(f"{args.name} sandbox listening on {running.url}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
