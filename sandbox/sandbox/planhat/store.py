@@ -149,6 +149,13 @@ class Collection:
             return []
         return [held] if type(held) is str else held
 
+    def holds(self, name: str, value: str, company: str | None = None) -> bool:
+        """Whether any record has `name` equal to `value` (scoped like `find`, without building
+        the id list: the uniqueness check of every bulk item only needs a yes or no)."""
+        if company is not None and name in self.company_index:
+            return (company, value) in self.company_index[name]
+        return value in self.index[name]
+
     def get(self, key: str) -> dict[str, Any] | None:
         """A record by `_id`, `extid-<externalId>` or `srcid-<sourceId>` (first match)."""
         for prefix, name in (("extid-", self.model.external_key), ("srcid-", "sourceId")):
@@ -304,7 +311,7 @@ class PlanhatStore:
                 continue
             if name in model.company_scoped and company is None:
                 continue
-            if collection.find(name, value, company):
+            if collection.holds(name, value, company):
                 clashes.append(name)
         if clashes:
             raise Rejected(f"{','.join(clashes)} duplicated")
