@@ -37,6 +37,7 @@ from typing import Any
 import msgspec
 import requests
 from sandbox.planful.app import ACCESS_ID, ACCESS_KEY
+from sandbox.testing import spawn
 from singer_sdk import RESTStream, Tap
 from singer_sdk import typing as th
 from singer_sdk.authenticators import BasicAuthenticator
@@ -92,25 +93,11 @@ class DefaultGLTap(Tap):
 
 def start_emulator(rows: int) -> tuple[subprocess.Popen, str]:
     per_period = -(-rows // len(MONTHS))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "serve",
-            "planful",
-            "--set",
-            "log_bodies=false",
-            "--seed",
-            f"scenarios={json.dumps([SCENARIO])}",
-            "--seed",
-            f"gl_rows_per_period={per_period}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    return spawn(
+        "planful",
+        settings={"log_bodies": False},
+        seed={"scenarios": [SCENARIO], "gl_rows_per_period": per_period},
     )
-    line = process.stdout.readline() if process.stdout else ""
-    return process, line.rsplit(" ", 1)[-1].strip()
 
 
 def raw_floor(url: str, out: Path) -> int:

@@ -35,7 +35,7 @@ from typing import Any
 import msgspec
 import requests
 from sandbox.plansource.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LOGGED_IN_USER
-from sandbox.testing import SandboxClient
+from sandbox.testing import SandboxClient, spawn
 from singer_sdk import RESTStream, Tap
 from singer_sdk import typing as th
 from singer_sdk.authenticators import BearerTokenAuthenticator
@@ -98,25 +98,11 @@ class DefaultPlanSourceTap(Tap):
 
 
 def start_emulator(subscribers: int) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "serve",
-            "plansource",
-            "--set",
-            "log_bodies=false",
-            "--set",
-            "token_ttl_seconds=3600",
-            "--seed",
-            f"subscribers={subscribers}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    return spawn(
+        "plansource",
+        settings={"log_bodies": False, "token_ttl_seconds": 3600},
+        seed={"subscribers": subscribers},
     )
-    line = process.stdout.readline() if process.stdout else ""
-    return process, line.rsplit(" ", 1)[-1].strip()
 
 
 def access_token(config: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-from sandbox.testing import SandboxClient, meltano_env
+from sandbox.testing import SandboxClient, meltano_env, spawn
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,19 +37,9 @@ def say(text: str) -> None:
 
 @contextmanager
 def emulator(name: str) -> Iterator[str]:
-    """`python -m sandbox serve <name>` on a free port, for as long as the block runs."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "serve", name, "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    """One emulator in its own process on a free port, for as long as the block runs."""
+    process, url = spawn(name)
     try:
-        line = process.stdout.readline() if process.stdout else ""
-        if " listening on " not in line:
-            msg = f"the {name} sandbox did not start (exit code {process.poll()})"
-            raise RuntimeError(msg)
-        url = line.rsplit(" ", 1)[-1].strip()
         say(f"  {name:<11} {url}")
         yield url
     finally:

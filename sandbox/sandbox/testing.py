@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import json
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -30,6 +33,25 @@ def shared(name: str) -> RunningEmulator:
         _shared[name] = start(name)
         atexit.register(_shared[name].stop)
     return _shared[name]
+
+
+def spawn(
+    name: str, settings: Mapping[str, Any] | None = None, seed: Mapping[str, Any] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """`python -m sandbox serve <name>` in its own process on a free port (for the demo and the
+    benchmarks, where the emulator must not share the caller's interpreter); returns the process
+    and its base URL. The caller terminates the process."""
+    command = [sys.executable, "-m", "sandbox", "serve", name, "--port", "0"]
+    for flag, values in (("--set", settings or {}), ("--seed", seed or {})):
+        for key, value in values.items():
+            command += [flag, f"{key}={json.dumps(value)}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline() if process.stdout else ""
+    if " listening on " not in line:
+        process.kill()
+        msg = f"the {name} sandbox did not start (exit code {process.wait()})"
+        raise RuntimeError(msg)
+    return process, line.rsplit(" ", 1)[-1].strip()
 
 
 class SandboxClient:

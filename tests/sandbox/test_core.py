@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 from sandbox.core import Emulator, Request, Response, json_response, route, serve
-from sandbox.testing import SandboxClient
+from sandbox.testing import SandboxClient, spawn
 
 
 class EchoEmulator(Emulator):
@@ -96,3 +96,15 @@ def test_unknown_fault_field_is_refused(echo):
     )
     assert response.status_code == 400
     assert "stauts" in response.json()["error"]
+
+
+def test_spawn_serves_in_its_own_process_with_settings_and_seed():
+    process, url = spawn("planhat", settings={"log_bodies": False}, seed={"companies": 5})
+    try:
+        client = SandboxClient(url)
+        assert client.state()["companies"] == 5
+        assert requests.get(f"{url}/__sandbox/config", timeout=5).json()["log_bodies"] is False
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.returncode is not None
