@@ -507,7 +507,6 @@ class CustomStream(PlanSourceStream):
     def __init__(self, tap: TapPlanSource, definition: CustomStreamDefinition) -> None:
         self.definition = definition
         self.paginated = definition.paginate
-        self.primary_keys = definition.primary_keys
         self.bad_request_hint = f"`params` of custom stream `{definition.name}`"
         self.not_found_hint = (
             f"`path` of custom stream `{definition.name}` and `environment` (or `api_url`)"
@@ -516,6 +515,7 @@ class CustomStream(PlanSourceStream):
             (definition.schema or {}).get("properties"), definition.primary_keys
         )
         super().__init__(tap, name=definition.name, path=definition.path, schema=schema)
+        self.primary_keys = definition.primary_keys  # after the SDK's init, which resets them
 
     @override
     def query_params(self, context: Context | None) -> dict[str, Any]:

@@ -307,7 +307,7 @@ class TapPlanSource(Tap):
             super().invoke(**kwargs)
         except FatalAPIError as error:
             # Our messages say what happened and what to check: one line, traceback at DEBUG.
-            cls.logger.error("%s", error)  # noqa: TRY400
+            cls.logger.error("%s", error)
             cls.logger.debug("Traceback of the failure above", exc_info=True)
             sys.exit(1)
 
