@@ -10,6 +10,8 @@ from collections import defaultdict
 import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sandbox.plansource.app import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -791,3 +793,37 @@ def test_empty_page_fault_keeps_the_paging_metadata(plansource, api):
     )
     for _ in range(3):
         assert api.data("/subscribers", page=1) == []
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_key_signed_assertions_are_verified_with_the_clients_public_key(plansource, algorithm):
+    def generate():
+        if algorithm == "RS256":
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return ec.generate_private_key(ec.SECP256R1())
+
+    key, stranger = generate(), generate()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    clients = json.loads(json.dumps(plansource.emulator.setting("clients")))
+    clients[DEFAULT_CLIENT_ID].update(public_key=public_pem, key_id="k1")
+    plansource.emulator.configure(jwt_alg=algorithm, clients=clients)
+
+    def signed(private, kid="k1"):
+        claims = jwt.decode(assertion(), options={"verify_signature": False})
+        return jwt.encode(claims, private, algorithm=algorithm, headers={"kid": kid})
+
+    assert token_request(plansource.url, signed(key)).status_code == 200
+    refused = {
+        "wrong key": token_request(plansource.url, signed(stranger)),
+        "wrong kid": token_request(plansource.url, signed(key, kid="k0")),
+        "secret": token_request(plansource.url, assertion()),
+    }
+    assert {name: r.json()["error_description"] for name, r in refused.items()} == {
+        "wrong key": "client_assertion signature is invalid",
+        "wrong kid": "kid does not name this client's key",
+        "secret": "kid does not name this client's key",
+    }

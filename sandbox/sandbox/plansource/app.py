@@ -10,12 +10,13 @@ failures are `{"status": "failure", "errors": {"http_status", "message"[, "error
 Settings (`--set key=value`, `POST /__sandbox/config`), defaults in brackets:
 
 - `clients` [one client, see `DEFAULT_CLIENT_ID` and friends]: `{client_id: {"client_secret",
-  "logged_in_user", "organization_ids": [...], "public_key"?}}` (PEM key for RS*/ES* only).
+  "logged_in_user", "organization_ids": [...], "public_key"?, "key_id"?}}` (PEM public key for
+  RS*/ES* only; with `key_id`, the assertion's `kid` header must name it).
 - `environment_hosts` [`api.plansource.com`, `partner-dev-api.plansource.com`]: accepted `aud`.
 - `accept_local_aud` [true]: also accept `localhost`, `127.0.0.1`, `::1` and the Host header's name.
 - `token_ttl_seconds` [300]; `assertion_leeway_seconds` [30]: skew allowed on the assertion `exp`.
-- `jwt_alg` [`HS256`]: the assertion's algorithm (HS* keyed by `client_secret`, RS*/ES* by
-  `public_key`).
+- `jwt_alg` [`HS256`]: the assertion's algorithm, e.g. `RS256` (the RFC 7523 sample PlanSource
+  documents) or `ES256` (HS* keyed by `client_secret`, RS*/ES* by `public_key`).
 - `require_code_param` [false]: demand the CSRF `code` form field.
 - `require_logged_in_user` [true]: demand `logged_in_user` as a JWT claim or form field.
 - `require_scope` [true]: demand `admin_api_v2` in the `scopes` (or `scope`) claim or form field.
