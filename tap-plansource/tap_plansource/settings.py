@@ -240,7 +240,8 @@ def _api_url(values: Mapping[str, Any], errors: list[str]) -> str:
         host = parts.hostname or ""
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
-        errors.append(f"`api_url` is not a valid URL: {override!r}")
+        shown = "" if "@" in str(override) else f": {override!r}"  # may hold a password
+        errors.append(f"`api_url` is not a valid URL{shown}")
         return ""
     problems = []
     if parts.scheme not in {"https", "http"} or (

@@ -118,11 +118,18 @@ def test_about_lists_every_setting_and_marks_secrets():
     assert "stream_maps" in properties
 
 
-def test_credentials_in_api_url_are_refused_without_echo():
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        "https://api-user:hunter2-Secret@api.plansource.com/admin/v2",
+        "https://api-user:hunter2-Secret@[api.plansource.com/admin/v2",
+    ],
+)
+def test_credentials_in_api_url_are_refused_without_echo(api_url):
     with pytest.raises(ConfigValidationError) as failure:
-        settings(api_url="https://api-user:hunter2-Secret@api.plansource.com/admin/v2")
+        settings(api_url=api_url)
     said = " ".join(failure.value.errors)
-    assert "carries credentials" in said
+    assert "`api_url`" in said
     assert "hunter2-Secret" not in said
     assert "api-user" not in said
 
