@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tap_plansource.tap import TapPlanSource
 
 # A first payroll run without `start_date` asks for changes since 1 January of the previous
-# year (both halves of a calendar plan year), not PlanSource's whole history.
+# year (the previous and the current calendar plan year), not PlanSource's whole history.
 PAYROLL_FIRST_RUN_YEARS_BACK = 1
 # `changes_since` of a first administrators run: every administrator ever changed.
 EVERYTHING_SINCE = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
