@@ -8,12 +8,14 @@ it expires, and renews it once when the API answers 401 anyway (clock skew, revo
 
 from __future__ import annotations
 
+import datetime
 import logging
 import secrets
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +28,17 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from tap_plansource.retries import wait_times
 
 if TYPE_CHECKING:
-    from tap_plansource.settings import Settings
+    from tap_plansource.settings import Redactor, Settings
 
 SCOPE = "admin_api_v2"
 ASSERTION_LIFETIME_SECONDS = 60
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300
 RENEWAL_MARGIN_SECONDS = 60
 CREDENTIAL_SETTINGS = "`client_id`, `client_secret`, `username` and `environment` (or `api_url`)"
+KEY_SETTINGS = (
+    "`client_id`, `client_assertion_algorithm`, `private_key` (the key whose public half "
+    "PlanSource holds), `key_id`, `username` and `environment` (or `api_url`)"
+)
 
 
 class PlanSourceCredentialsError(FatalAPIError):
@@ -47,6 +53,34 @@ class TokenEndpointUnavailableError(FatalAPIError):
     """The token endpoint kept failing after every retry (not retried again by the streams)."""
 
 
+class AssertionExpiredError(TokenEndpointBusyError):
+    """PlanSource called a just-signed assertion expired: a timed-out generation, or skew."""
+
+
+class ClockSkewError(FatalAPIError):
+    """Every fresh assertion was refused as expired: this machine's clock disagrees."""
+
+
+def clock_skew_message(tries: int, response: requests.Response | None) -> str:
+    """Names the machine clock, with PlanSource's own time when its answer carried one."""
+    now = datetime.datetime.now(datetime.UTC)
+    theirs = ""
+    date_header = response.headers.get("Date") if response is not None else None
+    if date_header:
+        try:
+            server = parsedate_to_datetime(date_header)
+            skew = (server - now).total_seconds()
+            theirs = f", PlanSource's clock said {server:%H:%M:%S} UTC ({skew:+.0f} s)"
+        except (TypeError, ValueError):
+            theirs = ""
+    return (
+        f"PlanSource refused {tries} freshly signed client assertions as expired (each valid "
+        f"for {ASSERTION_LIFETIME_SECONDS} s from signing): this machine's clock is probably "
+        f"wrong (it said {now:%Y-%m-%d %H:%M:%S} UTC{theirs}). Synchronise the machine clock "
+        "(NTP) and run again."
+    )
+
+
 @dataclass(frozen=True)
 class AccessToken:
     value: str
@@ -56,9 +90,10 @@ class AccessToken:
 class TokenManager:
     """Issues the tap's one access token and renews it before expiry or after a rejection."""
 
-    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
+    def __init__(self, settings: Settings, logger: logging.Logger, redact: Redactor) -> None:
         self._settings = settings
         self._logger = logger
+        self._redact = redact
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
         self._session = requests.Session()
@@ -89,6 +124,8 @@ class TokenManager:
         )(self._post_token_request)
         try:
             return request()
+        except AssertionExpiredError as exc:
+            raise ClockSkewError(clock_skew_message(tries, exc.response)) from exc
         except (TokenEndpointBusyError, requests.ConnectionError, requests.Timeout) as exc:
             said = exc if isinstance(exc, TokenEndpointBusyError) else type(exc).__name__
             msg = (
@@ -129,7 +166,11 @@ class TokenManager:
             claims["logged_in_user"] = settings.username
         if settings.username_placement in {"form", "both"}:
             form["logged_in_user"] = settings.username
-        form["client_assertion"] = jwt.encode(claims, settings.client_secret, algorithm="HS256")
+        algorithm = settings.client_assertion_algorithm
+        key = settings.client_secret if algorithm == "HS256" else settings.private_key
+        headers = {"kid": settings.key_id} if settings.key_id else None
+        form["client_assertion"] = jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+        self._redact.add(form["client_assertion"])
         response = self._session.post(
             settings.token_url,
             data=form,
@@ -150,6 +191,7 @@ class TokenManager:
             msg = f"PlanSource's token endpoint {self._settings.token_url} sent no access token"
             raise FatalAPIError(msg) from exc
         self.issued += 1
+        self._redact.add(str(value))
         margin = min(RENEWAL_MARGIN_SECONDS, lifetime / 5)
         self._logger.info("Obtained a PlanSource access token valid for %d s", lifetime)
         return AccessToken(value=value, renew_at=started + lifetime - margin)
@@ -157,16 +199,16 @@ class TokenManager:
     def _token_error(self, response: requests.Response) -> Exception:
         status = response.status_code
         error, description = oauth_error(response)
-        for secret in (self._settings.client_secret,):
-            description = description.replace(secret, "***") if secret else description
+        error, description = self._redact(error), self._redact(description)
         said = f"{error}: {description}" if description else error
         if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             return TokenEndpointBusyError(
                 f"PlanSource token endpoint answered {status} ({said})", response
             )
         if error == "invalid_request" and "expired" in description.lower():
-            # PlanSource: token generation sometimes times out; the fix is to ask again.
-            return TokenEndpointBusyError(
+            # PlanSource: token generation sometimes times out; the fix is to ask again. When
+            # every fresh assertion is refused so, the clocks disagree (see `_request_token`).
+            return AssertionExpiredError(
                 f"PlanSource token endpoint answered {status} ({said})", response
             )
         if status == HTTPStatus.NOT_FOUND:
@@ -174,9 +216,11 @@ class TokenManager:
                 f"PlanSource has no token endpoint at {self._settings.token_url} (404). "
                 "Check `environment` (or `api_url`)."
             )
+        settings = CREDENTIAL_SETTINGS
+        if self._settings.client_assertion_algorithm != "HS256":
+            settings = KEY_SETTINGS
         return PlanSourceCredentialsError(
-            f"PlanSource refused to issue an access token ({status} {said}). "
-            f"Check {CREDENTIAL_SETTINGS}."
+            f"PlanSource refused to issue an access token ({status} {said}). Check {settings}."
         )
 
 

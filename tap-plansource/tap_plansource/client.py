@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import weakref
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -52,6 +54,10 @@ _decoder = msgspec.json.Decoder(float_hook=Decimal)
 class PlanSourceAPIError(FatalAPIError):
     """PlanSource refused a request; the message carries its reason and the setting to check."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 _envelopes: weakref.WeakKeyDictionary[requests.Response, Any] = weakref.WeakKeyDictionary()
 _envelopes_lock = threading.Lock()
@@ -73,9 +79,13 @@ def envelope_of(response: requests.Response) -> Any:
     return envelope
 
 
+# `rel`s of the paging links beside a page's records (records carry their own `self` link).
+PAGING_RELS = frozenset({"first", "current", "next", "last", "prev", "previous"})
+
+
 def _is_paging_links(value: Any) -> bool:
     return isinstance(value, list) and any(
-        isinstance(link, dict) and "rel" in link for link in value
+        isinstance(link, dict) and link.get("rel") in PAGING_RELS for link in value
     )
 
 
@@ -105,12 +115,37 @@ def records_in(data: Any, keys: Iterable[str] = ()) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class PagingLinks:
-    """The `links` some list pages carry (payroll): whether present, and the pages they name."""
+class PageEvidence:
+    """What a page says about the pages after it: its `next`/`last` links and its `total`."""
 
-    present: bool = False
+    links_present: bool = False
     next: int | None = None
     last: int | None = None
+    total: int | None = None
+
+    @property
+    def describes_end(self) -> bool:
+        """Whether the page carries paging metadata at all (else only an empty page ends)."""
+        return self.links_present or self.total is not None
+
+    def more_after(self, page: int, records_read: int) -> bool:
+        """Whether more records are promised after `page`, with `records_read` read so far."""
+        return (
+            self.next is not None
+            or (self.last is not None and page < self.last)
+            or (self.total is not None and records_read < self.total)
+        )
+
+    def promise(self, records_read: int) -> str:
+        """The evidence in words, for an error message."""
+        said = []
+        if self.total is not None:
+            said.append(f"its `total` says {self.total} records ({records_read} read so far)")
+        if self.next is not None:
+            said.append(f"it links a next page ({self.next})")
+        elif self.last is not None:
+            said.append(f"it names page {self.last} as the last")
+        return " and ".join(said)
 
 
 def _page_number(href: Any) -> int | None:
@@ -118,36 +153,52 @@ def _page_number(href: Any) -> int | None:
     return int(page) if page.isdigit() else None
 
 
-def paging_links(envelope: Any) -> PagingLinks:
+def page_evidence(envelope: Any) -> PageEvidence:
     data = envelope.get("data") if isinstance(envelope, dict) else None
-    links = data.get("links") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return PageEvidence()
+    total = data.get("total", data.get("total_records"))
+    total = int(total) if isinstance(total, int | str) and str(total).isdigit() else None
+    links = data.get("links")
     if not _is_paging_links(links):
-        return PagingLinks()
+        return PageEvidence(total=total)
     named = {link.get("rel"): link.get("href") for link in links if isinstance(link, dict)}
     next_page = _page_number(named["next"]) or 0 if named.get("next") else None
-    return PagingLinks(present=True, next=next_page, last=_page_number(named.get("last")))
+    return PageEvidence(True, next_page, _page_number(named.get("last")), total)
+
+
+class PageGapError(FatalAPIError):
+    """A page came back empty although the API promised more records, even when asked again."""
+
+
+class MissingKeyError(FatalAPIError):
+    """A record lacks a primary-key field: emitting it would merge or drop rows downstream."""
 
 
 class PlanSourcePaginator(PageNumberPaginator):
-    """Next page number: the API's `next` link when it sends links, else the following page.
+    """Next page number: the API's `next` link when it sends one, else the following page.
 
-    Paging stops at an empty page or when links are sent without a `next` one, never at a
-    short page: PlanSource may serve fewer records than `per_page` asked for.
+    Paging goes on while a page links a `next` page, names a later `last` page, or its `total`
+    exceeds the records read; without such metadata, until an empty page. Never does a short
+    page end it: PlanSource may serve fewer records than `per_page` asked for.
     """
 
     def __init__(self, start_value: int = 1) -> None:
         super().__init__(start_value)
         self.last_page: int | None = None
+        self.records_read = 0
 
     @override
     def has_more(self, response: requests.Response) -> bool:
-        links = paging_links(envelope_of(response))
-        self.last_page = links.last
-        return not links.present or links.next is not None
+        evidence = page_evidence(envelope_of(response))
+        self.last_page = evidence.last
+        return not evidence.describes_end or evidence.more_after(
+            self.current_value, self.records_read
+        )
 
     @override
     def get_next(self, response: requests.Response) -> int | None:
-        next_page = paging_links(envelope_of(response)).next
+        next_page = page_evidence(envelope_of(response)).next
         return next_page if next_page and next_page > self.current_value else self.current_value + 1
 
     def upcoming(self, count: int) -> range:
@@ -178,6 +229,8 @@ class PlanSourceStream(RESTStream[int]):
     def __init__(self, tap: TapPlanSource, **kwargs: Any) -> None:
         schema = kwargs.pop("schema", None) or self.record_schema
         self.normalize = RecordNormalizer(schema)
+        #: Things counted while reading (e.g. unresolved custom ids), reported when it ends.
+        self.report: Counter[str] = Counter()
         self._sessions = threading.local()
         super().__init__(tap=tap, schema=tap.sensitive_policy.protect_schema(schema), **kwargs)
         self.plansource = tap
@@ -239,7 +292,7 @@ class PlanSourceStream(RESTStream[int]):
         if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(self.response_error_message(response), response)
         if status >= HTTPStatus.BAD_REQUEST:
-            raise PlanSourceAPIError(self.response_error_message(response))
+            raise PlanSourceAPIError(self.response_error_message(response), status)
 
     @override
     def response_error_message(self, response: requests.Response) -> str:
@@ -264,7 +317,7 @@ class PlanSourceStream(RESTStream[int]):
                 said += f" ({errors['error_code']})"
         elif isinstance(errors, str) and errors:
             said = errors[:300]
-        path, said = urlsplit(url).path, said.rstrip(". ")
+        path, said = urlsplit(url).path, self.plansource.redact(said).rstrip(". ")
         hint = self.setting_hint(status)
         return f"PlanSource answered {status} to GET {path}: {said}. {hint}".strip()
 
@@ -325,7 +378,7 @@ class PlanSourceStream(RESTStream[int]):
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        for records in self._pages(context):
+        for records in self.record_batches(context):
             yield from records
         for field_path, count in sorted(self.normalize.failures.items()):
             self.logger.warning(
@@ -335,6 +388,33 @@ class PlanSourceStream(RESTStream[int]):
                 field_path,
             )
         self.normalize.failures.clear()
+        for what, count in sorted(self.report.items()):
+            self.logger.warning("%s: %d %s", self.name, count, what)
+        self.report.clear()
+
+    def record_batches(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
+        """The records this stream reads, a page (or a request) at a time."""
+        return self._pages(context)
+
+    def ordered_fan_out(
+        self, items: Iterable[Any], fetch: Callable[[Any], Any]
+    ) -> Iterator[tuple[Any, Any]]:
+        """`(item, fetch(item))` in the order of `items`, with `prefetch_pages + 1` fetches in
+        flight, so one request per item costs about the latency divided by that depth."""
+        depth = self.plansource.settings.prefetch_pages + 1
+        pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix=f"{self.name}-fetch")
+        pending: deque[tuple[Any, Future]] = deque()
+        try:
+            for item in items:
+                pending.append((item, pool.submit(fetch, item)))
+                if len(pending) >= depth:
+                    item_done, future = pending.popleft()
+                    yield item_done, future.result()
+            while pending:
+                item_done, future = pending.popleft()
+                yield item_done, future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _fetch(self, context: Context | None, page: int | None) -> tuple[requests.Response, list]:
         """One page and its records; a body that is not JSON is retried like a 5xx."""
@@ -355,63 +435,172 @@ class PlanSourceStream(RESTStream[int]):
         return self.request_decorator(attempt)(prepared, context)
 
     def _pages(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
-        """Each page's records in order, until an empty page or no `next` link.
+        """Each page's records in order, while the evidence says more pages follow.
 
         Before a page's records are handed on, the following `prefetch_pages` pages are
-        requested, so the network works while the records are processed. Past the last page
-        that costs at most `prefetch_pages - 1` requests for pages that come back empty.
+        requested, so the network works while the records are processed. An empty page that
+        contradicts the evidence (its `total` or `next` link, or records on the page after it)
+        is asked again, and fails the stream if it stays empty: ending there would let the
+        bookmark pass records never read.
         """
         paginator = self.get_new_paginator() or SinglePagePaginator()
         ahead = self.plansource.settings.prefetch_pages if self.paginated else 0
         pool = ThreadPoolExecutor(max_workers=ahead + 1, thread_name_prefix=f"{self.name}-page")
         in_flight: dict[int | None, Future] = {}
+
+        def requested(page: int | None) -> Future:
+            if page not in in_flight:
+                in_flight[page] = pool.submit(self._fetch, context, page)
+            return in_flight[page]
+
+        records_read = 0
         try:
             with self.get_http_request_counter() as request_counter:
                 request_counter.with_context(context)
                 while not paginator.finished:
                     page = paginator.current_value
-                    if page not in in_flight:
-                        in_flight[page] = pool.submit(self._fetch, context, page)
-                    response, records = in_flight.pop(page).result()
+                    response, records = requested(page).result()
+                    del in_flight[page]
                     request_counter.increment()
+                    if not records and isinstance(paginator, PlanSourcePaginator):
+                        response, records = self._empty_page(
+                            context, page, response, records_read, requested
+                        )
                     self.logger.info("%s: page %s, %d records", self.name, page or 1, len(records))
                     if not records:
                         break
+                    records_read += len(records)
+                    if isinstance(paginator, PlanSourcePaginator):
+                        paginator.records_read = records_read
                     paginator.advance(response)
                     if isinstance(paginator, PlanSourcePaginator) and not paginator.finished:
                         for number in paginator.upcoming(ahead):
-                            if number not in in_flight:
-                                in_flight[number] = pool.submit(self._fetch, context, number)
+                            requested(number)
                     yield records
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _empty_page(
+        self,
+        context: Context | None,
+        page: int,
+        response: requests.Response,
+        records_read: int,
+        requested: Callable[[int], Future],
+    ) -> tuple[requests.Response, list]:
+        """An empty page as it stands when nothing says more follows; else asked again."""
+        evidence = page_evidence(envelope_of(response))
+        if evidence.describes_end:
+            if not evidence.more_after(page, records_read):
+                return response, []
+            promise = evidence.promise(records_read)
+        else:
+            try:
+                _, following = requested(page + 1).result()
+            except Exception:
+                following = []
+            if not following:
+                return response, []
+            promise = f"page {page + 1} has records"
+        tries = self.backoff_max_tries()
+        waits = wait_times(self.plansource.settings.retry_initial_delay)
+        next(waits)
+        for attempt in range(2, tries + 1):
+            self.logger.warning(
+                "%s: page %d of GET %s came back empty although %s; asking again (try %d of %d)",
+                self.name,
+                page,
+                self.path,
+                promise,
+                attempt,
+                tries,
+            )
+            time.sleep(waits.send(None))  # type: ignore[arg-type]
+            response, records = self._fetch(context, page)
+            if records:
+                return response, records
+        msg = (
+            f"{self.name}: PlanSource answered page {page} of GET {self.path} with no records "
+            f"{tries} times although {promise}. Stopped without a new bookmark so that no unread "
+            "records are skipped; run the sync again later, and tell PlanSource support if it "
+            "persists."
+        )
+        raise PageGapError(msg)
 
     def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Derive or rename fields before conversion (e.g. parent ids from `links.href`)."""
         record.pop("links", None)
         return record
 
+    def subscriber_id_from(self, link: LinkIds, record: dict[str, Any]) -> int | None:
+        """PlanSource's subscriber id named by an href; a custom id (`is_custom_id=true`) is
+        kept as `subscriber_custom_id` and looked up among the subscribers."""
+        if not link.custom:
+            return link.number("subscriber_id")
+        custom_id = link.ids.get("subscriber_id")
+        record["subscriber_custom_id"] = custom_id
+        found = self.plansource.subscriber_directory.resolve(custom_id) if custom_id else None
+        if found is None:
+            self.report["custom subscriber id(s) matching no subscriber (subscriber_id null)"] += 1
+        return found
+
     @override
     def post_process(
         self, row: dict[str, Any], context: Context | None = None
     ) -> dict[str, Any] | None:
-        return self.plansource.sensitive_policy.apply(self.normalize(self.shape(row, context)))
+        record = self.normalize(self.shape(row, context))
+        for key in self.primary_keys:
+            if record.get(key) is None:
+                raise MissingKeyError(self.missing_key_message(key))
+        return self.plansource.sensitive_policy.apply(record)
+
+    def missing_key_message(self, key: str) -> str:
+        """Why a record without `key` stops the stream."""
+        return (
+            f"{self.name}: PlanSource sent a record without `{key}`, part of the stream's primary "
+            f"key {list(self.primary_keys)}; stopped rather than emit a record that targets would "
+            "merge with others or drop."
+        )
 
 
 @cache
-def _href_ids(pattern: str) -> Callable[[str], dict[str, int]]:
-    """Parses ids out of a `links.href`, e.g. `/admin/subscriber/{subscriber_id}/beneficiaries`."""
-    regex = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>\\d+)", re.escape(pattern)) + r"/?$")
-
-    def parse(href: str) -> dict[str, int]:
-        match = regex.search(href or "")
-        return {k: int(v) for k, v in match.groupdict().items()} if match else {}
-
-    return parse
+def _href_pattern(pattern: str) -> re.Pattern[str]:
+    """`/subscriber/{subscriber_id}/beneficiaries` as a regex over the path of an href."""
+    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/?#]+)", re.escape(pattern)) + r"/?$")
 
 
-def ids_from_link(record: dict[str, Any], pattern: str) -> dict[str, int]:
-    """Ids named in `pattern` read from `record["links"]["href"]` (empty when absent)."""
-    links = record.get("links")
-    href = links.get("href") or links.get("self") if isinstance(links, dict) else None
-    return _href_ids(pattern)(str(href)) if href else {}
+@dataclass(frozen=True)
+class LinkIds:
+    """The ids an href names, and whether they are the customer's own (`is_custom_id=true`)."""
+
+    ids: dict[str, str]
+    custom: bool = False
+
+    def number(self, name: str) -> int | None:
+        """The id `name` as PlanSource's numeric id (None when custom or absent)."""
+        value = self.ids.get(name, "")
+        return int(value) if value.isdigit() and not self.custom else None
+
+
+def self_href(links: Any) -> str | None:
+    """The `self` href of a record's `links`: an object, or an array of `{rel, href}`."""
+    if isinstance(links, dict):
+        return links.get("href") or links.get("self")
+    if isinstance(links, list):
+        hrefs = [link for link in links if isinstance(link, dict) and link.get("href")]
+        chosen = next((link for link in hrefs if link.get("rel") == "self"), None)
+        return (chosen or (hrefs[0] if hrefs else {})).get("href")
+    return None
+
+
+def ids_from_link(record: dict[str, Any], pattern: str) -> LinkIds:
+    """Ids named in `pattern` read from the record's `links` (empty when absent)."""
+    href = self_href(record.get("links"))
+    if not href:
+        return LinkIds({})
+    parts = urlsplit(str(href))
+    match = _href_pattern(pattern).search(parts.path)
+    if match is None:
+        return LinkIds({})
+    custom = parse_qs(parts.query).get("is_custom_id", [""])[0].lower() == "true"
+    return LinkIds(match.groupdict(), custom)

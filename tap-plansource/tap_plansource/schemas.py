@@ -92,8 +92,8 @@ SUBSCRIBER = obj(
 
 DEPENDENT = obj(
     integers="id subscriber_id org_relationship_id termination_reason_id",
-    strings=f"""public_id ssn first_name middle_name last_name name_suffix gender
-        relationship_code {ADDRESS} home_phone medicare_reason medicare_plan qmcso_benefits
+    strings=f"""public_id subscriber_custom_id ssn first_name middle_name last_name name_suffix
+        gender relationship_code {ADDRESS} home_phone medicare_reason medicare_plan qmcso_benefits
         anthem_member_code {udefs(10)}""",
     booleans="""is_active cannot_terminate lives_at_home is_smoker verified
         hide_dependent_on_termination enroll_in_medicare qmcso has_worksite_coverage""",
@@ -103,7 +103,7 @@ DEPENDENT = obj(
 
 BENEFICIARY = obj(
     integers="id subscriber_id coverage_id coverage_line_id",
-    strings=f"name relationship {ADDRESS} phone {udefs(10)}",
+    strings=f"subscriber_custom_id name relationship {ADDRESS} phone {udefs(10)}",
     numbers="allocation",
     booleans="primary_beneficiary test_employee",
     dates="original_effective_date change_effective_date termination_date",
@@ -182,7 +182,7 @@ ACA_OFFER = obj(
 
 ACA_ENROLLEE = obj(
     integers="id subscriber_id dependent_id",
-    strings="first_name middle_name last_name ssn",
+    strings="covered_person first_name middle_name last_name ssn",
     booleans="is_deleted",
     dates="birthdate start_date end_date",
     date_times="updated_at",
@@ -197,6 +197,7 @@ ADMINISTRATOR = obj(
     booleans="""is_agent is_primary_administrator is_data_discrepancy_contact
         account_initialized receive_eoi_notifications receive_life_event_notifications""",
     dates="disabled_on",
+    date_times="synced_at",
     nested={"populations": array_of(_ID_NAME), "roles": array_of(_ID_NAME)},
 )
 

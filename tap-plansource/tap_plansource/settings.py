@@ -6,12 +6,16 @@ Every problem is reported with the name of the setting to fix, all at once, as a
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as parse_jsonpath
 from singer_sdk.exceptions import ConfigValidationError
@@ -28,7 +32,12 @@ TOKEN_PATH = "/oauth/v2/token"  # noqa: S105 - a URL path, not a password
 PLAN_YEAR_SELECTORS = ("previous", "current", "next")
 SENSITIVE_MODES = ("keep", "mask", "hash", "drop")
 USERNAME_PLACEMENTS = ("claim", "form", "both")
+PAYROLL_MODES = ("per_subscriber", "bulk")
+# JWT client assertion algorithms: HMAC with the client secret, or a private key (RSA, EC P-256).
+ASSERTION_ALGORITHMS = ("HS256", "RS256", "ES256")
 MAX_PAGE_SIZE = 500
+# Shorter values are not searched for in texts (they would match ordinary words).
+MIN_SECRET_LENGTH = 6
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # SSNs as PlanSource names them on subscribers, dependents, payroll, EOI, ACA and survey answers.
 SSN_FIELD_NAMES = ("ssn", "subscriber_ssn", "dependent_ssn")
@@ -47,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "max_retries": 5,
     "retry_initial_delay": 2.0,
     "prefetch_pages": 2,
+    "payroll_mode": "per_subscriber",
+    "client_assertion_algorithm": "HS256",
 }
 
 _HOSTNAME = re.compile(
@@ -78,12 +89,16 @@ class Settings:
     token_audience: str
     client_id: str
     client_secret: str = field(repr=False)
+    client_assertion_algorithm: str
+    private_key: str | None = field(repr=False)
+    key_id: str | None
     username: str
     username_placement: str
     plan_years: tuple[str, ...]
     include_test_employees: bool
     page_size: int
-    start_date: str | None
+    start_date: datetime.datetime | None
+    payroll_mode: str
     payroll_lookback_days: int
     aca_overlap_minutes: int
     sensitive_mode: str
@@ -94,6 +109,12 @@ class Settings:
     max_retries: int
     retry_initial_delay: float
     prefetch_pages: int
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Setting values that must never be printed (see `Redactor`)."""
+        values = (self.client_secret, self.sensitive_hash_salt, self.private_key)
+        return tuple(v for v in values if v)
 
     @classmethod
     def from_config(
@@ -151,6 +172,23 @@ class Settings:
         custom_streams = _custom_streams(
             values.get("custom_streams") or [], set(reserved_stream_names), errors
         )
+        payroll_mode = values["payroll_mode"]
+        if payroll_mode not in PAYROLL_MODES:
+            errors.append(
+                f"`payroll_mode` must be one of {list(PAYROLL_MODES)}, got {payroll_mode!r}"
+            )
+        start_date = _start_date(values.get("start_date"), errors)
+        algorithm = values["client_assertion_algorithm"]
+        private_key = values.get("private_key") or None
+        if algorithm not in ASSERTION_ALGORITHMS:
+            errors.append(
+                f"`client_assertion_algorithm` must be one of {list(ASSERTION_ALGORITHMS)}, "
+                f"got {algorithm!r}"
+            )
+        elif algorithm != "HS256":
+            key_problem = signing_key_problem(algorithm, private_key)
+            if key_problem:
+                errors.append(f"`private_key`: {key_problem}")
 
         if errors:
             summary = "Config validation failed: " + "; ".join(errors)
@@ -161,12 +199,16 @@ class Settings:
             token_audience=urlsplit(api_url).hostname or "",
             client_id=values.get("client_id", ""),
             client_secret=values.get("client_secret", ""),
+            client_assertion_algorithm=algorithm,
+            private_key=private_key,
+            key_id=values.get("key_id") or None,
             username=values.get("username", ""),
             username_placement=values["username_placement"],
             plan_years=tuple(dict.fromkeys(plan_years)),
             include_test_employees=bool(values["include_test_employees"]),
             page_size=page_size,
-            start_date=values.get("start_date"),
+            start_date=start_date,
+            payroll_mode=payroll_mode,
             payroll_lookback_days=values["payroll_lookback_days"],
             aca_overlap_minutes=values["aca_overlap_minutes"],
             sensitive_mode=mode,
@@ -198,7 +240,8 @@ def _api_url(values: Mapping[str, Any], errors: list[str]) -> str:
         host = parts.hostname or ""
         port_ok = parts.port is None or 0 < parts.port < 65536
     except ValueError:
-        errors.append(f"`api_url` is not a valid URL: {override!r}")
+        shown = "" if "@" in str(override) else f": {override!r}"  # may hold a password
+        errors.append(f"`api_url` is not a valid URL{shown}")
         return ""
     problems = []
     if parts.scheme not in {"https", "http"} or (
@@ -206,7 +249,12 @@ def _api_url(values: Mapping[str, Any], errors: list[str]) -> str:
     ):
         problems.append("use https (plain http is accepted only for a loopback sandbox)")
     if parts.username or parts.password or "@" in parts.netloc:
-        problems.append("do not put credentials in the URL")
+        # The URL is not repeated: it holds a password.
+        errors.append(
+            "`api_url` is not accepted: it carries credentials (`user:password@`); remove them, "
+            "the tap authenticates with `client_id` and `client_secret`"
+        )
+        return ""
     if parts.query or parts.fragment:
         problems.append("leave out query string and fragment")
     if not (_HOSTNAME.match(host) or host in LOOPBACK_HOSTS) or not port_ok:
@@ -296,3 +344,61 @@ def _custom_streams(
             )
         )
     return tuple(streams)
+
+
+def _start_date(value: Any, errors: list[str]) -> datetime.datetime | None:
+    """`start_date` as an aware date-time (UTC when no offset is given)."""
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        errors.append(
+            f"`start_date` must be an ISO 8601 date or date-time such as 2024-01-01 or "
+            f"2024-01-01T00:00:00Z, got {value!r}"
+        )
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def signing_key_problem(algorithm: str, private_key: str | None) -> str | None:
+    """Why `private_key` cannot sign `algorithm` assertions (None when it can); never quotes it."""
+    if not private_key:
+        return f"required with `client_assertion_algorithm: {algorithm}` (a PEM private key)"
+    try:
+        key = serialization.load_pem_private_key(private_key.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return (
+            "is not an unencrypted PEM private key (expected `-----BEGIN PRIVATE KEY-----` or "
+            "`-----BEGIN RSA/EC PRIVATE KEY-----`)"
+        )
+    if algorithm == "RS256" and not isinstance(key, rsa.RSAPrivateKey):
+        return "RS256 needs an RSA private key"
+    if algorithm == "ES256" and not (
+        isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+    ):
+        return "ES256 needs an EC private key on the P-256 curve"
+    return None
+
+
+class Redactor:
+    """Replaces every known secret in a text with `***`: the secret settings, and the access
+    tokens and client assertions issued while the tap runs (an API may echo any of them)."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self._secrets = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
+        for secret in secrets:
+            # A PEM key echoed back may come line by line.
+            self._secrets.update(
+                line for line in secret.splitlines() if len(line) >= MIN_SECRET_LENGTH
+            )
+
+    def add(self, secret: str) -> None:
+        if len(secret) >= MIN_SECRET_LENGTH:
+            self._secrets.add(secret)
+
+    def __call__(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text

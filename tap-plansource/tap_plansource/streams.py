@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from singer_sdk import Stream
@@ -12,10 +13,17 @@ from singer_sdk.helpers.jsonpath import extract_jsonpath
 from typing_extensions import override
 
 from tap_plansource import schemas
-from tap_plansource.client import PlanSourceStream, envelope_of, ids_from_link, records_in
+from tap_plansource.client import (
+    LinkIds,
+    PlanSourceAPIError,
+    PlanSourceStream,
+    envelope_of,
+    ids_from_link,
+    records_in,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -23,8 +31,11 @@ if TYPE_CHECKING:
     from tap_plansource.settings import CustomStreamDefinition
     from tap_plansource.tap import TapPlanSource
 
-# Requested when neither a bookmark nor `start_date` exists: PlanSource requires a window.
-PAYROLL_HISTORY_START = datetime.date(2000, 1, 1)
+# A first payroll run without `start_date` asks for changes since 1 January of the previous
+# year (the previous and the current calendar plan year), not PlanSource's whole history.
+PAYROLL_FIRST_RUN_YEARS_BACK = 1
+# `changes_since` of a first administrators run: every administrator ever changed.
+EVERYTHING_SINCE = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -60,6 +71,12 @@ class SubscribersStream(PlanSourceStream):
     records_key = ("subscribers",)
     record_schema = schemas.SUBSCRIBER
 
+    @override
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        if (context or {}).get("all_employees"):
+            return {"include_test": "true"}
+        return super().query_params(context)
+
 
 class DependentsStream(PlanSourceStream):
     """Dependents, with `subscriber_id` from their link and `is_active` from their list."""
@@ -90,8 +107,9 @@ class DependentsStream(PlanSourceStream):
 
     @override
     def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
-        ids = ids_from_link(record, "/subscriber/{subscriber_id}/dependent/{id}")
-        record.setdefault("subscriber_id", ids.get("subscriber_id"))
+        link = ids_from_link(record, "/subscriber/{subscriber_id}/dependent/{id}")
+        if record.get("subscriber_id") is None:
+            record["subscriber_id"] = self.subscriber_id_from(link, record)
         return super().shape(record, context)
 
 
@@ -109,35 +127,37 @@ class BeneficiariesStream(PlanSourceStream):
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         return list(self._beneficiaries(data_of(response), None))
 
-    def _beneficiaries(self, node: Any, subscriber_id: int | None) -> Iterable[dict[str, Any]]:
+    def _beneficiaries(self, node: Any, subscriber: LinkIds | None) -> Iterable[dict[str, Any]]:
         """Walk organization → subscriber → beneficiaries, each a list or a single object."""
         for item in as_list(node):
             if not isinstance(item, dict):
                 continue
             if "organization" in item:
-                yield from self._beneficiaries(item["organization"], subscriber_id)
+                yield from self._beneficiaries(item["organization"], subscriber)
             elif "subscriber" in item or "subscribers" in item:
-                for subscriber in as_list(item.get("subscriber") or item.get("subscribers")):
-                    if isinstance(subscriber, dict):
-                        link = ids_from_link(
-                            subscriber, "/subscriber/{subscriber_id}/beneficiaries"
-                        )
+                for owner in as_list(item.get("subscriber") or item.get("subscribers")):
+                    if isinstance(owner, dict):
+                        link = ids_from_link(owner, "/subscriber/{subscriber_id}/beneficiaries")
                         yield from self._beneficiaries(
-                            subscriber.get("beneficiaries"),
-                            link.get("subscriber_id", subscriber_id),
+                            owner.get("beneficiaries"), link if link.ids else subscriber
                         )
             elif "beneficiaries" in item:
-                yield from self._beneficiaries(item["beneficiaries"], subscriber_id)
+                yield from self._beneficiaries(item["beneficiaries"], subscriber)
             else:
-                if subscriber_id is not None:
-                    item.setdefault("subscriber_id", subscriber_id)
+                if subscriber is not None:
+                    item["_subscriber_link"] = subscriber
                 yield item
 
     @override
     def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
-        ids = ids_from_link(record, "/coverage/{coverage_id}/beneficiaries")
-        record.setdefault("coverage_id", ids.get("coverage_id"))
-        record.setdefault("subscriber_id", None)
+        coverage = ids_from_link(record, "/coverage/{coverage_id}/beneficiaries")
+        if record.get("coverage_id") is None:
+            record["coverage_id"] = coverage.number("coverage_id")
+        subscriber = record.pop("_subscriber_link", None)
+        if record.get("subscriber_id") is None:
+            record["subscriber_id"] = (
+                self.subscriber_id_from(subscriber, record) if subscriber else None
+            )
         return super().shape(record, context)
 
 
@@ -216,16 +236,26 @@ class DependentCoveragesStream(PlanYearStream):
 class PayrollDeductionsStream(PlanSourceStream):
     """Payroll view of coverages, read from the bookmark minus `payroll_lookback_days` to today.
 
+    `payroll_mode: per_subscriber` (PlanSource's recommendation) asks
+    `/payroll_coverages_subscriber/{id}` for each subscriber, `prefetch_pages + 1` at a time;
+    `bulk` pages through `/payroll_coverages_subscribers`. Both ask the same window.
     `id` is the subscriber id in PlanSource's payload; it is emitted as `subscriber_id`.
     """
 
+    PER_SUBSCRIBER_PATH = "/payroll_coverages_subscriber/{subscriber_id}"
+    PROGRESS_EVERY = 500
+
     name = "payroll_deductions"
     path = "/payroll_coverages_subscribers"
+    # A change to a deduction is a new row (the API flags it `current` and the one before it
+    # `previous`); both may share the change date, so the row's `created_at` tells them apart
+    # while staying the same when that row itself is updated.
     primary_keys = (
         "subscriber_id",
         "benefit_lookup_code",
         "org_plan_year_starts",
         "change_effective_date",
+        "created_at",
     )
     replication_key = "updated_at"
     takes_include_test = True
@@ -235,10 +265,10 @@ class PayrollDeductionsStream(PlanSourceStream):
 
     def window(self, context: Context | None) -> tuple[datetime.date, datetime.date]:
         """Dates of payroll changes to ask for; the end is tomorrow to cover every time zone."""
-        since = self.get_starting_timestamp(context)
+        since = self.get_starting_timestamp(None)
         today = self.plansource.sync_started_at.date()
         if since is None:
-            start = PAYROLL_HISTORY_START
+            start = datetime.date(today.year - PAYROLL_FIRST_RUN_YEARS_BACK, 1, 1)
         else:
             start = since.date() - datetime.timedelta(
                 days=self.plansource.settings.payroll_lookback_days
@@ -248,16 +278,74 @@ class PayrollDeductionsStream(PlanSourceStream):
     @override
     def query_params(self, context: Context | None) -> dict[str, Any]:
         start, end = self.window(context)
-        return {
-            **super().query_params(context),
-            "start_date": start.isoformat(),
-            "end_date": end.isoformat(),
-        }
+        params = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+        if not self.per_subscriber(context):
+            params.update(super().query_params(context))
+        return params
+
+    @staticmethod
+    def per_subscriber(context: Context | None) -> bool:
+        return bool(context) and "subscriber_id" in context  # type: ignore[operator]
+
+    @override
+    def get_url(self, context: Context | None) -> str:
+        if self.per_subscriber(context):
+            return self.url_base + self.PER_SUBSCRIBER_PATH.format(**context)  # type: ignore[arg-type]
+        return super().get_url(context)
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: int | None
+    ) -> dict[str, Any]:
+        if self.per_subscriber(context):
+            return self.query_params(context)
+        return super().get_url_params(context, next_page_token)
+
+    @override
+    def record_batches(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
+        start, end = self.window(context)
+        if self.get_starting_timestamp(None) is None:
+            self.logger.info(
+                "%s: first run without `start_date`: reading changes from %s to %s",
+                self.name,
+                start,
+                end,
+            )
+        if self.plansource.settings.payroll_mode == "bulk":
+            return self._pages(context)
+        return self._per_subscriber()
+
+    def _per_subscriber(self) -> Iterator[list[dict[str, Any]]]:
+        """Each subscriber's rows; a subscriber gone since the list was read is counted."""
+        subscribers = cast("SubscribersStream", self.plansource.streams[SubscribersStream.name])
+        ids = (record["id"] for page in subscribers.record_batches(None) for record in page)
+        read = rows = 0
+        for _, records in self.ordered_fan_out(ids, self._subscriber_rows):
+            read += 1
+            if records is None:
+                self.report["subscriber(s) listed but gone (404) when their payroll was read"] += 1
+                continue
+            rows += len(records)
+            if read % self.PROGRESS_EVERY == 0:
+                self.logger.info("%s: %d subscribers, %d rows", self.name, read, rows)
+            yield records
+        self.logger.info("%s: %d subscribers, %d rows", self.name, read, rows)
+
+    def _subscriber_rows(self, subscriber_id: int) -> list[dict[str, Any]] | None:
+        try:
+            return self._fetch({"subscriber_id": subscriber_id}, None)[1]
+        except PlanSourceAPIError as error:
+            if error.status == HTTPStatus.NOT_FOUND:
+                return None
+            raise
 
     @override
     def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         if "id" in record:
             record.setdefault("subscriber_id", record.pop("id"))
+        if record.get("org_plan_year_starts") is None and "plan_year_starts_on" in record:
+            # PlanSource's field tables name the plan year's start both ways.
+            record["org_plan_year_starts"] = record["plan_year_starts_on"]
         return super().shape(record, context)
 
 
@@ -268,8 +356,12 @@ class AcaStream(PlanSourceStream):
     replication_key = "updated_at"
     bad_request_hint = "`start_date` and `aca_overlap_minutes`"
 
+    def changes_since(self, context: Context | None) -> datetime.datetime | None:
+        """The earliest change to read: the bookmark, else `start_date`, else everything."""
+        return self.get_starting_timestamp(context)
+
     def changes_since_minutes(self, context: Context | None) -> int | None:
-        since = self.get_starting_timestamp(context)
+        since = self.changes_since(context)
         if since is None:
             return None
         elapsed = (self.plansource.sync_started_at - since).total_seconds()
@@ -292,18 +384,54 @@ class AcaOffersStream(AcaStream):
 
 
 class AcaEnrolleesStream(AcaStream):
+    """One row per person covered, per coverage period. PlanSource's documented enrollee has no
+    `id`, so the key is the subscriber, the person covered (`covered_person`: `subscriber` or
+    `dependent:<dependent_id>`) and the period's `start_date`."""
+
     name = "aca_enrollees"
     path = "/aca/enrollees"
+    primary_keys = ("subscriber_id", "covered_person", "start_date")
     records_key = ("enrollees",)
     record_schema = schemas.ACA_ENROLLEE
 
+    @override
+    def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        dependent_id = record.get("dependent_id")
+        record["covered_person"] = (
+            "subscriber" if dependent_id in (None, "") else f"dependent:{dependent_id}"
+        )
+        return super().shape(record, context)
 
-class AdministratorsStream(PlanSourceStream):
+
+class AdministratorsStream(AcaStream):
+    """Admin users, read through `changes_since` (PlanSource's default looks back one minute).
+
+    The first run asks for every change since 1970 (the full list, whatever `start_date`
+    says); later runs ask for the minutes since the previous run started, plus
+    `aca_overlap_minutes`. Administrators carry no timestamp, so each record gets `synced_at`
+    (when this run started), which is the bookmark.
+    """
+
     name = "administrators"
     path = "/administrators"
-    primary_keys = ("id",)
+    replication_key = "synced_at"
     records_key = ("administrators",)
     record_schema = schemas.ADMINISTRATOR
+    bad_request_hint = "`aca_overlap_minutes`"
+
+    @override
+    def changes_since(self, context: Context | None) -> datetime.datetime:
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        return datetime.datetime.fromisoformat(bookmark) if bookmark else EVERYTHING_SINCE
+
+    @override
+    def query_params(self, context: Context | None) -> dict[str, Any]:
+        return {"changes_since": self.changes_since_minutes(context)}
+
+    @override
+    def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
+        record["synced_at"] = self.plansource.sync_started_at.isoformat()
+        return super().shape(record, context)
 
 
 class EoiPendingStream(PlanSourceStream):
@@ -379,7 +507,6 @@ class CustomStream(PlanSourceStream):
     def __init__(self, tap: TapPlanSource, definition: CustomStreamDefinition) -> None:
         self.definition = definition
         self.paginated = definition.paginate
-        self.primary_keys = definition.primary_keys
         self.bad_request_hint = f"`params` of custom stream `{definition.name}`"
         self.not_found_hint = (
             f"`path` of custom stream `{definition.name}` and `environment` (or `api_url`)"
@@ -388,6 +515,7 @@ class CustomStream(PlanSourceStream):
             (definition.schema or {}).get("properties"), definition.primary_keys
         )
         super().__init__(tap, name=definition.name, path=definition.path, schema=schema)
+        self.primary_keys = definition.primary_keys  # after the SDK's init, which resets them
 
     @override
     def query_params(self, context: Context | None) -> dict[str, Any]:
@@ -395,6 +523,13 @@ class CustomStream(PlanSourceStream):
             k: str(v).lower() if isinstance(v, bool) else v
             for k, v in self.definition.params.items()
         }
+
+    @override
+    def missing_key_message(self, key: str) -> str:
+        return (
+            f"{self.name}: a record has no `{key}`; check `primary_keys` of custom stream "
+            f"`{self.name}` (the fields of each record that identify it)."
+        )
 
     @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
@@ -407,6 +542,40 @@ class CustomStream(PlanSourceStream):
     @override
     def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         return record
+
+
+class SubscriberDirectory:
+    """PlanSource subscriber ids by the customer's own ids, for hrefs that name a subscriber by
+    custom id (`/admin/subscriber/E000123?is_custom_id=true`).
+
+    PlanSource does not say which field a custom id is, so both `subscriber_code` and
+    `employee_number` are looked up; a value naming two different subscribers resolves to
+    nothing. The subscribers (test employees too) are read once, on the first custom id.
+    """
+
+    FIELDS = ("subscriber_code", "employee_number")
+
+    def __init__(self, tap: TapPlanSource) -> None:
+        self.tap = tap
+        self._ids: dict[str, int | None] | None = None
+
+    def resolve(self, custom_id: str) -> int | None:
+        if self._ids is None:
+            self._ids = self._read()
+        return self._ids.get(custom_id)
+
+    def _read(self) -> dict[str, int | None]:
+        subscribers = cast("SubscribersStream", self.tap.streams[SubscribersStream.name])
+        ids: dict[str, int | None] = {}
+        for record in subscribers.request_records({"all_employees": True}):
+            for field in self.FIELDS:
+                code = record.get(field)
+                if code is None or code == "":
+                    continue
+                known = ids.setdefault(str(code), record.get("id"))
+                if known != record.get("id"):
+                    ids[str(code)] = None
+        return ids
 
 
 class CoverageDimensions:

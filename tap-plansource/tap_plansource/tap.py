@@ -11,21 +11,30 @@ from typing import Any
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
 from tap_plansource.auth import PlanSourceAuth, TokenManager
 from tap_plansource.sensitive import SensitiveFieldPolicy
 from tap_plansource.settings import (
+    ASSERTION_ALGORITHMS,
     DEFAULTS,
     ENVIRONMENT_HOSTS,
     MAX_PAGE_SIZE,
+    PAYROLL_MODES,
     PLAN_YEAR_SELECTORS,
     SENSITIVE_MODES,
     USERNAME_PLACEMENTS,
+    Redactor,
     Settings,
 )
-from tap_plansource.streams import STREAM_TYPES, CoverageDimensions, CustomStream
+from tap_plansource.streams import (
+    STREAM_TYPES,
+    CoverageDimensions,
+    CustomStream,
+    SubscriberDirectory,
+)
 
 CUSTOM_STREAM = th.ObjectType(
     th.Property(
@@ -122,7 +131,33 @@ class TapPlanSource(Tap):
             th.StringType,
             required=True,
             secret=True,
-            description="The API user's client secret; signs the token request's JWT assertion.",
+            description=(
+                "The API user's client secret; signs the token request's JWT assertion when "
+                "`client_assertion_algorithm` is HS256."
+            ),
+        ),
+        th.Property(
+            "client_assertion_algorithm",
+            th.StringType,
+            default=DEFAULTS["client_assertion_algorithm"],
+            allowed_values=list(ASSERTION_ALGORITHMS),
+            description=(
+                "How the token request's JWT assertion is signed: `HS256` with `client_secret`, "
+                "or `RS256`/`ES256` with `private_key` (PlanSource holds the public key)."
+            ),
+        ),
+        th.Property(
+            "private_key",
+            th.StringType,
+            secret=True,
+            description=(
+                "PEM private key (RSA for RS256, EC P-256 for ES256) that signs the assertion."
+            ),
+        ),
+        th.Property(
+            "key_id",
+            th.StringType,
+            description="Optional `kid` header of the assertion, naming the key PlanSource holds.",
         ),
         th.Property(
             "username",
@@ -163,8 +198,18 @@ class TapPlanSource(Tap):
             th.DateTimeType,
             description=(
                 "Earliest change read by the incremental streams (payroll, ACA) on the first run; "
-                "later runs start from the bookmark. Without it, payroll reads from 2000-01-01 "
-                "and ACA reads every record."
+                "later runs start from the bookmark. Without it, payroll reads changes since 1 "
+                "January of the previous year and ACA reads every record."
+            ),
+        ),
+        th.Property(
+            "payroll_mode",
+            th.StringType,
+            default=DEFAULTS["payroll_mode"],
+            allowed_values=list(PAYROLL_MODES),
+            description=(
+                "`per_subscriber` (PlanSource's recommendation): one request per subscriber "
+                "(`prefetch_pages + 1` in flight); `bulk`: pages of the whole organization."
             ),
         ),
         th.Property(
@@ -177,7 +222,10 @@ class TapPlanSource(Tap):
             "aca_overlap_minutes",
             th.IntegerType(minimum=0),
             default=DEFAULTS["aca_overlap_minutes"],
-            description="Minutes added to ACA's `changes_since` window, for clock differences.",
+            description=(
+                "Minutes added to the `changes_since` window of the ACA streams and "
+                "`administrators`, for clock differences."
+            ),
         ),
         th.Property(
             "sensitive_fields",
@@ -255,13 +303,35 @@ class TapPlanSource(Tap):
         The tap owns its process, so it can tune this interpreter-wide setting.
         """
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
-        super().invoke(**kwargs)
+        try:
+            super().invoke(**kwargs)
+        except FatalAPIError as error:
+            # Our messages say what happened and what to check: one line, traceback at DEBUG.
+            cls.logger.error("%s", error)
+            cls.logger.debug("Traceback of the failure above", exc_info=True)
+            sys.exit(1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _ = self.settings  # settings errors surface while the CLI still reports them one a line
 
     @cached_property
     def settings(self) -> Settings:
-        return Settings.from_config(
+        settings = Settings.from_config(
             self.config, reserved_stream_names=[t.name for t in STREAM_TYPES]
         )
+        if settings.start_date and settings.start_date > datetime.datetime.now(datetime.UTC):
+            self.logger.warning(
+                "`start_date` %s is in the future: payroll and ACA will read nothing newer "
+                "than it until then",
+                settings.start_date.isoformat(),
+            )
+        return settings
+
+    @cached_property
+    def redact(self) -> Redactor:
+        """Scrubs secrets (settings, tokens, assertions) from anything the tap logs."""
+        return Redactor(self.settings.secrets)
 
     @cached_property
     def sync_started_at(self) -> datetime.datetime:
@@ -270,7 +340,7 @@ class TapPlanSource(Tap):
 
     @cached_property
     def token_manager(self) -> TokenManager:
-        return TokenManager(self.settings, logging.getLogger(self.name))
+        return TokenManager(self.settings, logging.getLogger(self.name), self.redact)
 
     @cached_property
     def plansource_auth(self) -> PlanSourceAuth:
@@ -286,6 +356,10 @@ class TapPlanSource(Tap):
     @cached_property
     def coverage_dimensions(self) -> CoverageDimensions:
         return CoverageDimensions()
+
+    @cached_property
+    def subscriber_directory(self) -> SubscriberDirectory:
+        return SubscriberDirectory(self)
 
     @override
     def load_streams(self) -> list[Stream]:

@@ -10,6 +10,8 @@ from collections import defaultdict
 import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sandbox.plansource.app import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -329,7 +331,7 @@ def test_subscriber_paging_covers_every_visible_subscriber_in_id_order(plansourc
     ]
     records = api.all_pages("/subscribers", per_page=70)
     assert [r["id"] for r in records] == expected
-    assert records[0]["links"] == {"href": f"/admin/subscriber/{expected[0]}", "rel": "self"}
+    assert records[0]["links"] == [{"href": f"/admin/subscriber/{expected[0]}", "rel": "self"}]
     assert api.data("/subscribers", page=99, per_page=70) == []
     with_test = api.all_pages("/subscribers", per_page=500, include_test="true")
     assert len(with_test) == SUBSCRIBERS
@@ -374,7 +376,7 @@ def test_dependents_split_active_inactive_with_parent_only_in_links(plansource, 
     dependent = store(plansource).dependent_by_id[first["id"]]
     assert "subscriber_id" not in first
     assert (
-        first["links"]["href"]
+        first["links"][0]["href"]
         == f"/admin/subscriber/{dependent.subscriber_id}/dependent/{dependent.id}"
     )
     assert first["ssn"] == f"XXX-XX-{dependent.ssn[-4:]}"
@@ -391,13 +393,13 @@ def test_dependents_split_active_inactive_with_parent_only_in_links(plansource, 
 def test_beneficiaries_nesting_links_and_allocations(plansource, api):
     data = api.data("/beneficiaries")
     organization = data["organization"]
-    assert organization["links"]["href"] == "/admin/beneficiaries"
+    assert organization["links"] == [{"href": "/admin/beneficiaries", "rel": "self"}]
     seen = defaultdict(lambda: defaultdict(int))
     count = 0
     for subscriber in organization["subscriber"]:
-        subscriber_id = int(subscriber["links"]["href"].split("/")[3])
+        subscriber_id = int(subscriber["links"][0]["href"].split("/")[3])
         for beneficiary in subscriber["beneficiaries"]:
-            coverage_id = int(beneficiary["links"]["href"].split("/")[3])
+            coverage_id = int(beneficiary["links"][0]["href"].split("/")[3])
             assert store(plansource).coverage_by_id[coverage_id].subscriber_id == subscriber_id
             assert beneficiary["primary_beneficiary"] in {"YES", "NO"}
             seen[coverage_id][beneficiary["primary_beneficiary"]] += round(
@@ -423,7 +425,7 @@ def test_beneficiaries_nesting_links_and_allocations(plansource, api):
         "subscriber"
     ]
     assert (
-        per_subscriber["links"]["href"]
+        per_subscriber["links"][0]["href"]
         == f"/admin/subscriber/{expected[0].subscriber_id}/beneficiaries"
     )
     unknown = api.get("/coverage/1/beneficiaries")
@@ -508,6 +510,9 @@ def small():
     server.stop()
 
 
+PARAMS = {"/administrators": {"changes_since": 10**8}}
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -525,13 +530,13 @@ def test_every_list_shape_carries_the_same_records(small, path):
         shapes = {}
         for shape in ("array", "example", "single"):
             client.configure(list_shape=shape)
-            shapes[shape] = api.all_pages(path, per_page=7)
+            shapes[shape] = api.all_pages(path, per_page=7, **PARAMS.get(path, {}))
         assert shapes["array"]
         assert shapes["array"] == shapes["example"] == shapes["single"]
         client.configure(list_shape="example")
-        assert isinstance(api.data(path, per_page=7), dict)
+        assert isinstance(api.data(path, per_page=7, **PARAMS.get(path, {})), dict)
         client.configure(list_shape="single")
-        assert "id" in api.data(path, per_page=7)
+        assert "id" in api.data(path, per_page=7, **PARAMS.get(path, {}))
     finally:
         client.reset()
 
@@ -638,7 +643,9 @@ def test_payroll_window_field_switch_and_per_subscriber(plansource, api):
 def test_administrators_changes_since_window_moves_with_the_clock(plansource, api):
     s = store(plansource)
     own = [a for a in s.administrators if a.organization_id == DEFAULT_ORGANIZATION_ID]
-    assert len(api.all_pages("/administrators")) == len(own)  # no changes_since: all
+    # Without changes_since PlanSource looks back its documented default of one minute.
+    assert api.all_pages("/administrators") == []
+    assert len(api.all_pages("/administrators", changes_since=10**8)) == len(own)
     cutoff = plansource.emulator.now() - 60 * 60
     recent = {r["id"] for r in api.all_pages("/administrators", changes_since=60)}
     assert recent == {a.id for a in own if a.updated_at >= cutoff}
@@ -746,3 +753,77 @@ def test_fifty_thousand_subscribers_build():
     assert len(built.subscribers) == 50_000
     assert len(built.coverages) > 400_000
     assert sum(s.test_employee for s in built.subscribers) > 0
+
+
+# -- switches: links form, custom ids, enrollee ids, empty pages ---------------------------
+
+
+def test_links_object_form_and_custom_ids(plansource, api):
+    plansource.emulator.configure(links_form="object", custom_id_links=True)
+    first = api.data("/dependents")["dependents"][0]
+    dependent = store(plansource).dependent_by_id[first["id"]]
+    code = store(plansource).subscriber_by_id[dependent.subscriber_id].subscriber_code
+    assert first["links"] == {
+        "href": f"/admin/subscriber/{code}/dependent/{dependent.id}?is_custom_id=true",
+        "rel": "self",
+    }
+    by_code = api.data(f"/subscriber/{code}", is_custom_id="true")
+    assert by_code["id"] == dependent.subscriber_id
+
+
+def test_aca_enrollees_carry_id_only_when_switched_on(plansource, api):
+    assert all("id" not in r for r in api.all_pages("/aca/enrollees", per_page=500))
+    plansource.emulator.configure(aca_enrollee_ids=True)
+    assert all("id" in r for r in api.all_pages("/aca/enrollees", per_page=500))
+
+
+def test_empty_page_fault_keeps_the_paging_metadata(plansource, api):
+    plansource.emulator.configure(
+        empty_pages=[{"path": "^/admin/v2/payroll_coverages_subscribers$", "page": 2}]
+    )
+    window = {"start_date": "2000-01-01", "end_date": "2100-01-01", "per_page": 50}
+    empty = api.data("/payroll_coverages_subscribers", page=2, **window)
+    assert empty["payroll_coverages"] == []
+    assert empty["total"] > 100
+    assert "next" in [link["rel"] for link in empty["links"]]
+    again = api.data("/payroll_coverages_subscribers", page=2, **window)
+    assert len(again["payroll_coverages"]) == 50, "times defaults to 1"
+    plansource.emulator.configure(
+        empty_pages=[{"path": "^/admin/v2/subscribers$", "page": 1, "times": None}]
+    )
+    for _ in range(3):
+        assert api.data("/subscribers", page=1) == []
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_key_signed_assertions_are_verified_with_the_clients_public_key(plansource, algorithm):
+    def generate():
+        if algorithm == "RS256":
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return ec.generate_private_key(ec.SECP256R1())
+
+    key, stranger = generate(), generate()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    clients = json.loads(json.dumps(plansource.emulator.setting("clients")))
+    clients[DEFAULT_CLIENT_ID].update(public_key=public_pem, key_id="k1")
+    plansource.emulator.configure(jwt_alg=algorithm, clients=clients)
+
+    def signed(private, kid="k1"):
+        claims = jwt.decode(assertion(), options={"verify_signature": False})
+        return jwt.encode(claims, private, algorithm=algorithm, headers={"kid": kid})
+
+    assert token_request(plansource.url, signed(key)).status_code == 200
+    refused = {
+        "wrong key": token_request(plansource.url, signed(stranger)),
+        "wrong kid": token_request(plansource.url, signed(key, kid="k0")),
+        "secret": token_request(plansource.url, assertion()),
+    }
+    assert {name: r.json()["error_description"] for name, r in refused.items()} == {
+        "wrong key": "client_assertion signature is invalid",
+        "wrong kid": "kid does not name this client's key",
+        "secret": "kid does not name this client's key",
+    }

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from collections import defaultdict
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sandbox.plansource.app import (
@@ -39,32 +42,43 @@ class Sync:
 
     records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    key_properties: dict[str, list[str]] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
     output: str = ""
 
 
 def run_tap(
-    config: dict[str, Any], streams: list[str] | None = None, state: dict | None = None
+    config: dict[str, Any],
+    streams: list[str] | None = None,
+    state: dict | None = None,
+    sink: list[dict[str, Any]] | None = None,
 ) -> Sync:
-    """Sync the `streams` (all when None) and parse stdout as Singer messages."""
+    """Sync the `streams` (all when None) and parse stdout as Singer messages; `sink` receives
+    the messages written even when the sync raises."""
     tap = TapPlanSource(config=config, state=state or {}, parse_env_config=False)
     for name, stream in tap.streams.items():
         stream.selected = streams is None or name in streams
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    with redirect_stdout(stdout):
-        tap.sync_all()
-    stdout.flush()
-    result = Sync(output=stdout.buffer.getvalue().decode())
-    for line in result.output.splitlines():
-        message = json.loads(line)
-        result.messages.append(message)
-        if message["type"] == "RECORD":
-            result.records[message["stream"]].append(message["record"])
-        elif message["type"] == "SCHEMA":
-            result.schemas[message["stream"]] = message["schema"]
-        elif message["type"] == "STATE":
-            result.state = message["value"]
+    result = Sync()
+    try:
+        with redirect_stdout(stdout):
+            tap.sync_all()
+    finally:
+        stdout.flush()
+        result.output = stdout.buffer.getvalue().decode()
+        for line in result.output.splitlines():
+            message = json.loads(line)
+            result.messages.append(message)
+            if message["type"] == "RECORD":
+                result.records[message["stream"]].append(message["record"])
+            elif message["type"] == "SCHEMA":
+                result.schemas[message["stream"]] = message["schema"]
+                result.key_properties[message["stream"]] = message["key_properties"]
+            elif message["type"] == "STATE":
+                result.state = message["value"]
+        if sink is not None:
+            sink.extend(result.messages)
     return result
 
 
@@ -79,3 +93,40 @@ def visible_subscriber_ids(store: Any, include_test: bool = False) -> set[int]:
 
 def requests_to(running: Any, path: str) -> list[dict[str, Any]]:
     return running.emulator.requests(path=path)
+
+
+@dataclass
+class CliRun:
+    """One `tap-plansource` process: exit code, stderr and the Singer messages it wrote."""
+
+    returncode: int
+    stderr: str
+    messages: list[dict[str, Any]]
+
+    def states(self) -> list[dict[str, Any]]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    def records(self, stream: str) -> list[dict[str, Any]]:
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+
+def run_cli(
+    config: dict[str, Any], streams: list[str], tmp_path: Path, state: dict | None = None
+) -> CliRun:
+    """Run the tap's CLI in its own process with `streams` selected."""
+    catalog = TapPlanSource(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    files = {"config": config, "catalog": catalog, "state": state or {}}
+    arguments = [sys.executable, "-m", "tap_plansource"]
+    for name, content in files.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(content))
+        arguments += [f"--{name}", str(path)]
+    run = subprocess.run(arguments, capture_output=True, text=True, check=False, timeout=120)
+    messages = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    return CliRun(run.returncode, run.stderr, messages)

@@ -68,7 +68,7 @@ def test_defaults():
     ("config", "error"),
     [
         ({"api_url": "http://api.plansource.com/admin/v2"}, "`api_url`"),
-        ({"api_url": "https://user:pw@api.plansource.com/admin/v2"}, "do not put credentials"),
+        ({"api_url": "https://user:pw@api.plansource.com/admin/v2"}, "carries credentials"),
         ({"api_url": "https://evil.example.com/x?to=api.plansource.com"}, "`api_url`"),
         ({"api_url": "https://api.plansource.com/other"}, "must end with /admin/v2"),
         ({"page_size": 501}, "config['page_size']"),
@@ -116,3 +116,71 @@ def test_about_lists_every_setting_and_marks_secrets():
     assert properties["client_secret"]["secret"] is True
     assert properties["sensitive_hash_salt"]["secret"] is True
     assert "stream_maps" in properties
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        "https://api-user:hunter2-Secret@api.plansource.com/admin/v2",
+        "https://api-user:hunter2-Secret@[api.plansource.com/admin/v2",
+    ],
+)
+def test_credentials_in_api_url_are_refused_without_echo(api_url):
+    with pytest.raises(ConfigValidationError) as failure:
+        settings(api_url=api_url)
+    said = " ".join(failure.value.errors)
+    assert "`api_url`" in said
+    assert "hunter2-Secret" not in said
+    assert "api-user" not in said
+
+
+@pytest.mark.parametrize("start_date", ["yesterday", "2024-13-01", "01/02/2024"])
+def test_a_garbage_start_date_is_one_clear_error(start_date):
+    with pytest.raises(ConfigValidationError) as failure:
+        settings(start_date=start_date)
+    assert failure.value.errors == [
+        "`start_date` must be an ISO 8601 date or date-time such as 2024-01-01 or "
+        f"2024-01-01T00:00:00Z, got {start_date!r}"
+    ]
+
+
+def test_a_garbage_start_date_exits_1_with_one_line(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**CREDENTIALS, "start_date": "next tuesday"}))
+    run = subprocess.run(
+        [sys.executable, "-m", "tap_plansource", "--config", str(config), "--discover"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "`start_date` must be an ISO 8601 date" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_future_start_date_is_warned_about(caplog):
+    derived = settings(start_date="2999-01-01T00:00:00Z")
+    assert derived.start_date.year == 2999
+    assert any(
+        "`start_date` 2999-01-01T00:00:00+00:00 is in the future" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "error"),
+    [
+        ({"client_assertion_algorithm": "RS256"}, "`private_key`: required"),
+        (
+            {"client_assertion_algorithm": "ES256", "private_key": "not a key at all"},
+            "`private_key`: is not an unencrypted PEM private key",
+        ),
+        ({"client_assertion_algorithm": "PS512"}, "config['client_assertion_algorithm']"),
+        ({"payroll_mode": "nightly"}, "config['payroll_mode']"),
+    ],
+)
+def test_signing_and_payroll_settings_are_checked(config, error):
+    with pytest.raises(ConfigValidationError) as failure:
+        settings(**config)
+    assert any(error in message for message in failure.value.errors), failure.value.errors
+    assert all("not a key at all" not in message for message in failure.value.errors)

@@ -10,12 +10,13 @@ failures are `{"status": "failure", "errors": {"http_status", "message"[, "error
 Settings (`--set key=value`, `POST /__sandbox/config`), defaults in brackets:
 
 - `clients` [one client, see `DEFAULT_CLIENT_ID` and friends]: `{client_id: {"client_secret",
-  "logged_in_user", "organization_ids": [...], "public_key"?}}` (PEM key for RS*/ES* only).
+  "logged_in_user", "organization_ids": [...], "public_key"?, "key_id"?}}` (PEM public key for
+  RS*/ES* only; with `key_id`, the assertion's `kid` header must name it).
 - `environment_hosts` [`api.plansource.com`, `partner-dev-api.plansource.com`]: accepted `aud`.
 - `accept_local_aud` [true]: also accept `localhost`, `127.0.0.1`, `::1` and the Host header's name.
 - `token_ttl_seconds` [300]; `assertion_leeway_seconds` [30]: skew allowed on the assertion `exp`.
-- `jwt_alg` [`HS256`]: the assertion's algorithm (HS* keyed by `client_secret`, RS*/ES* by
-  `public_key`).
+- `jwt_alg` [`HS256`]: the assertion's algorithm, e.g. `RS256` (the RFC 7523 sample PlanSource
+  documents) or `ES256` (HS* keyed by `client_secret`, RS*/ES* by `public_key`).
 - `require_code_param` [false]: demand the CSRF `code` form field.
 - `require_logged_in_user` [true]: demand `logged_in_user` as a JWT claim or form field.
 - `require_scope` [true]: demand `admin_api_v2` in the `scopes` (or `scope`) claim or form field.
@@ -32,6 +33,17 @@ Settings (`--set key=value`, `POST /__sandbox/config`), defaults in brackets:
   coverages.
 - `mask_dependent_ssn` [true]; `mask_other_ssn` [false]: `XXX-XX-1234` masking of dependents, and
   of subscribers, payroll, EOI and ACA rows.
+- `links_form` [`array`]: a record's `links` as the OpenAPI schema's array of `{href, rel}`
+  (PlanSource's payroll guide shows it); `object` gives the single object of the OpenAPI examples.
+- `custom_id_links` [false]: hrefs name subscribers by the customer's own id
+  (`/admin/subscriber/E000123/dependent/2078001?is_custom_id=true`), as the payroll guide shows.
+- `aca_enrollee_ids` [false]: ACA enrollee rows carry `id` (the OpenAPI schema); by default they
+  do not, as in the documented example.
+- `administrators_default_changes_since` [1]: minutes `/administrators` looks back when the
+  request has no `changes_since` (PlanSource documents a default of 1); null gives every admin.
+- `empty_pages` [[]]: faults answering a list page 200 with no records while its paging metadata
+  (payroll's `total`, `next` link) still describes the rows, e.g. `{"path":
+  "^/admin/v2/subscribers$", "page": 3, "times": 1}` (`times: null`: every time).
 - `rate_limit` [0 = off]: requests allowed per `rate_limit_window_seconds` [1] on the emulator
   clock; beyond it 429 with `Retry-After`.
 - core: `latency_ms` [0], `log_bodies` [true]; faults through `/__sandbox/faults`, e.g. the token
@@ -200,6 +212,11 @@ class PlanSourceEmulator(Emulator):
         "mask_other_ssn": False,
         "rate_limit": 0,
         "rate_limit_window_seconds": 1.0,
+        "links_form": "array",
+        "custom_id_links": False,
+        "aca_enrollee_ids": False,
+        "administrators_default_changes_since": 1,
+        "empty_pages": [],
     }
     default_seed = {
         "seed": 42,
@@ -255,7 +272,12 @@ class PlanSourceEmulator(Emulator):
     @property
     def renderer(self) -> Renderer:
         return Renderer(
-            self.store, self.setting("mask_dependent_ssn"), self.setting("mask_other_ssn")
+            self.store,
+            self.setting("mask_dependent_ssn"),
+            self.setting("mask_other_ssn"),
+            links_form=self.setting("links_form"),
+            custom_id_links=self.setting("custom_id_links"),
+            aca_enrollee_ids=self.setting("aca_enrollee_ids"),
         )
 
     def cached(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
@@ -355,7 +377,26 @@ class PlanSourceEmulator(Emulator):
     ) -> Response:
         page, per_page = self.page_window(request)
         chunk = rows[(page - 1) * per_page : page * per_page]
+        if self.forced_empty(request, page):
+            chunk = []
         return success(self.shaped([render(row) for row in chunk], key))
+
+    def forced_empty(self, request: Request, page: int) -> bool:
+        """Whether an `empty_pages` fault answers this page with no records (paging metadata
+        such as payroll's `total` and `next` link still describing the rows that exist)."""
+        with self.lock:
+            for fault in self.setting("empty_pages"):
+                if int(fault.get("page", 1)) != page:
+                    continue
+                if not re.search(fault.get("path") or "", request.path):
+                    continue
+                times = fault.get("times", 1)
+                if times is None:
+                    return True
+                if times > 0:
+                    fault["times"] = times - 1
+                    return True
+        return False
 
     # -- scope helpers ---------------------------------------------------------------------
 
@@ -509,11 +550,12 @@ class PlanSourceEmulator(Emulator):
         )
 
     def subscriber_beneficiaries(self, subscriber_id: int) -> dict[str, Any]:
-        render = self.renderer.beneficiary
+        renderer = self.renderer
         return {
-            "links": {"href": f"/admin/subscriber/{subscriber_id}/beneficiaries", "rel": "self"},
+            "links": renderer.links(renderer.subscriber_href(subscriber_id, "/beneficiaries")),
             "beneficiaries": [
-                render(b) for b in self.beneficiaries_by_subscriber().get(subscriber_id, [])
+                renderer.beneficiary(b)
+                for b in self.beneficiaries_by_subscriber().get(subscriber_id, [])
             ],
         }
 
@@ -526,7 +568,7 @@ class PlanSourceEmulator(Emulator):
             if s.id in groups
         ]
         organization = {
-            "links": {"href": "/admin/beneficiaries", "rel": "self"},
+            "links": self.renderer.links("/admin/beneficiaries"),
             "subscriber": subscribers,
         }
         return success({"organization": organization})
@@ -749,6 +791,8 @@ class PlanSourceEmulator(Emulator):
         records = [
             self.renderer.payroll_coverage(p) for p in rows[(page - 1) * per_page : page * per_page]
         ]
+        if self.forced_empty(request, page):
+            records = []
         if not self.setting("pagination_meta"):
             return success(self.shaped(records, "payroll_coverages"))
         last = max(1, math.ceil(len(rows) / per_page))
@@ -803,18 +847,18 @@ class PlanSourceEmulator(Emulator):
         rows = [self.renderer.pending_eoi(e) for e in by_subscriber.get(subscriber.id, [])]
         return success(self.shaped(rows, "eoi_subscribers"), errors=False)
 
-    def changes_since(self, request: Request) -> float | None:
+    def changes_since(self, request: Request, default: int | None = None) -> float | None:
         """`changes_since` (whole minutes back from now) as an epoch-second cutoff."""
         raw = request.arg("changes_since")
         if raw is None or raw == "":
-            return None
+            return None if default is None else self.now() - int(default) * 60
         if not raw.strip().isdigit():
             raise ApiError(400, "changes_since must be a whole number of minutes.")
         return self.now() - int(raw) * 60
 
     @api_get(r"/administrators")
     def administrators(self, request: Request, caller: Caller) -> Response:
-        cutoff = self.changes_since(request)
+        cutoff = self.changes_since(request, self.setting("administrators_default_changes_since"))
         rows = [
             a
             for a in self.store.administrators

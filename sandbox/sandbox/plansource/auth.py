@@ -113,6 +113,9 @@ class TokenIssuer:
         if form.get("client_id") and form["client_id"] != client_id:
             raise TokenError("invalid_client", "client_id does not match the assertion's sub")
         client = clients[client_id]
+        key_id = client.get("key_id")
+        if key_id and jwt.get_unverified_header(assertion).get("kid") != key_id:
+            raise TokenError("invalid_client", "kid does not name this client's key")
         claims = self._verified_claims(assertion, client, settings["jwt_alg"])
         self._check_claims(
             claims=claims, form=form, client=client, settings=settings, host=host, now=now

@@ -85,13 +85,42 @@ def link(href: str) -> dict[str, str]:
     return {"href": href, "rel": "self"}
 
 
+def links(href: str, form: str) -> dict[str, str] | list[dict[str, str]]:
+    """A record's `links`: the OpenAPI schema's array of `{href, rel}` (as in PlanSource's payroll
+    guide), or the single object of the OpenAPI examples (`form="object"`)."""
+    return link(href) if form == "object" else [link(href)]
+
+
 class Renderer:
     """Turns store tuples into API records; SSN masking follows the emulator's switches."""
 
-    def __init__(self, store: Store, mask_dependent_ssn: bool, mask_other_ssn: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        mask_dependent_ssn: bool,
+        mask_other_ssn: bool,
+        *,
+        links_form: str = "array",
+        custom_id_links: bool = False,
+        aca_enrollee_ids: bool = False,
+    ) -> None:
         self.store = store
         self.mask_dependent_ssn = mask_dependent_ssn
         self.mask_other_ssn = mask_other_ssn
+        self.links_form = links_form
+        self.custom_id_links = custom_id_links
+        self.aca_enrollee_ids = aca_enrollee_ids
+
+    def links(self, href: str) -> dict[str, str] | list[dict[str, str]]:
+        return links(href, self.links_form)
+
+    def subscriber_href(self, subscriber_id: int, tail: str = "") -> str:
+        """`/admin/subscriber/{id}{tail}`, or with the customer's own id and `?is_custom_id=true`
+        (as in PlanSource's payroll guide) when `custom_id_links` is on."""
+        if not self.custom_id_links:
+            return f"/admin/subscriber/{subscriber_id}{tail}"
+        code = self.store.subscriber_by_id[subscriber_id].subscriber_code
+        return f"/admin/subscriber/{code}{tail}?is_custom_id=true"
 
     def other_ssn(self, ssn: str) -> str:
         return masked(ssn) if self.mask_other_ssn else ssn
@@ -179,7 +208,7 @@ class Renderer:
             "attempted_logon_count": 0,
             "disabled_on": None,
             "organization_id": s.organization_id,
-            "links": link(f"/admin/subscriber/{s.id}"),
+            "links": self.links(self.subscriber_href(s.id)),
         }
         for number in range(1, 31):
             record[f"udef_{number}"] = None
@@ -210,7 +239,7 @@ class Renderer:
             "verified": d.id % 4 != 0,
             "termination_date": slash_date(d.termination_date),
             "termination_reason_id": None if d.active else 4,
-            "links": link(f"/admin/subscriber/{d.subscriber_id}/dependent/{d.id}"),
+            "links": self.links(self.subscriber_href(d.subscriber_id, f"/dependent/{d.id}")),
         }
 
     def coverage(self, c: Coverage) -> dict[str, Any]:
@@ -262,7 +291,7 @@ class Renderer:
             and c.plan_year >= 1
             and c.volume_cents > SUPPLEMENTAL_LIFE_GI_CENTS,
             "beneficiary_required": benefit.is_life,
-            "links": link(f"/admin/coverage/{c.id}"),
+            "links": self.links(f"/admin/coverage/{c.id}"),
         }
 
     def coverage_line(self, line: CoverageLine) -> dict[str, Any]:
@@ -292,7 +321,7 @@ class Renderer:
             "increments": "10000.0",
             "policy": f"LIFE-{line.coverage_id}",
             "pretax": False,
-            "links": link(f"/admin/coverage/line/{line.id}"),
+            "links": self.links(f"/admin/coverage/line/{line.id}"),
         }
 
     def dependent_coverage(self, dc: DependentCoverage) -> dict[str, Any]:
@@ -321,13 +350,13 @@ class Renderer:
             "pcp_name1": None,
             "first_name": dc.first_name,
             "last_name": dc.last_name,
-            "links": link(f"/admin/coverage/dependent/{dc.id}"),
+            "links": self.links(f"/admin/coverage/dependent/{dc.id}"),
         }
 
     def beneficiary(self, b: Beneficiary) -> dict[str, Any]:
         place = PLACES[b.place]
         return {
-            "links": link(f"/admin/coverage/{b.coverage_id}/beneficiaries"),
+            "links": self.links(f"/admin/coverage/{b.coverage_id}/beneficiaries"),
             "id": b.id,
             "coverage_line_id": b.coverage_line_id,
             "name": b.name,
@@ -393,6 +422,7 @@ class Renderer:
             "benefit_company": "Acme Benefits Co",
             "test_employee": p.test_employee,
             "changed_fields": list(p.changed_fields),
+            "links": self.links(self.subscriber_href(p.subscriber_id)),
         }
 
     def pending_eoi(self, e: PendingEoi) -> dict[str, Any]:
@@ -418,7 +448,7 @@ class Renderer:
             "original_effective_date": slash_date(e.effective_date),
             "change_effective_date": slash_date(e.effective_date),
             "dependents": [],
-            "links": link(f"/admin/eoi/subscriber/{e.subscriber_id}"),
+            "links": self.links(f"/admin/eoi/subscriber/{e.subscriber_id}"),
         }
 
     def aca_offer(self, o: AcaOffer) -> dict[str, Any]:
@@ -450,8 +480,8 @@ class Renderer:
 
     def aca_enrollee(self, e: AcaEnrollee) -> dict[str, Any]:
         ssn = self.other_ssn(e.ssn)
-        return {
-            "id": e.id,
+        record: dict[str, Any] = {"id": e.id} if self.aca_enrollee_ids else {}
+        return record | {
             "subscriber_id": e.subscriber_id,
             "dependent_id": e.dependent_id,
             "first_name": e.first_name,

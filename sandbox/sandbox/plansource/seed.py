@@ -707,7 +707,9 @@ class Store:
                     coverage.change_effective_date,
                     coverage.termination_date,
                     coverage.termination_reason_id,
-                    rows[-1].created_at if changed else updated - dice.between(0, 10) * DAY,
+                    # A change is a new row (PlanSource flags it `current`, the one before it
+                    # `previous`), created when the change was made.
+                    updated - dice.between(0, 2 if changed else 10) * DAY,
                     updated,
                     True,
                     False,
