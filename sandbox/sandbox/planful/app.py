@@ -53,6 +53,15 @@ Settings (`--set key=value`, `POST /__sandbox/config`):
 - `maintenance` (False): every API request answers 503 (Dynamic Planning's maintenance status),
   with `Retry-After: <maintenance_retry_after>` when that is set (default None: no header).
 
+SOAP web service "HostAPI_StateFree" (`sandbox/planful/soap.py`, per `shared/api/planful-soap.md`):
+
+- `soap_path` ("/HostAPI/HostAPI_StateFree.asmx", matched case-insensitively), `login_name`,
+  `password`, `tenant_code`: where it answers and the Web Services user it accepts.
+- `soap_member_id` (False): the newer schema's `MemberId` as the first element of segment members.
+- `soap_gl_extra` (False): GL rows carry an element no WSDL declares (`LastModified`).
+- `soap_fault_echoes_credentials` (False): the login fault repeats the login name and password.
+- `soap.calls`: accepted calls with their filters (no credentials), for tests.
+
 Seed options (`--seed key=value`, `POST /__sandbox/seed`):
 
 - `first_fiscal_year` (2024), `fiscal_years` (4): the GL years; scenarios are Actual, a Budget per
@@ -91,6 +100,13 @@ from typing import Any
 from sandbox.core import Emulator, Request, Response, json_response, route
 from sandbox.planful.dynamic import DynamicPlanning, DynamicPlanningError, build_dynamic_planning
 from sandbox.planful.ledger import GeneralLedger, LedgerSlice
+from sandbox.planful.soap import (
+    DEFAULT_SOAP_PATH,
+    LOGIN_NAME,
+    PASSWORD,
+    TENANT_CODE,
+    StateFreeService,
+)
 from sandbox.planful.structured import (
     Segment,
     build_currencies,
@@ -190,6 +206,13 @@ class PlanfulEmulator(Emulator):
         "unknown_scenario": "error",
         "maintenance": False,
         "maintenance_retry_after": None,
+        "soap_path": DEFAULT_SOAP_PATH,
+        "login_name": LOGIN_NAME,
+        "password": PASSWORD,
+        "tenant_code": TENANT_CODE,
+        "soap_member_id": False,
+        "soap_gl_extra": False,
+        "soap_fault_echoes_credentials": False,
     }
     default_seed = {
         "first_fiscal_year": 2024,
@@ -226,6 +249,7 @@ class PlanfulEmulator(Emulator):
             first_year, years, seed["dp_users"], seed["esm_rows"]
         )
         self.transfers: list[dict[str, Any]] = []
+        self.soap = StateFreeService(self)
 
     def reseed(self, options: Mapping[str, Any]) -> None:
         """Refuse bad options before the core records them (a later reset re-seeds with them)."""
@@ -351,6 +375,8 @@ class PlanfulEmulator(Emulator):
             if is_dynamic:
                 return self.dynamic_error(request, 503, message, headers=headers)
             return self.structured_error(request, 503, message, headers=headers)
+        if self.soap.serves(request.path):
+            return self.soap.handle(request)
         if is_dynamic:
             token = request.headers.get("X-ACCESS-TOKEN")
             if not token:
