@@ -82,7 +82,7 @@ def test_rows_read_before_a_failure_are_written_and_no_bookmark_moves(planful):
             Fault(status=403, path=r"/gldata$", body={"Message": "Denied."}),
         ]
     )
-    config = config_for(planful.url, scenarios=["2025 Budget"])
+    config = config_for(planful.url, scenarios=["2025 Budget"], start_fiscal_year=2025)
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     tap = TapPlanful(
         config=config, catalog=catalog_selecting(config, {"gl_data"}), parse_env_config=False
