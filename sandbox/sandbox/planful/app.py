@@ -50,6 +50,7 @@ Settings (`--set key=value`, `POST /__sandbox/config`):
 - `actual_includes_current_period` (True): whether Actual returns the current (open) month; months
   after it are never returned (emulator clock, fiscal year = calendar year, UTC).
 - `unknown_scenario` ("error"): GL data for an unknown scenario answers 400; "empty" answers [].
+- `gl_extra_field` (False): GL rows carry a field the contract does not list (`LastModified`).
 - `maintenance` (False): every API request answers 503 (Dynamic Planning's maintenance status),
   with `Retry-After: <maintenance_retry_after>` when that is set (default None: no header).
 
@@ -206,6 +207,7 @@ class PlanfulEmulator(Emulator):
         "unknown_scenario": "error",
         "maintenance": False,
         "maintenance_retry_after": None,
+        "gl_extra_field": False,
         "soap_path": DEFAULT_SOAP_PATH,
         "login_name": LOGIN_NAME,
         "password": PASSWORD,
@@ -611,7 +613,12 @@ class PlanfulEmulator(Emulator):
         if isinstance(window, Response):
             return window
         start, stop, headers = window or (0, len(rows), {})
-        return Response(200, rows.encode(start, stop), headers, JSON_UTF8)
+        body = rows.encode(start, stop)
+        if self.setting("gl_extra_field"):  # a field the API might add one day
+            body = body.replace(
+                b'"MtdAmount"', b'"LastModified":"2026-01-01T00:00:00Z","MtdAmount"'
+            )
+        return Response(200, body, headers, JSON_UTF8)
 
     # -- Dynamic Planning -----------------------------------------------------------------
 
