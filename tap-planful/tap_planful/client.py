@@ -196,6 +196,23 @@ def build_xml(tag: str, children: Iterable[tuple[str, t.Any]]) -> bytes:
     return tostring(root, encoding="utf-8", xml_declaration=True)
 
 
+SHAPE_SAMPLE_LIMIT = 200
+
+
+def shape_error(where: str, expected: str, arrived: t.Any) -> FatalAPIError:
+    """An answer of an unexpected shape: what was expected and what arrived (cut short)."""
+    if isinstance(arrived, (bytes, str)):
+        sample = arrived if isinstance(arrived, str) else arrived.decode("utf-8", "replace")
+    elif isinstance(arrived, Element):
+        sample = tostring(arrived, encoding="unicode")
+    else:
+        sample = msgspec.json.encode(arrived).decode()
+    sample = " ".join(sample.split())
+    if len(sample) > SHAPE_SAMPLE_LIMIT:
+        sample = sample[:SHAPE_SAMPLE_LIMIT] + "..."
+    return FatalAPIError(f"The answer of {where} has no {expected}; it was: {sample}")
+
+
 class StartIndexPaginator(BaseAPIPaginator[int]):
     """SOAP-style paging some Planful lists use: `startIndex` moves on while `X-Has-More: true`.
 
@@ -439,6 +456,17 @@ class DynamicPlanningStream(PlanfulStream):
     @override
     def get_new_paginator(self) -> None:
         return None
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        self.requested = dict(context or {})  # what an answer without names was asked for
+        return super().request_records(context)
+
+    @property
+    def where(self) -> str:
+        """The request an answer belongs to, for messages."""
+        model = self.requested.get("model") if hasattr(self, "requested") else None
+        return f"{self.http_method} {self.path}" + (f" (model {model!r})" if model else "")
 
     @override
     def error_hint(self, status: int) -> str:

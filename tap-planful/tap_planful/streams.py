@@ -25,6 +25,7 @@ from tap_planful.client import (
     PlanfulStream,
     StructuredPlanningStream,
     build_xml,
+    shape_error,
     xml_text,
 )
 from tap_planful.periods import Period
@@ -615,10 +616,16 @@ class DPDimensionMembersStream(DynamicPlanningStream):
 
     @override
     def records_from(self, body: t.Any) -> Iterable[dict]:
-        if not isinstance(body, dict) or not isinstance(body.get("members"), list):
-            msg = f"Expected an object with `members` from POST {self.path}"
-            raise FatalAPIError(msg)
-        return body["members"]
+        """`{model, dimension, members: [...]}` or a bare list of members; each has `code`."""
+        members = body.get("members") if isinstance(body, dict) else body
+        if not isinstance(members, list):
+            raise shape_error(self.where, "`members` list (nor is it a list of members)", body)
+        for member in members:
+            if not isinstance(member, dict) or member.get("code") is None:
+                raise shape_error(self.where, "`code` in a member", member)
+            member.setdefault("model", self.requested.get("model"))
+            member.setdefault("dimension", self.requested.get("dimension"))
+        return members
 
 
 class DPModelDataStream(DynamicPlanningStream):
@@ -680,10 +687,33 @@ class DPModelDataStream(DynamicPlanningStream):
 
     @override
     def records_from(self, body: t.Any) -> Iterable[dict]:
+        """`{model, columns, rows}`, or a bare list of objects (one key per dimension, `value`)."""
+        if isinstance(body, list):
+            return self.records_from_objects(body)
         if not isinstance(body, dict) or not isinstance(body.get("columns"), list):
-            msg = f"Expected an object with `columns` and `rows` from POST {self.path}"
-            raise FatalAPIError(msg)
-        model = body.get("model")
+            raise shape_error(self.where, "`columns` and `rows` (nor a list of rows)", body)
+        return self.records_from_columns(body)
+
+    def records_from_objects(self, rows: list[t.Any]) -> Iterable[dict]:
+        model = self.requested.get("model")
+        for row in rows:
+            value_keys = (
+                [k for k in row if str(k).lower() == "value"] if isinstance(row, dict) else []
+            )
+            if not value_keys:
+                raise shape_error(self.where, "`value` in a row", row)
+            members = {
+                str(k): None if v is None else str(v) for k, v in row.items() if k != value_keys[0]
+            }
+            yield {
+                "model": model,
+                "_row_key": row_key(model, list(members.values())),
+                "members": members,
+                "value": row[value_keys[0]],
+            }
+
+    def records_from_columns(self, body: dict[str, t.Any]) -> Iterable[dict]:
+        model = body.get("model") or self.requested.get("model")
         columns = [str(column) for column in body["columns"]]
         lowered = [column.lower() for column in columns]
         value_at = lowered.index("value") if "value" in lowered else len(columns) - 1
@@ -752,17 +782,27 @@ class DPSourceModelDataStream(DynamicPlanningXMLStream):
 
     @override
     def records_from_xml(self, root: Element) -> Iterable[dict]:
-        model = xml_text(root, "model-name")
+        """`<header>` and `<rows><row>…`, or one `<data>` of delimited lines, header first."""
+        model = xml_text(root, "model-name") or self.requested.get("model")
         entry = named_entry(self.config, "source_models", model or "")
         delimiter = xml_text(root, "delimiter") or entry.get("delimiter", ",")
-        header = next(csv.reader([xml_text(root, "header") or ""], delimiter=delimiter))
+        if root.find("header") is not None:
+            lines = [
+                xml_text(root, "header") or "",
+                *(r.text or "" for r in root.iterfind("rows/row")),
+            ]
+        elif root.find("data") is not None:
+            lines = (root.findtext("data") or "").strip("\r\n").splitlines()
+        else:
+            raise shape_error(self.where, "<header> and <rows> (nor <data>)", root)
+        rows = csv.reader(lines, delimiter=delimiter)
+        header = next(rows, [])
         key_fields = entry.get("key_fields") or []
         missing = [field for field in key_fields if field not in header]
         if missing:
             msg = f"`source_models` key_fields {missing} are not fields of {model!r}: {header}"
             raise ConfigValidationError(msg, errors=[msg])
-        lines = [row.text or "" for row in root.iterfind("rows/row")]
-        for values in csv.reader(lines, delimiter=delimiter):
+        for values in rows:
             fields = dict(zip(header, values, strict=False))
             keyed = [fields.get(field) for field in key_fields] if key_fields else values
             yield {"model": model, "_row_key": row_key(model, keyed), "fields": fields}

@@ -63,6 +63,14 @@ SOAP web service "HostAPI_StateFree" (`sandbox/planful/soap.py`, per `shared/api
 - `soap_fault_echoes_credentials` (False): the login fault repeats the login name and password.
 - `soap.calls`: accepted calls with their filters (no credentials), for tests.
 
+Dynamic Planning response bodies are guesses (planful.md §8); switches serve the plausible variants:
+
+- `dp_dimension_shape` ("object"): `{model, dimension, members: […]}`; "array": the bare members.
+- `dp_data_shape` ("columns"): `{model, memberDisplay, columns, rows}`; "records": a bare array of
+  objects, one key per dimension plus `Value`.
+- `dp_esm_shape` ("rows"): `<header>` and `<rows><row>…`; "data": one `<data>` element holding the
+  delimited lines, the header first.
+
 Seed options (`--seed key=value`, `POST /__sandbox/seed`):
 
 - `first_fiscal_year` (2024), `fiscal_years` (4): the GL years; scenarios are Actual, a Budget per
@@ -208,6 +216,9 @@ class PlanfulEmulator(Emulator):
         "maintenance": False,
         "maintenance_retry_after": None,
         "gl_extra_field": False,
+        "dp_dimension_shape": "object",
+        "dp_data_shape": "columns",
+        "dp_esm_shape": "rows",
         "soap_path": DEFAULT_SOAP_PATH,
         "login_name": LOGIN_NAME,
         "password": PASSWORD,
@@ -669,6 +680,8 @@ class PlanfulEmulator(Emulator):
             _flag(payload.get("includeAttributes")),
             _flag(payload.get("includeDimensions")),
         )
+        if self.setting("dp_dimension_shape") == "array":
+            return json_response(body["members"])
         return json_response(body)
 
     @dynamic("POST", r"/modeling/model/data/export")
@@ -684,6 +697,9 @@ class PlanfulEmulator(Emulator):
             suppress_zeroes=_flag(payload.get("suppressZeroes")),
             operation=payload.get("operationType") or "AND",
         )
+        if self.setting("dp_data_shape") == "records":
+            columns = body["columns"]
+            return json_response([dict(zip(columns, row, strict=True)) for row in body["rows"]])
         return json_response(body)
 
     @dynamic("POST", r"/modeling/sourcemodel/data/export", xml=True)
@@ -700,6 +716,10 @@ class PlanfulEmulator(Emulator):
         fields = [(f.text or "").strip() for f in payload.iterfind("fields/field")]
         header, rows = self.dynamic_planning.source_model(name).export(filters, fields)
         root = xml_element("export-data-response", {"model-name": name, "delimiter": delimiter})
+        if self.setting("dp_esm_shape") == "data":
+            lines = [delimiter.join(header), *(delimiter.join(row) for row in rows)]
+            ET.SubElement(root, "data").text = "\n".join(lines)
+            return xml_response(root)
         ET.SubElement(root, "header").text = delimiter.join(header)
         container = ET.SubElement(root, "rows")
         for row in rows:
