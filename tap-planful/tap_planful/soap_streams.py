@@ -267,14 +267,17 @@ class ConfiguredScenariosStream(Stream):
     schema = th.PropertiesList(
         th.Property("Name", th.StringType, required=True),
         th.Property("ScenarioType", th.StringType, description="'Actual' when named so"),
-        th.Property("FiscalYear", th.IntegerType, description="Not known over SOAP"),
+        th.Property(
+            "FiscalYear", th.IntegerType, description="From `scenario_fiscal_years`, if set"
+        ),
     ).to_dict()
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict]:
+        years = self.config.get("scenario_fiscal_years") or {}
         for name in self.config.get("scenarios") or []:
             kind = "Actual" if is_actual(name, {}) else None
-            yield {"Name": name, "ScenarioType": kind, "FiscalYear": None}
+            yield {"Name": name, "ScenarioType": kind, "FiscalYear": years.get(name)}
 
 
 class SoapGLDataStream(GLPeriods, StateFreeStream):

@@ -202,8 +202,9 @@ class GLPeriods(PlanfulStream):
     _extracted_at: datetime.datetime
 
     def scenario_record(self, name: str) -> Mapping[str, t.Any]:
-        """What is known of a scenario (type, plan year); empty when only its name is."""
-        return {}
+        """What is known of a scenario: its plan year from `scenario_fiscal_years`, if set."""
+        year = (self.config.get("scenario_fiscal_years") or {}).get(name)
+        return {"FiscalYear": int(year)} if year else {}
 
     def period_rows(self, scenario: str, periods: list[Period]) -> Iterator[PeriodAnswer]:
         """(period, extraction time, rows, ask again) of each period, in order."""
@@ -417,7 +418,7 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
     @override
     def scenario_record(self, name: str) -> Mapping[str, t.Any]:
         if self.config.get("scenarios"):
-            return {}
+            return super().scenario_record(name)
         return self.scenario_catalog.get(name, {})
 
     @cached_property

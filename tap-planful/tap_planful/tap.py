@@ -163,6 +163,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Scenarios to read GL data for, by name (default: every scenario).",
     ),
     th.Property(
+        "scenario_fiscal_years",
+        th.ObjectType(additional_properties=th.IntegerType(minimum=1900, maximum=9999)),
+        description="Plan year of configured budget and forecast scenarios, by name (e.g. "
+        '`{"2025 Budget": 2025}`), so GL data of that scenario is asked for that year only. '
+        "Without it, every year from `start_fiscal_year` to `end_fiscal_year` is asked.",
+    ),
+    th.Property(
         "segments",
         th.ArrayType(th.IntegerType(minimum=1, maximum=8)),
         description="Segment numbers (1-8) to read members of (default: every segment defined).",
@@ -356,6 +363,11 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             except ValueError as exc:
                 errors.append(f"`{name}`: {exc}")
     errors += _path_errors(config.get("path_overrides") or {})
+    unnamed = sorted(
+        set(config.get("scenario_fiscal_years") or {}) - set(config.get("scenarios") or [])
+    )
+    if unnamed:
+        errors.append(f"`scenario_fiscal_years` names scenarios not in `scenarios`: {unnamed}")
     start, end = config.get("start_fiscal_year"), config.get("end_fiscal_year")
     if start and end and start > end:
         errors.append(f"`start_fiscal_year` ({start}) is after `end_fiscal_year` ({end})")

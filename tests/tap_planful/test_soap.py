@@ -397,3 +397,28 @@ def test_soap_needs_its_settings_named():
         'scenarios (name each one, e.g. ["Actual", "2025 Budget"])',
         "`tenant_code` is required for the Structured Planning web service (SOAP)",
     ]
+
+
+def test_a_plan_year_limits_the_calls_to_that_year(planful):
+    config = soap_config(
+        planful.url,
+        scenarios=["2025 Budget"],
+        scenario_fiscal_years={"2025 Budget": 2025},
+        end_fiscal_year=2027,
+    )
+    result = sync(config, {"gl_data", "scenarios"})
+    assert {(y, p) for _, y, p, _ in soap_gl_calls(planful.emulator)} == {
+        (2025, p) for p in range(1, 13)
+    }
+    assert result.records["scenarios"] == [
+        {"Name": "2025 Budget", "ScenarioType": None, "FiscalYear": 2025}
+    ]
+
+
+def test_plan_years_of_unnamed_scenarios_are_refused(planful):
+    config = soap_config(planful.url, scenario_fiscal_years={"2030 Budget": 2030})
+    with pytest.raises(ConfigValidationError) as caught:
+        TapPlanful(config=config, parse_env_config=False)
+    assert caught.value.errors == [
+        "`scenario_fiscal_years` names scenarios not in `scenarios`: ['2030 Budget']"
+    ]
