@@ -391,6 +391,9 @@ def _path_errors(overrides: t.Mapping[str, t.Any]) -> list[str]:
     return errors
 
 
+USER_ERRORS = (FatalAPIError, RetriableAPIError, requests.exceptions.RequestException)
+
+
 def one_line(exc: BaseException) -> str:
     """What went wrong, on one line, without request internals."""
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -430,10 +433,23 @@ class TapPlanful(Tap):
         the traceback only at debug level."""
         try:
             super().invoke(*args, **kwargs)
-        except (FatalAPIError, RetriableAPIError, requests.exceptions.RequestException) as exc:
-            cls.logger.error("%s", one_line(exc))
-            cls.logger.debug("Traceback of the error above", exc_info=True)
-            sys.exit(1)
+        except USER_ERRORS as exc:
+            cls.fail(exc)
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: t.Any, param: t.Any, value: str) -> None:
+        """The connection test (`--test`) fails the same way: one line naming what to fix."""
+        try:
+            super().cb_test(ctx, param, value)
+        except USER_ERRORS as exc:
+            cls.fail(exc)
+
+    @classmethod
+    def fail(cls, exc: BaseException) -> t.NoReturn:
+        cls.logger.error("%s", one_line(exc))
+        cls.logger.debug("Traceback of the error above", exc_info=exc)
+        sys.exit(1)
 
     @override
     def sync_all(self) -> None:

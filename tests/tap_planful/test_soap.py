@@ -331,11 +331,11 @@ def test_undeclared_elements_are_named_once_and_left_out(planful, caplog):
     }
 
 
-def run_cli(config: dict, tmp_path) -> subprocess.CompletedProcess:
+def run_cli(config: dict, tmp_path, *flags: str) -> subprocess.CompletedProcess:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     return subprocess.run(
-        [sys.executable, "-m", "tap_planful", "--config", str(path)],
+        [sys.executable, "-m", "tap_planful", "--config", str(path), *flags],
         capture_output=True,
         text=True,
         timeout=120,
@@ -353,9 +353,10 @@ def test_cli_bad_credentials_one_line_exit_1(planful, tmp_path):
     assert len(errors) == 1
 
 
-def test_cli_wrong_host_one_line_exit_1(planful, tmp_path):
+@pytest.mark.parametrize("flags", [(), ("--test",)])
+def test_cli_wrong_host_one_line_exit_1(planful, tmp_path, flags):
     config = soap_config(planful.url, soap_url=planful.url + "/nowhere.asmx")
-    done = run_cli(config, tmp_path)
+    done = run_cli(config, tmp_path, *flags)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert sum("No Planful SOAP web service answered" in ln for ln in done.stderr.splitlines())
