@@ -164,3 +164,12 @@ def test_one_gl_filter_per_segment():
         "`gl_segment_filters` filters segments [2] more than once; the web service takes one "
         "value per field"
     ]
+
+
+def test_fiscal_years_are_validated_naming_the_setting():
+    errors = errors_of({**STRUCTURED, "start_fiscal_year": "FY24", "end_fiscal_year": 99999})
+    assert any("config['start_fiscal_year']" in error for error in errors)
+    assert any("config['end_fiscal_year']" in error for error in errors)
+    assert errors_of({**STRUCTURED, "start_fiscal_year": 2026, "end_fiscal_year": 2025}) == [
+        "`start_fiscal_year` (2026) is after `end_fiscal_year` (2025)"
+    ]
