@@ -26,6 +26,7 @@ from tap_planful.streams import (
     PeriodAnswer,
     SegmentsStream,
     is_actual,
+    segment_partitions,
 )
 
 if t.TYPE_CHECKING:
@@ -190,11 +191,7 @@ class SoapSegmentMembersStream(StateFreeStream):
     @cached_property
     @override
     def partitions(self) -> list[dict]:
-        """`segments` when set, else every segment the tenant defines."""
-        numbers = self.config.get("segments") or [
-            record["SegmentNumber"] for record in self._tap.streams["segments"].get_records(None)
-        ]
-        return [{"SegmentNumber": number} for number in numbers]
+        return segment_partitions(self)
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:

@@ -101,6 +101,14 @@ class SegmentsStream(StructuredPlanningStream):
 NAME_CODE = (th.Property("Code", th.StringType), th.Property("Name", th.StringType))
 
 
+def segment_partitions(stream: PlanfulStream) -> list[dict]:
+    """`segments` when set, else every segment the tenant defines (read by `segments`)."""
+    numbers = stream.config.get("segments") or [
+        record["SegmentNumber"] for record in stream._tap.streams["segments"].get_records(None)
+    ]
+    return [{"SegmentNumber": number} for number in numbers]
+
+
 class SegmentMembersStream(StructuredPlanningStream):
     """Members of each segment, with their rollup levels and attributes kept as arrays."""
 
@@ -157,11 +165,7 @@ class SegmentMembersStream(StructuredPlanningStream):
     @cached_property
     @override
     def partitions(self) -> list[dict]:
-        """`segments` when set, else every segment the tenant defines."""
-        numbers = self.config.get("segments") or [
-            record["SegmentNumber"] for record in self._tap.streams["segments"].get_records(None)
-        ]
-        return [{"SegmentNumber": number} for number in numbers]
+        return segment_partitions(self)
 
 
 class ScenariosStream(StructuredPlanningStream):
