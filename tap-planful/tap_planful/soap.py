@@ -90,6 +90,16 @@ def value_of(element: etree._Element) -> Value:
     return [(child.tag[_NS_LENGTH:], value_of(child)) for child in element]
 
 
+def named_value(element: etree._Element) -> tuple[str, Value]:
+    """(local name, value) of an item."""
+    return element.tag[_NS_LENGTH:], value_of(element)
+
+
+def leaf_texts(element: etree._Element) -> dict[str, str | None]:
+    """Local name to text of each child: for items whose children are all leaves (GLData)."""
+    return {child.tag[_NS_LENGTH:]: child.text for child in element}
+
+
 class StateFreeStream(PlanfulStream):
     """A stream read through one HostAPI_StateFree operation; items arrive as they are parsed.
 
@@ -137,8 +147,15 @@ class StateFreeStream(PlanfulStream):
 
     # -- transport -------------------------------------------------------------------------
 
-    def call(self, operation: str, item: str, body: str = "") -> Iterator[tuple[str, Value]]:
-        """Items of `operation`'s answer as (element name, value), parsed as they arrive.
+    def call(
+        self,
+        operation: str,
+        item: str,
+        body: str = "",
+        convert: t.Callable[[etree._Element], t.Any] | None = None,
+    ) -> Iterator[t.Any]:
+        """Items of `operation`'s answer, parsed as they arrive: (element name, value) pairs,
+        or what `convert` makes of each item element (before it is freed).
 
         Retries (429, 5xx without a SOAP Fault, connection errors) happen before the first
         item; a SOAP Fault ends the run with one clear message.
@@ -152,7 +169,7 @@ class StateFreeStream(PlanfulStream):
         send = self.request_decorator(self._post)
         response = send(operation, payload)
         try:
-            yield from self._items(operation, item, response)
+            yield from self._items(operation, item, response, convert or named_value)
         finally:
             response.close()
 
@@ -236,8 +253,12 @@ class StateFreeStream(PlanfulStream):
             raise FatalAPIError(msg)
 
     def _items(
-        self, operation: str, item: str, response: requests.Response
-    ) -> Iterator[tuple[str, Value]]:
+        self,
+        operation: str,
+        item: str,
+        response: requests.Response,
+        convert: t.Callable[[etree._Element], t.Any],
+    ) -> Iterator[t.Any]:
         parser = etree.XMLPullParser(
             events=("end",),
             tag=(f"{{{NAMESPACE}}}{item}", _FAULT),
@@ -249,9 +270,9 @@ class StateFreeStream(PlanfulStream):
         try:
             for chunk in self._checked_chunks(operation, response):
                 parser.feed(chunk)
-                yield from self._drain(operation, parser, result_tag)
+                yield from self._drain(operation, parser, result_tag, convert)
             parser.close()
-            yield from self._drain(operation, parser, result_tag)
+            yield from self._drain(operation, parser, result_tag, convert)
         except etree.XMLSyntaxError as exc:
             msg = f"The answer to {operation} is not well-formed XML: {exc}"
             raise FatalAPIError(msg) from None
@@ -273,8 +294,12 @@ class StateFreeStream(PlanfulStream):
             yield head
 
     def _drain(
-        self, operation: str, parser: etree.XMLPullParser, result_tag: str
-    ) -> Iterator[tuple[str, Value]]:
+        self,
+        operation: str,
+        parser: etree.XMLPullParser,
+        result_tag: str,
+        convert: t.Callable[[etree._Element], t.Any],
+    ) -> Iterator[t.Any]:
         """Items completed so far; each is freed (and unlinked) once handed over."""
         for _, element in parser.read_events():
             if element.tag == _FAULT:
@@ -287,7 +312,7 @@ class StateFreeStream(PlanfulStream):
                     f"<{operation}Result>: the service answered another operation"
                 )
                 raise FatalAPIError(msg)
-            yield element.tag[_NS_LENGTH:], value_of(element)
+            yield convert(element)
             element.clear()
             while element.getprevious() is not None:
                 del parent[0]

@@ -18,7 +18,7 @@ from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
 from tap_planful.periods import Period
-from tap_planful.soap import StateFreeStream, Value, filter_collection
+from tap_planful.soap import StateFreeStream, Value, filter_collection, leaf_texts
 from tap_planful.streams import (
     NAME_CODE,
     SEGMENT_COLUMNS,
@@ -32,33 +32,39 @@ from tap_planful.streams import (
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from lxml import etree
     from singer_sdk.helpers.types import Context
 
 AMOUNT_TYPES = ("OpeningBalance", "MTD", "QTD", "YTD", "AccountBased")
 DEFAULT_AMOUNT_TYPES = ("MTD",)
-GL_TEXT_ELEMENTS = (*SEGMENT_COLUMNS, "Scenario", "Reporting", "Calculated", "AmountType")
-GL_ELEMENTS = {*GL_TEXT_ELEMENTS, "Amount", "FiscalYear", "FiscalPeriod"}
+GL_ORDER = (*SEGMENT_COLUMNS, "Scenario", "Reporting", "Calculated", "Amount", "AmountType",
+            "FiscalYear", "FiscalPeriod")  # fmt: skip
+GL_ELEMENTS = frozenset(GL_ORDER)
 _SEGMENT_TYPE = re.compile(r"Segment([1-8])")
 
 
 def whole(text: str | None, element: str, where: str) -> int | None:
     """An `int` element's text as a number; anything else ends the run naming the element."""
-    if text is None or not text.strip():
+    if text is None:
         return None
     try:
-        return int(text.strip())
+        return int(text)
     except ValueError:
+        if not text.strip():
+            return None
         msg = f"{where}: <{element}> is {text[:40]!r}, not a whole number"
         raise FatalAPIError(msg) from None
 
 
 def decimal(text: str | None, element: str, where: str) -> float | None:
     """A `decimal` element's text as a number."""
-    if text is None or not text.strip():
+    if text is None:
         return None
     try:
         return float(text)
     except ValueError:
+        if not text.strip():
+            return None
         msg = f"{where}: <{element}> is {text[:40]!r}, not a number"
         raise FatalAPIError(msg) from None
 
@@ -347,6 +353,10 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
         if self.config.get("gl_reporting"):
             optional.append(("Reporting", "Equals", self.config["gl_reporting"]))
         where = f"{self.operation} ({scenario!r}, period {period.key})"
+
+        def convert(element: etree._Element) -> dict[str, t.Any]:
+            return self.gl_row(leaf_texts(element), period, where)
+
         for amount_type in self.amount_types:
             filters = [
                 ("Scenario", "Equals", scenario),
@@ -356,21 +366,23 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
                 *optional,
             ]
             body = filter_collection("GLDataFilter", filters)
-            for _, value in self.call(self.operation, self.item, body):
-                yield self.gl_row(value, period, where)
+            yield from self.call(self.operation, self.item, body, convert)
 
-    def gl_row(self, value: Value, period: Period, where: str) -> dict[str, t.Any]:
-        fields = dict(pairs(value))
-        if len(fields) > len(GL_ELEMENTS) or not fields.keys() <= GL_ELEMENTS:
+    def gl_row(self, fields: dict[str, t.Any], period: Period, where: str) -> dict[str, t.Any]:
+        """The record of one GLData item: its elements, numbers as numbers, and `period_key`.
+
+        When the item has exactly the declared elements (the usual case) its dict is the row.
+        """
+        if fields.keys() != GL_ELEMENTS:
             self.undeclared.check(fields)
-        row = {name: fields.get(name) for name in GL_TEXT_ELEMENTS}
-        row["Amount"] = decimal(fields.get("Amount"), "Amount", where)
-        row["FiscalYear"] = whole(fields.get("FiscalYear"), "FiscalYear", where) or period.year
-        row["FiscalPeriod"] = (
-            whole(fields.get("FiscalPeriod"), "FiscalPeriod", where) or period.month
+            fields = {name: fields.get(name) for name in GL_ORDER}
+        fields["Amount"] = decimal(fields["Amount"], "Amount", where)
+        fields["FiscalYear"] = whole(fields["FiscalYear"], "FiscalYear", where) or period.year
+        fields["FiscalPeriod"] = (
+            whole(fields["FiscalPeriod"], "FiscalPeriod", where) or period.month
         )
-        row["period_key"] = period.key
-        return row
+        fields["period_key"] = period.key
+        return fields
 
 
 SOAP_STREAMS: tuple[type[Stream], ...] = (
