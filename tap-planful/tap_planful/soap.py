@@ -42,7 +42,9 @@ CHUNK_BYTES = 1 << 16
 PROLOG_LIMIT = 1 << 16
 _NS_LENGTH = len(NAMESPACE) + 2
 _FAULT = f"{{{SOAP_ENV}}}Fault"
-_LOGIN_WORDS = re.compile(r"login|password|credential|authenticat|tenant|unauthori", re.IGNORECASE)
+_LOGIN_WORDS = re.compile(
+    r"login|password|credential|authenticat|unauthori|tenant code", re.IGNORECASE
+)
 
 Value = t.Union[str, None, list[tuple[str, "Value"]]]  # noqa: UP007 - a runtime alias
 """An element's content: its text when it has no children, else its children as (name, value)."""
