@@ -324,6 +324,9 @@ def _soap_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             "`scenarios` is required with SOAP: the web service has no operation that lists "
             'scenarios (name each one, e.g. ["Actual", "2025 Budget"])'
         )
+    amount_types = config.get("gl_amount_types") or []
+    if len(set(amount_types)) < len(amount_types):
+        errors.append("`gl_amount_types` names an amount type twice (its rows would come twice)")
     segments = [entry.get("segment") for entry in config.get("gl_segment_filters") or []]
     repeated = sorted({n for n in segments if segments.count(n) > 1})
     if repeated:

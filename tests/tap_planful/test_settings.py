@@ -151,7 +151,7 @@ def test_credentials_in_a_url_are_refused_without_echoing_them(setting, value):
     assert "admin" not in error
 
 
-def test_one_gl_filter_per_segment():
+def test_one_gl_filter_per_segment_and_amount_types_once():
     config = {
         **STRUCTURED,
         "login_name": "u",
@@ -159,10 +159,12 @@ def test_one_gl_filter_per_segment():
         "tenant_code": "T",
         "scenarios": ["Actual"],
         "gl_segment_filters": [{"segment": 2, "value": "A"}, {"segment": 2, "value": "B"}],
+        "gl_amount_types": ["MTD", "YTD", "MTD"],
     }
     assert errors_of(config) == [
+        "`gl_amount_types` names an amount type twice (its rows would come twice)",
         "`gl_segment_filters` filters segments [2] more than once; the web service takes one "
-        "value per field"
+        "value per field",
     ]
 
 
