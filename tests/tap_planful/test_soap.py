@@ -232,7 +232,9 @@ def test_a_period_empty_twice_holds_the_bookmark_before_it(planful, caplog):
     assert [p for _, _, p, _ in soap_gl_calls(planful.emulator)][:2] == [2, 3]
 
 
-def test_empty_periods_after_the_last_data_are_not_asked_twice(planful):
+@pytest.mark.parametrize("empty", ["element", "omitted"])
+def test_empty_periods_after_the_last_data_are_not_asked_twice(planful, empty):
+    planful.emulator.configure(soap_empty_result=empty)
     config = soap_config(planful.url, scenarios=["2025 Budget"], start_fiscal_year=2025)
     result = sync(config | {"end_fiscal_year": 2026}, {"gl_data"})
     calls = soap_gl_calls(planful.emulator)
@@ -423,3 +425,23 @@ def test_plan_years_of_unnamed_scenarios_are_refused(planful):
     assert caught.value.errors == [
         "`scenario_fiscal_years` names scenarios not in `scenarios`: ['2030 Budget']"
     ]
+
+
+def test_an_unknown_scenario_fails_with_the_fault_text(planful):
+    with pytest.raises(FatalAPIError, match=r"with a SOAP fault: .*Scenario 'Nope' does not exist"):
+        sync(soap_config(planful.url, scenarios=["Nope"]), {"gl_data"})
+
+
+def test_a_fiscal_year_that_is_no_number_names_the_element_and_the_call(planful):
+    row = (
+        "<GLData><Segment1>6000</Segment1><Scenario>2025 Budget</Scenario><Amount>1.50</Amount>"
+        "<AmountType>MTD</AmountType><FiscalYear>FY25</FiscalYear><FiscalPeriod>1</FiscalPeriod>"
+        "</GLData>"
+    )
+    planful.emulator.add_faults([soap_fault(200, soap_body(GL, row))])
+    with pytest.raises(FatalAPIError) as caught:
+        sync(gap_config(planful.url), {"gl_data"})
+    assert str(caught.value) == (
+        "GLData_RetrieveWithLogin ('2025 Budget', period 202501): <FiscalYear> is 'FY25', "
+        "not a whole number"
+    )

@@ -58,6 +58,9 @@ SOAP web service "HostAPI_StateFree" (`sandbox/planful/soap.py`, per `shared/api
 
 - `soap_path` ("/HostAPI/HostAPI_StateFree.asmx", matched case-insensitively), `login_name`,
   `password`, `tenant_code`: where it answers and the Web Services user it accepts.
+- `soap_empty_result` ("element"): an empty answer is `<XResult />`; "omitted": a null result, the
+  response element without the Result element (both are ASMX forms, §6).
+- `unknown_scenario` also applies to GL over SOAP: "error" is a SOAP Fault, "empty" no rows.
 - `soap_member_id` (False): the newer schema's `MemberId` as the first element of segment members.
 - `soap_gl_extra` (False): GL rows carry an element no WSDL declares (`LastModified`).
 - `soap_fault_echoes_credentials` (False): the login fault repeats the login name and password.
@@ -224,6 +227,7 @@ class PlanfulEmulator(Emulator):
         "password": PASSWORD,
         "tenant_code": TENANT_CODE,
         "soap_member_id": False,
+        "soap_empty_result": "element",
         "soap_gl_extra": False,
         "soap_fault_echoes_credentials": False,
     }

@@ -200,8 +200,19 @@ class StateFreeService:
         return filters
 
     def _answer(self, operation: str, parts: Iterator[str] | str) -> Response:
+        """The response envelope; an empty array is `<XResult />`, or (switch
+        `soap_empty_result: omitted`) a null result without the element (§6)."""
         head = f'{HEAD}<{operation}Response xmlns="{NAMESPACE}"><{operation}Result>'
         tail = f"</{operation}Result></{operation}Response>{TAIL}"
+        if parts == "":
+            if self.emulator.setting("soap_empty_result") == "omitted":
+                body = f'{HEAD}<{operation}Response xmlns="{NAMESPACE}" />{TAIL}'
+            else:
+                body = (
+                    f'{HEAD}<{operation}Response xmlns="{NAMESPACE}"><{operation}Result />'
+                    f"</{operation}Response>{TAIL}"
+                )
+            return Response(200, body.encode(), {}, XML_UTF8)
         if isinstance(parts, str):
             return Response(200, (head + parts + tail).encode(), {}, XML_UTF8)
         return Response(200, _chunks(head, parts, tail), {}, XML_UTF8)
@@ -226,12 +237,16 @@ class StateFreeService:
             return self._answer(operation, "")
         ledger = self.emulator.ledger
         if scenario not in ledger.scenarios:
-            return self._answer(operation, "")
+            if self.emulator.setting("unknown_scenario") == "empty":
+                return self._answer(operation, "")
+            raise server_fault(f"Scenario '{scenario}' does not exist.")
         month = int(period) if period else None
         if month is not None and not 1 <= month <= 12:
             return self._answer(operation, "")
         reporting = filters.get("Reporting", ("Equals", None))[1]
         rows = self.emulator.gl_slice(scenario, int(year_text), month, reporting)
+        if not len(rows):
+            return self._answer(operation, "")
         segment_filters = {
             int(name.removeprefix("Segment")) - 1: value
             for name, value in filters.items()
