@@ -20,6 +20,7 @@ from typing_extensions import override
 from tap_planful.periods import Period
 from tap_planful.soap import StateFreeStream, Value, filter_collection, leaf_texts
 from tap_planful.streams import (
+    MEMBER_ATTRIBUTES,
     NAME_CODE,
     SEGMENT_COLUMNS,
     GLPeriods,
@@ -160,14 +161,7 @@ class SoapSegmentMembersStream(StateFreeStream):
             ),
             description="Ancestors of the member, one entry per level",
         ),
-        th.Property(
-            "Attributes",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property("Name", th.StringType), th.Property("Value", th.StringType)
-                )
-            ),
-        ),
+        MEMBER_ATTRIBUTES,
         th.Property("Sort", th.IntegerType),
     ).to_dict()
     text_elements = ("Code", "Name", "MemberType", "ActiveStatus", "ParentCode")

@@ -99,6 +99,13 @@ class SegmentsStream(StructuredPlanningStream):
 
 
 NAME_CODE = (th.Property("Code", th.StringType), th.Property("Name", th.StringType))
+MEMBER_ATTRIBUTES = th.Property(
+    "Attributes",
+    th.ArrayType(
+        th.ObjectType(th.Property("Name", th.StringType), th.Property("Value", th.StringType))
+    ),
+    description="User-defined attributes of the member",
+)
 
 
 def segment_partitions(stream: PlanfulStream) -> list[dict]:
@@ -130,14 +137,7 @@ class SegmentMembersStream(StructuredPlanningStream):
         th.Property("RollupOperator", th.StringType),
         th.Property("ActiveStatus", th.StringType),
         th.Property("Sort", th.IntegerType),
-        th.Property(
-            "Attributes",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property("Name", th.StringType), th.Property("Value", th.StringType)
-                )
-            ),
-        ),
+        MEMBER_ATTRIBUTES,
         th.Property(
             "RollupLevels",
             th.ArrayType(
