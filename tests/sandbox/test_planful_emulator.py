@@ -773,3 +773,10 @@ def test_soap_big_gl_answer_is_streamed_in_chunks():
         assert response.content.count(b"<GLData>") == 12 * 20000
     finally:
         running.stop()
+
+
+def test_soap_password_stays_out_of_the_request_log(server, emulator):
+    soap_call(server, "getVersionWithLogin")
+    (entry,) = emulator.requests(path="HostAPI_StateFree")
+    assert PASSWORD not in str(entry)
+    assert "<ns2:Password>***</ns2:Password>" in entry["body"]

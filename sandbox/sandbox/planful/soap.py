@@ -134,6 +134,7 @@ class StateFreeService:
             )
         try:
             operation, body = self._operation(request)
+            self._redact(request, body)
             self._authenticate(body)
             return self.operations[operation](operation, body)
         except SoapFault as fault:
@@ -161,6 +162,13 @@ class StateFreeService:
                 "Client", f"Server did not recognize the value of HTTP Header SOAPAction: {action}."
             )
         return operation, first
+
+    @staticmethod
+    def _redact(request: Request, body: ET.Element) -> None:
+        """Keep the password out of the request log (it travels in the body)."""
+        password = _text(body, "Password")
+        if password:
+            request.body = request.body.replace(escape(password).encode(), b"***")
 
     def _authenticate(self, body: ET.Element) -> None:
         given = [_text(body, name) for name in ("LoginName", "Password", "TenantCode")]
