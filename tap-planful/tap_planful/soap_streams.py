@@ -38,6 +38,8 @@ if t.TYPE_CHECKING:
 
 AMOUNT_TYPES = ("OpeningBalance", "MTD", "QTD", "YTD", "AccountBased")
 DEFAULT_AMOUNT_TYPES = ("MTD",)
+ACTIVE_STATUSES = ("Active", "Inactive")
+FILTER_ITEMS = {1: "Segment1Filter", 2: "Segment2Filter"}  # segments 3-8 take SegmentFilter
 GL_ORDER = (*SEGMENT_COLUMNS, "Scenario", "Reporting", "Calculated", "Amount", "AmountType",
             "FiscalYear", "FiscalPeriod")  # fmt: skip
 GL_ELEMENTS = frozenset(GL_ORDER)
@@ -194,11 +196,32 @@ class SoapSegmentMembersStream(StateFreeStream):
         return segment_partitions(self)
 
     @override
+    @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
+        """Members of one segment: first without filters; if that answers none (the contract
+        does not say what an empty FilterCollection returns, and a segment has at least its
+        root), once per `ActiveStatus`, which together cover every member exactly once."""
         number = int((context or {})["SegmentNumber"])
-        operation = f"Segment{number}_RetrieveWithLogin"
-        for _, value in self.call(operation, f"Segment{number}"):
+        operation, item = f"Segment{number}_RetrieveWithLogin", f"Segment{number}"
+        item_filter = FILTER_ITEMS.get(number, "SegmentFilter")
+        count = 0
+        for _, value in self.call(operation, item):
+            count += 1
             yield self.member(number, value)
+        if count:
+            return
+        for status in ACTIVE_STATUSES:
+            body = filter_collection(item_filter, [("ActiveStatus", "Equals", status)])
+            for _, value in self.call(operation, item, body):
+                count += 1
+                yield self.member(number, value)
+        if not count:
+            self.logger.warning(
+                "segment_members: %s answered no members, with and without ActiveStatus "
+                "filters; segment %d is left empty in this run",
+                operation,
+                number,
+            )
 
     def member(self, number: int, value: Value) -> dict[str, t.Any]:
         fields = dict(pairs(value))

@@ -445,3 +445,16 @@ def test_a_fiscal_year_that_is_no_number_names_the_element_and_the_call(planful)
         "GLData_RetrieveWithLogin ('2025 Budget', period 202501): <FiscalYear> is 'FY25', "
         "not a whole number"
     )
+
+
+def test_members_are_asked_by_active_status_when_no_filter_answers_none(planful):
+    planful.emulator.configure(soap_segment_filter_required=True)
+    members = sync(soap_config(planful.url, segments=[3]), {"segment_members"}).records
+    assert {m["Code"] for m in members["segment_members"]} == {
+        m["Code"] for m in planful.emulator.segment(3).members
+    }
+    assert [call.filters for call in planful.emulator.soap.calls] == [
+        {},
+        {"ActiveStatus": ("Equals", "Active")},
+        {"ActiveStatus": ("Equals", "Inactive")},
+    ]

@@ -61,6 +61,8 @@ SOAP web service "HostAPI_StateFree" (`sandbox/planful/soap.py`, per `shared/api
 - `soap_empty_result` ("element"): an empty answer is `<XResult />`; "omitted": a null result, the
   response element without the Result element (both are ASMX forms, §6).
 - `unknown_scenario` also applies to GL over SOAP: "error" is a SOAP Fault, "empty" no rows.
+- `soap_segment_filter_required` (False): whether `SegmentN_RetrieveWithLogin` without filters
+  answers no members (the contract does not say what an empty FilterCollection returns).
 - `soap_member_id` (False): the newer schema's `MemberId` as the first element of segment members.
 - `soap_gl_extra` (False): GL rows carry an element no WSDL declares (`LastModified`).
 - `soap_fault_echoes_credentials` (False): the login fault repeats the login name and password.
@@ -228,6 +230,7 @@ class PlanfulEmulator(Emulator):
         "tenant_code": TENANT_CODE,
         "soap_member_id": False,
         "soap_empty_result": "element",
+        "soap_segment_filter_required": False,
         "soap_gl_extra": False,
         "soap_fault_echoes_credentials": False,
     }

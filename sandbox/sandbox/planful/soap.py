@@ -283,6 +283,8 @@ class StateFreeService:
         fields = ("All", "Code", "Name", "MemberType", "RollupOperator", "ActiveStatus", *extra)
         filters = self._filters(body, fields)
         self.calls.append(Call(operation, filters))
+        if not filters and self.emulator.setting("soap_segment_filter_required"):
+            return self._answer(operation, "")  # the other reading of an empty FilterCollection
         segment = self.emulator.segment(number)
         members = segment.members if segment else []
         newer = bool(self.emulator.setting("soap_member_id"))
