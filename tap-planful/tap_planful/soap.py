@@ -25,6 +25,7 @@ from tap_planful.client import (
     PLANFUL_DOMAIN,
     PlanfulStream,
     checked_base_url,
+    shape_error,
     structured_subdomain,
 )
 
@@ -273,11 +274,19 @@ class StateFreeStream(PlanfulStream):
             for chunk in self._checked_chunks(operation, response):
                 parser.feed(chunk)
                 yield from self._drain(operation, parser, result_tag, convert)
-            parser.close()
+            root = parser.close()
             yield from self._drain(operation, parser, result_tag, convert)
         except etree.XMLSyntaxError as exc:
             msg = f"The answer to {operation} is not well-formed XML: {exc}"
             raise FatalAPIError(msg) from None
+        answer = f"{{{SOAP_ENV}}}Body/{{{NAMESPACE}}}{operation}Response"
+        if root.tag != f"{{{SOAP_ENV}}}Envelope" or root.find(answer) is None:
+            # XML, but no answer to this operation: reading it as "no items" would lose data.
+            raise shape_error(
+                f"{operation} (SOAP)",
+                f"<{operation}Response> in a SOAP body",
+                etree.tostring(root, encoding="unicode"),
+            )
 
     def _checked_chunks(self, operation: str, response: requests.Response) -> Iterator[bytes]:
         """The body in chunks; the first PROLOG_LIMIT bytes are checked for a DTD first."""

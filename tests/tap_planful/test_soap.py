@@ -458,3 +458,13 @@ def test_members_are_asked_by_active_status_when_no_filter_answers_none(planful)
         {"ActiveStatus": ("Equals", "Active")},
         {"ActiveStatus": ("Equals", "Inactive")},
     ]
+
+
+def test_xml_that_answers_no_operation_is_not_taken_for_no_rows(planful):
+    planful.emulator.add_faults([soap_fault(200, "<Error><Message>Moved.</Message></Error>")])
+    with pytest.raises(FatalAPIError) as caught:
+        sync(soap_config(planful.url), {"currencies"})
+    assert str(caught.value) == (
+        "The answer of getALLCurrenciesWithLogin (SOAP) has no <getALLCurrenciesWithLoginResponse>"
+        " in a SOAP body; it was: <Error><Message>Moved.</Message></Error>"
+    )
