@@ -341,7 +341,14 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     """Checks JSON Schema cannot express; each message names the setting to fix."""
     errors: list[str] = []
     families = FAMILIES.get(config.get("api_type") or "structured", ())
-    if "structured" in families and structured_api(config) == "soap":
+    auto = (config.get("structured_api") or "auto") == "auto"
+    half_soap = bool(config.get("login_name")) != bool(config.get("password"))
+    if "structured" in families and auto and half_soap:
+        errors.append(
+            "`login_name` and `password` go together: set both to read Structured Planning "
+            "through the SOAP web service (or neither, for REST)"
+        )
+    elif "structured" in families and structured_api(config) == "soap":
         errors += _soap_errors(config)
     elif "structured" in families:
         errors += [

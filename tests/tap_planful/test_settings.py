@@ -175,3 +175,11 @@ def test_fiscal_years_are_validated_naming_the_setting():
     assert errors_of({**STRUCTURED, "start_fiscal_year": 2026, "end_fiscal_year": 2025}) == [
         "`start_fiscal_year` (2026) is after `end_fiscal_year` (2025)"
     ]
+
+
+def test_half_of_the_soap_credentials_is_named_in_auto_mode():
+    errors = errors_of({"subdomain": "na04", "login_name": "ws.user"})
+    assert errors == [
+        "`login_name` and `password` go together: set both to read Structured Planning through "
+        "the SOAP web service (or neither, for REST)"
+    ]
