@@ -24,7 +24,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -73,7 +73,9 @@ class Request:
 
 @dataclass
 class Response:
-    """What a route returns. `body` may be bytes, str or any JSON-serialisable value."""
+    """What a route returns. `body` may be bytes, str, any JSON-serialisable value, or an
+    iterator of bytes, which is sent chunked as it is produced (large answers stay out of
+    memory)."""
 
     status: int = 200
     body: Any = b""
@@ -402,6 +404,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except Exception as exc:
             response = text_response(f"emulator error: {type(exc).__name__}: {exc}", 500)
+        if isinstance(response.body, Iterator):
+            self._send_chunked(request, response, started)
+            return
         payload, content_type = response.encode()
         if not request.path.startswith(SANDBOX_PREFIX):
             # Logged before answering, so a client that got its response always finds it logged.
@@ -414,6 +419,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
+
+    def _send_chunked(self, request: Request, response: Response, started: float) -> None:
+        """Stream an iterator body with `Transfer-Encoding: chunked`."""
+        self.server.emulator.log(request, response.status, started)
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type or "application/octet-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        for chunk in response.body:
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815
 

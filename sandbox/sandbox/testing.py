@@ -99,6 +99,7 @@ def meltano_env(urls: Mapping[str, str]) -> dict[str, str]:
     env: dict[str, str] = {}
     if "planful" in urls:
         env["TAP_PLANFUL_API_URL"] = urls["planful"]
+        env["TAP_PLANFUL_SOAP_URL"] = f"{urls['planful']}/HostAPI/HostAPI_StateFree.asmx"
         env["TAP_PLANFUL_DYNAMIC_API_URL"] = f"{urls['planful']}/api"
     if "plansource" in urls:
         env["TAP_PLANSOURCE_API_URL"] = f"{urls['plansource']}/admin/v2"

@@ -9,6 +9,7 @@ and takes an `X-ACCESS-TOKEN` header. Each family has a base stream class here.
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import random
 import re
 import time
@@ -45,12 +46,32 @@ _json_decoder = msgspec.json.Decoder()
 _row_counter = msgspec.json.Decoder(list[msgspec.Raw])
 
 
+def shown(value: str) -> str:
+    """A setting's value for an error message; never one that may hold a password."""
+    if "@" in value:
+        return "(a value with credentials in it: 'user:password@' is not shown and not allowed)"
+    return repr(value)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine, the only place plain http:// may go."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def structured_subdomain(value: str) -> str:
     """The tenant's host label from a bare label or a full `https://<label>.planful.com` URL.
 
     Anything else raises `ValueError`, so a setting can never point credentials at another host.
     """
     candidate = value.strip().lower()
+    if "@" in candidate:
+        msg = "must be a host label such as 'na04' and must not carry credentials " + shown(value)
+        raise ValueError(msg)
     if "/" in candidate or ":" in candidate:
         parts = urlsplit(candidate)
         suffix = "." + PLANFUL_DOMAIN
@@ -66,24 +87,37 @@ def structured_subdomain(value: str) -> str:
         ):
             msg = (
                 "expected a host label such as 'na04' or a URL such as "
-                f"'https://na04.{PLANFUL_DOMAIN}', got {value!r}"
+                f"'https://na04.{PLANFUL_DOMAIN}', got {shown(value)}"
             )
             raise ValueError(msg)
         candidate = host.removesuffix(suffix)
     if not _HOST_LABEL.fullmatch(candidate):
-        msg = f"{value!r} is not a valid Planful subdomain (a single host label such as 'na04')"
+        msg = (
+            f"{shown(value)} is not a valid Planful subdomain (a single host label such as 'na04')"
+        )
         raise ValueError(msg)
     return candidate
 
 
 def checked_base_url(value: str) -> str:
-    """An `api_url`-style override: an http(s) URL with a host and nothing that could leak."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        msg = f"expected an http(s) URL such as 'https://na04.{PLANFUL_DOMAIN}', got {value!r}"
+    """A URL setting: https (plain http only to a loopback host, e.g. a local emulator or
+    proxy), a host, and nothing that could leak."""
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is None or parts.scheme not in {"http", "https"} or not host:
+        msg = f"expected an https URL such as 'https://na04.{PLANFUL_DOMAIN}', got {shown(value)}"
         raise ValueError(msg)
-    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+    if "@" in parts.netloc or parts.query or parts.fragment:
         msg = "the URL must not carry credentials, a query string or a fragment"
+        raise ValueError(msg)
+    if parts.scheme == "http" and not is_loopback(host):
+        msg = (
+            f"plain http:// sends credentials in clear; use https:// (http is allowed only "
+            f"for a loopback host), got {shown(value)}"
+        )
         raise ValueError(msg)
     return value.strip().rstrip("/")
 
@@ -160,6 +194,23 @@ def build_xml(tag: str, children: Iterable[tuple[str, t.Any]]) -> bytes:
     root = Element(tag)
     add(root, children)
     return tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+SHAPE_SAMPLE_LIMIT = 200
+
+
+def shape_error(where: str, expected: str, arrived: t.Any) -> FatalAPIError:
+    """An answer of an unexpected shape: what was expected and what arrived (cut short)."""
+    if isinstance(arrived, (bytes, str)):
+        sample = arrived if isinstance(arrived, str) else arrived.decode("utf-8", "replace")
+    elif isinstance(arrived, Element):
+        sample = tostring(arrived, encoding="unicode")
+    else:
+        sample = msgspec.json.encode(arrived).decode()
+    sample = " ".join(sample.split())
+    if len(sample) > SHAPE_SAMPLE_LIMIT:
+        sample = sample[:SHAPE_SAMPLE_LIMIT] + "..."
+    return FatalAPIError(f"The answer of {where} has no {expected}; it was: {sample}")
 
 
 class StartIndexPaginator(BaseAPIPaginator[int]):
@@ -405,6 +456,17 @@ class DynamicPlanningStream(PlanfulStream):
     @override
     def get_new_paginator(self) -> None:
         return None
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        self.requested = dict(context or {})  # what an answer without names was asked for
+        return super().request_records(context)
+
+    @property
+    def where(self) -> str:
+        """The request an answer belongs to, for messages."""
+        model = self.requested.get("model") if hasattr(self, "requested") else None
+        return f"{self.http_method} {self.path}" + (f" (model {model!r})" if model else "")
 
     @override
     def error_hint(self, status: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import hashlib
 import json
 import typing as t
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from http import HTTPStatus
 
+import msgspec
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -20,17 +22,20 @@ from typing_extensions import override
 from tap_planful.client import (
     DynamicPlanningStream,
     DynamicPlanningXMLStream,
+    PlanfulStream,
     StructuredPlanningStream,
     build_xml,
+    shape_error,
     xml_text,
 )
 from tap_planful.periods import Period
 from tap_planful.writer import RecordBufferingWriter
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
     from xml.etree.ElementTree import Element
 
+    import requests
     from singer_sdk.helpers.types import Context
 
 SEGMENT_COLUMNS = tuple(f"Segment{n}" for n in range(1, 9))
@@ -94,6 +99,21 @@ class SegmentsStream(StructuredPlanningStream):
 
 
 NAME_CODE = (th.Property("Code", th.StringType), th.Property("Name", th.StringType))
+MEMBER_ATTRIBUTES = th.Property(
+    "Attributes",
+    th.ArrayType(
+        th.ObjectType(th.Property("Name", th.StringType), th.Property("Value", th.StringType))
+    ),
+    description="User-defined attributes of the member",
+)
+
+
+def segment_partitions(stream: PlanfulStream) -> list[dict]:
+    """`segments` when set, else every segment the tenant defines (read by `segments`)."""
+    numbers = stream.config.get("segments") or [
+        record["SegmentNumber"] for record in stream._tap.streams["segments"].get_records(None)
+    ]
+    return [{"SegmentNumber": number} for number in numbers]
 
 
 class SegmentMembersStream(StructuredPlanningStream):
@@ -117,14 +137,7 @@ class SegmentMembersStream(StructuredPlanningStream):
         th.Property("RollupOperator", th.StringType),
         th.Property("ActiveStatus", th.StringType),
         th.Property("Sort", th.IntegerType),
-        th.Property(
-            "Attributes",
-            th.ArrayType(
-                th.ObjectType(
-                    th.Property("Name", th.StringType), th.Property("Value", th.StringType)
-                )
-            ),
-        ),
+        MEMBER_ATTRIBUTES,
         th.Property(
             "RollupLevels",
             th.ArrayType(
@@ -152,11 +165,7 @@ class SegmentMembersStream(StructuredPlanningStream):
     @cached_property
     @override
     def partitions(self) -> list[dict]:
-        """`segments` when set, else every segment the tenant defines."""
-        numbers = self.config.get("segments") or [
-            record["SegmentNumber"] for record in self._tap.streams["segments"].get_records(None)
-        ]
-        return [{"SegmentNumber": number} for number in numbers]
+        return segment_partitions(self)
 
 
 class ScenariosStream(StructuredPlanningStream):
@@ -174,72 +183,42 @@ class ScenariosStream(StructuredPlanningStream):
     ).to_dict()
 
 
-class GLDataStream(StructuredPlanningStream):
-    """GL balances by period, one request per scenario and fiscal month, bookmarked per scenario.
+class GLPeriods(PlanfulStream):
+    """What GL data shares over REST and SOAP: periods, bookmark per scenario, no silent gaps.
 
     A re-run starts `gl_lookback_periods` periods before the bookmarked one (which is always read
     again), so restatements of recent periods are picked up. Re-reading periods below the bookmark
     is what the SDK calls unsorted: a scenario's bookmark moves once the scenario is fully read.
     Actual-type scenarios never ask beyond the current period.
+
+    An empty answer for a period between periods with data is asked again once (after the later
+    period with data is read, so trailing empty periods cost no second call); if still empty, it
+    is a gap: a warning names scenario and period, and the bookmark stays before it, so the next
+    run asks again.
     """
 
     name = "gl_data"
-    partitions_from = "scenario names in `scenarios` (or scenarios defined in the tenant)"
-    default_path = "/financemodel/data/gldata"
-    # msgspec already yields the schema's JSON types; conforming a million rows costs more than
+    # Rows already carry the schema's JSON types; conforming a million rows costs more than
     # everything else the tap does per row.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    primary_keys = ("Scenario", "FiscalYear", "FiscalMonth", "Reporting", *SEGMENT_COLUMNS)
     replication_key = "period_key"
     _bookmarked_key: int | None = None
     _extracted_at: datetime.datetime
-    schema = th.PropertiesList(
-        th.Property("Scenario", th.StringType, required=True),
-        th.Property("FiscalYear", th.IntegerType, required=True),
-        th.Property("FiscalMonth", th.IntegerType, required=True),
-        th.Property("MonthName", th.StringType),
-        *(
-            th.Property(column, th.StringType, description="Member code")
-            for column in SEGMENT_COLUMNS
-        ),
-        th.Property("Reporting", th.StringType),
-        th.Property("MtdAmount", th.NumberType),
-        th.Property("QtdAmount", th.NumberType),
-        th.Property("YtdAmount", th.NumberType),
-        th.Property(
-            "period_key",
-            th.IntegerType,
-            required=True,
-            description="FiscalYear * 100 + FiscalMonth",
-        ),
-    ).to_dict()
 
-    @cached_property
-    def scenario_catalog(self) -> dict[str, dict]:
-        """Every scenario the tenant defines, by name."""
-        return {
-            record["Name"]: record for record in self._tap.streams["scenarios"].get_records(None)
-        }
+    def scenario_record(self, name: str) -> Mapping[str, t.Any]:
+        """What is known of a scenario: its plan year from `scenario_fiscal_years`, if set."""
+        year = (self.config.get("scenario_fiscal_years") or {}).get(name)
+        return {"FiscalYear": int(year)} if year else {}
 
-    @cached_property
-    @override
-    def partitions(self) -> list[dict]:
-        """One partition (and bookmark) per scenario: `scenarios` when set, else all of them."""
-        configured = self.config.get("scenarios")
-        unknown = [name for name in configured or [] if name not in self.scenario_catalog]
-        if unknown:
-            msg = (
-                f"`scenarios` names scenarios Planful does not know: {unknown}; "
-                f"known: {sorted(self.scenario_catalog)}"
-            )
-            raise ConfigValidationError(msg, errors=[msg])
-        return [{"Scenario": name} for name in configured or self.scenario_catalog]
+    def period_rows(self, scenario: str, periods: list[Period]) -> Iterator[PeriodAnswer]:
+        """(period, extraction time, rows, ask again) of each period, in order."""
+        raise NotImplementedError
 
     def periods_to_read(
         self, scenario_name: str, bookmark: int | None, today: Period
     ) -> list[Period]:
         """The fiscal months to request for a scenario, given its bookmark."""
-        scenario = self.scenario_catalog.get(scenario_name, {})
+        scenario = self.scenario_record(scenario_name)
         start_year = self.config.get("start_fiscal_year") or today.year - DEFAULT_START_YEARS_BACK
         first = Period(start_year, 1)
         if bookmark is not None:
@@ -257,12 +236,7 @@ class GLDataStream(StructuredPlanningStream):
 
     @override
     def partition_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """The scenario's periods in order, the next one fetched while this one is written.
-
-        One worker thread fetches one period ahead and is the only user of the HTTP session
-        meanwhile; at most two periods are held in memory, and a stop waits for the request in
-        flight. Rows keep their order, and an error surfaces after the periods before it.
-        """
+        """The scenario's periods in order; gaps keep the bookmark before them."""
         scenario = context["Scenario"] if context else ""
         bookmark = self.get_starting_replication_key_value(context)
         periods = self.periods_to_read(scenario, bookmark, Period.current())
@@ -277,55 +251,63 @@ class GLDataStream(StructuredPlanningStream):
             bookmark,
         )
         self._bookmarked_key = None  # the partition's first row always reaches the bookmark
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gl_data-prefetch") as pool:
-            upcoming = pool.submit(self.read_period, scenario, periods[0])
-            for following in [*periods[1:], None]:
-                period, self._extracted_at, rows = upcoming.result()
-                if following is not None:
-                    upcoming = pool.submit(self.read_period, scenario, following)
+        seen_data = False
+        pending: list[tuple[Period, t.Callable[[], tuple[datetime.datetime, Iterable]]]] = []
+        gap: Period | None = None
+        for period, extracted_at, rows, ask_again in self.period_rows(scenario, periods):
+            self._extracted_at = extracted_at
+            count = 0
+            for row in rows:
+                count += 1
+                yield row
+            self.logger.info("gl_data: scenario %r period %d: %d rows", scenario, period.key, count)
+            if count == 0:
+                if seen_data:  # between periods with data, if a later one has data
+                    pending.append((period, ask_again))
+                continue
+            seen_data = True
+            for missing, again in pending:
                 self.logger.info(
-                    "gl_data: scenario %r period %d: %d rows", scenario, period.key, len(rows)
+                    "gl_data: scenario %r period %d answered no rows between periods with "
+                    "data; asking again",
+                    scenario,
+                    missing.key,
                 )
-                yield from rows
+                self._extracted_at, retried = again()
+                count = 0
+                for row in retried:
+                    count += 1
+                    yield row
+                if count == 0:
+                    gap = gap or missing
+                    self._warn_gap(scenario, missing)
+            pending = []
+        if gap is not None:
+            self._hold_bookmark_before(context, gap)
 
-    def read_period(
-        self, scenario: str, period: Period
-    ) -> tuple[Period, datetime.datetime, list[dict[str, t.Any]]]:
-        """Every row of one scenario and period, with the time they were extracted."""
-        rows = list(
-            self.request_records(
-                {"Scenario": scenario, "FiscalYear": period.year, "FiscalMonth": period.month}
-            )
+    def _warn_gap(self, scenario: str, period: Period) -> None:
+        self.logger.warning(
+            "gl_data: scenario %r period %d answered no rows twice while periods before and "
+            "after it have data; its rows (if any) were not read, and the bookmark stays "
+            "before it so the next run asks again",
+            scenario,
+            period.key,
         )
-        return period, datetime.datetime.now(datetime.UTC), rows
 
-    @override
-    def get_url_params(
-        self, context: Context | None, next_page_token: int | None
-    ) -> dict[str, t.Any]:
-        params = super().get_url_params(context, next_page_token)
-        context = context or {}
-        params.update(
-            Scenario=context.get("Scenario"),
-            FiscalYear=context.get("FiscalYear"),
-            FiscalMonth=context.get("FiscalMonth"),
-            Reporting=self.config.get("gl_reporting"),
-        )
-        return params
-
-    @override
-    def records_from(self, body: t.Any) -> Iterable[dict]:
-        rows = super().records_from(body)
-        for row in rows:
-            row["period_key"] = row["FiscalYear"] * 100 + row["FiscalMonth"]
-        return rows
+    def _hold_bookmark_before(self, context: Context | None, gap: Period) -> None:
+        """Cap this run's progress at the period before the first gap."""
+        markers = self.get_context_state(context).get("progress_markers") or {}
+        reached = markers.get("replication_key_value")
+        cap = gap.shifted(-1).key
+        if reached is not None and reached > cap:
+            markers["replication_key_value"] = cap
 
     # -- the per-record path ---------------------------------------------------------------
     # A GL sync is millions of rows, and the SDK's per-record work (walking the selection mask,
     # building a message object, updating the bookmark, offering child contexts) costs several
-    # times the HTTP and JSON work. The three hooks below do that work once per stream or period
-    # where the outcome cannot differ, and leave everything else to the SDK: with stream maps,
-    # flattening, deselected properties or another writer, records take the SDK's own path.
+    # times the HTTP and parsing work. The three hooks below do that work once per stream or
+    # period where the outcome cannot differ, and leave everything else to the SDK: with stream
+    # maps, flattening, deselected properties or another writer, records take the SDK's own path.
 
     @override
     def generate_child_contexts(
@@ -367,10 +349,153 @@ class GLDataStream(StructuredPlanningStream):
         )
 
 
+PeriodAnswer = tuple[
+    Period,
+    datetime.datetime,
+    "Iterable[dict[str, t.Any]]",
+    "t.Callable[[], tuple[datetime.datetime, Iterable[dict[str, t.Any]]]]",
+]
+
+
+class RestGLRow(t.TypedDict, total=False):
+    """The declared fields of a REST GL row: anything else the API adds is left out."""
+
+    Scenario: str
+    FiscalYear: int
+    FiscalMonth: int
+    MonthName: str | None
+    Segment1: str | None
+    Segment2: str | None
+    Segment3: str | None
+    Segment4: str | None
+    Segment5: str | None
+    Segment6: str | None
+    Segment7: str | None
+    Segment8: str | None
+    Reporting: str | None
+    MtdAmount: float | None
+    QtdAmount: float | None
+    YtdAmount: float | None
+
+
+_rest_gl_rows = msgspec.json.Decoder(list[RestGLRow], strict=False)
+
+
+class GLDataStream(GLPeriods, StructuredPlanningStream):
+    """GL balances over REST (`structured_api: rest`), one request per scenario and month.
+
+    Rows are decoded into their declared fields only (numbers given as text are converted), so
+    a field the API adds never reaches a RECORD the SCHEMA does not describe.
+    """
+
+    partitions_from = "scenario names in `scenarios` (or scenarios defined in the tenant)"
+    default_path = "/financemodel/data/gldata"
+    primary_keys = ("Scenario", "FiscalYear", "FiscalMonth", "Reporting", *SEGMENT_COLUMNS)
+    schema = th.PropertiesList(
+        th.Property("Scenario", th.StringType, required=True),
+        th.Property("FiscalYear", th.IntegerType, required=True),
+        th.Property("FiscalMonth", th.IntegerType, required=True),
+        th.Property("MonthName", th.StringType),
+        *(
+            th.Property(column, th.StringType, description="Member code")
+            for column in SEGMENT_COLUMNS
+        ),
+        th.Property("Reporting", th.StringType),
+        th.Property("MtdAmount", th.NumberType),
+        th.Property("QtdAmount", th.NumberType),
+        th.Property("YtdAmount", th.NumberType),
+        th.Property(
+            "period_key",
+            th.IntegerType,
+            required=True,
+            description="FiscalYear * 100 + FiscalMonth",
+        ),
+    ).to_dict()
+
+    @cached_property
+    def scenario_catalog(self) -> dict[str, dict]:
+        """Every scenario the tenant defines, by name (read only when `scenarios` is not set)."""
+        return {
+            record["Name"]: record for record in self._tap.streams["scenarios"].get_records(None)
+        }
+
+    @override
+    def scenario_record(self, name: str) -> Mapping[str, t.Any]:
+        if self.config.get("scenarios"):
+            return super().scenario_record(name)
+        return self.scenario_catalog.get(name, {})
+
+    @cached_property
+    @override
+    def partitions(self) -> list[dict]:
+        """One partition (and bookmark) per scenario: `scenarios` when set, else all of them."""
+        configured = self.config.get("scenarios")
+        return [{"Scenario": name} for name in configured or self.scenario_catalog]
+
+    @override
+    def period_rows(self, scenario: str, periods: list[Period]) -> Iterator[PeriodAnswer]:
+        """The next period is fetched while this one is written.
+
+        One worker thread fetches one period ahead and is the only user of the HTTP session;
+        at most two periods are held in memory, and a stop waits for the request in flight.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gl_data-prefetch") as pool:
+
+            def again(period: Period) -> tuple[datetime.datetime, list[dict[str, t.Any]]]:
+                _, extracted_at, rows = pool.submit(self.read_period, scenario, period).result()
+                return extracted_at, rows
+
+            upcoming = pool.submit(self.read_period, scenario, periods[0])
+            for following in [*periods[1:], None]:
+                period, extracted_at, rows = upcoming.result()
+                if following is not None:
+                    upcoming = pool.submit(self.read_period, scenario, following)
+                yield period, extracted_at, rows, functools.partial(again, period)
+
+    def read_period(
+        self, scenario: str, period: Period
+    ) -> tuple[Period, datetime.datetime, list[dict[str, t.Any]]]:
+        """Every row of one scenario and period, with the time they were extracted."""
+        rows = list(
+            self.request_records(
+                {"Scenario": scenario, "FiscalYear": period.year, "FiscalMonth": period.month}
+            )
+        )
+        return period, datetime.datetime.now(datetime.UTC), rows
+
+    @override
+    def get_url_params(
+        self, context: Context | None, next_page_token: int | None
+    ) -> dict[str, t.Any]:
+        params = super().get_url_params(context, next_page_token)
+        context = context or {}
+        params.update(
+            Scenario=context.get("Scenario"),
+            FiscalYear=context.get("FiscalYear"),
+            FiscalMonth=context.get("FiscalMonth"),
+            Reporting=self.config.get("gl_reporting"),
+        )
+        return params
+
+    @override
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        try:
+            rows = _rest_gl_rows.decode(response.content)
+        except msgspec.ValidationError as exc:
+            msg = f"A GL row from GET {self.path} does not fit the gl_data schema: {exc}"
+            raise FatalAPIError(msg) from None
+        except msgspec.DecodeError as exc:
+            msg = f"The response of GET {self.path} is not JSON: {exc}"
+            raise FatalAPIError(msg) from None
+        for row in rows:
+            row["period_key"] = row["FiscalYear"] * 100 + row["FiscalMonth"]
+        return rows
+
+
 def is_actual(name: str, scenario: Mapping[str, t.Any]) -> bool:
     """Actuals exist only up to today; budgets and forecasts reach into the future."""
     kind = scenario.get("ScenarioType") or name
-    return str(kind).strip().lower() == "actual"
+    return str(kind).strip().lower() in {"actual", "actuals"}
 
 
 class CurrenciesStream(StructuredPlanningStream):
@@ -496,10 +621,16 @@ class DPDimensionMembersStream(DynamicPlanningStream):
 
     @override
     def records_from(self, body: t.Any) -> Iterable[dict]:
-        if not isinstance(body, dict) or not isinstance(body.get("members"), list):
-            msg = f"Expected an object with `members` from POST {self.path}"
-            raise FatalAPIError(msg)
-        return body["members"]
+        """`{model, dimension, members: [...]}` or a bare list of members; each has `code`."""
+        members = body.get("members") if isinstance(body, dict) else body
+        if not isinstance(members, list):
+            raise shape_error(self.where, "`members` list (nor is it a list of members)", body)
+        for member in members:
+            if not isinstance(member, dict) or member.get("code") is None:
+                raise shape_error(self.where, "`code` in a member", member)
+            member.setdefault("model", self.requested.get("model"))
+            member.setdefault("dimension", self.requested.get("dimension"))
+        return members
 
 
 class DPModelDataStream(DynamicPlanningStream):
@@ -561,10 +692,33 @@ class DPModelDataStream(DynamicPlanningStream):
 
     @override
     def records_from(self, body: t.Any) -> Iterable[dict]:
+        """`{model, columns, rows}`, or a bare list of objects (one key per dimension, `value`)."""
+        if isinstance(body, list):
+            return self.records_from_objects(body)
         if not isinstance(body, dict) or not isinstance(body.get("columns"), list):
-            msg = f"Expected an object with `columns` and `rows` from POST {self.path}"
-            raise FatalAPIError(msg)
-        model = body.get("model")
+            raise shape_error(self.where, "`columns` and `rows` (nor a list of rows)", body)
+        return self.records_from_columns(body)
+
+    def records_from_objects(self, rows: list[t.Any]) -> Iterable[dict]:
+        model = self.requested.get("model")
+        for row in rows:
+            value_keys = (
+                [k for k in row if str(k).lower() == "value"] if isinstance(row, dict) else []
+            )
+            if not value_keys:
+                raise shape_error(self.where, "`value` in a row", row)
+            members = {
+                str(k): None if v is None else str(v) for k, v in row.items() if k != value_keys[0]
+            }
+            yield {
+                "model": model,
+                "_row_key": row_key(model, list(members.values())),
+                "members": members,
+                "value": row[value_keys[0]],
+            }
+
+    def records_from_columns(self, body: dict[str, t.Any]) -> Iterable[dict]:
+        model = body.get("model") or self.requested.get("model")
         columns = [str(column) for column in body["columns"]]
         lowered = [column.lower() for column in columns]
         value_at = lowered.index("value") if "value" in lowered else len(columns) - 1
@@ -633,17 +787,27 @@ class DPSourceModelDataStream(DynamicPlanningXMLStream):
 
     @override
     def records_from_xml(self, root: Element) -> Iterable[dict]:
-        model = xml_text(root, "model-name")
+        """`<header>` and `<rows><row>…`, or one `<data>` of delimited lines, header first."""
+        model = xml_text(root, "model-name") or self.requested.get("model")
         entry = named_entry(self.config, "source_models", model or "")
         delimiter = xml_text(root, "delimiter") or entry.get("delimiter", ",")
-        header = next(csv.reader([xml_text(root, "header") or ""], delimiter=delimiter))
+        if root.find("header") is not None:
+            lines = [
+                xml_text(root, "header") or "",
+                *(r.text or "" for r in root.iterfind("rows/row")),
+            ]
+        elif root.find("data") is not None:
+            lines = (root.findtext("data") or "").strip("\r\n").splitlines()
+        else:
+            raise shape_error(self.where, "<header> and <rows> (nor <data>)", root)
+        rows = csv.reader(lines, delimiter=delimiter)
+        header = next(rows, [])
         key_fields = entry.get("key_fields") or []
         missing = [field for field in key_fields if field not in header]
         if missing:
             msg = f"`source_models` key_fields {missing} are not fields of {model!r}: {header}"
             raise ConfigValidationError(msg, errors=[msg])
-        lines = [row.text or "" for row in root.iterfind("rows/row")]
-        for values in csv.reader(lines, delimiter=delimiter):
+        for values in rows:
             fields = dict(zip(header, values, strict=False))
             keyed = [fields.get(field) for field in key_fields] if key_fields else values
             yield {"model": model, "_row_key": row_key(model, keyed), "fields": fields}

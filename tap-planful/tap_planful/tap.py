@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
+import sys
 import typing as t
 
+import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
 from tap_planful.client import DEFAULT_DYNAMIC_API_URL, checked_base_url, structured_subdomain
-from tap_planful.streams import DEFAULT_GL_LOOKBACK_PERIODS, DYNAMIC_STREAMS, STRUCTURED_STREAMS
+from tap_planful.soap import OBSERVED_SOAP_URL, SOAP_PATH
+from tap_planful.soap_streams import AMOUNT_TYPES, DEFAULT_AMOUNT_TYPES, SOAP_STREAMS
+from tap_planful.streams import (
+    DEFAULT_GL_LOOKBACK_PERIODS,
+    DYNAMIC_STREAMS,
+    STRUCTURED_STREAMS,
+    DataLoadRulesStream,
+)
 from tap_planful.writer import RecordBufferingWriter
 
 if t.TYPE_CHECKING:
@@ -40,6 +49,62 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Which API family to read: `structured` (Structured Planning, Access ID/Key), "
         "`dynamic` (Dynamic Planning, access token) or `both`. Streams of the other family are "
         "not offered.",
+    ),
+    th.Property(
+        "structured_api",
+        th.StringType,
+        default="auto",
+        allowed_values=["auto", "soap", "rest"],
+        description="How Structured Planning is read: `soap` (the documented web service "
+        "HostAPI_StateFree, with `login_name`, `password`, `tenant_code`), `rest` (undocumented "
+        "export paths, with `access_id`/`access_key` and `path_overrides`) or `auto` (SOAP when "
+        "`login_name` and `password` are set, else REST).",
+    ),
+    th.Property(
+        "soap_url",
+        th.StringType,
+        description="Full URL of the SOAP web service (default "
+        f"`https://<subdomain>.planful.com{SOAP_PATH}`, a guess; public clients use "
+        f"`{OBSERVED_SOAP_URL}` with their pod's number).",
+    ),
+    th.Property(
+        "login_name",
+        th.StringType,
+        secret=True,
+        description="Login name of the Planful Web Services user (SOAP)",
+    ),
+    th.Property(
+        "password",
+        th.StringType,
+        secret=True,
+        description="Password of the Planful Web Services user (SOAP)",
+    ),
+    th.Property(
+        "tenant_code",
+        th.StringType,
+        description="Tenant code for the SOAP web service (given by Planful Support)",
+    ),
+    th.Property(
+        "gl_amount_types",
+        th.ArrayType(th.StringType(allowed_values=list(AMOUNT_TYPES))),
+        default=list(DEFAULT_AMOUNT_TYPES),
+        description="Amount types of GL data to read over SOAP, one call each per period.",
+    ),
+    th.Property(
+        "gl_segment_filters",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("segment", th.IntegerType(minimum=1, maximum=8), required=True),
+                th.Property("value", th.StringType, required=True),
+                th.Property(
+                    "operator",
+                    th.StringType(allowed_values=["Equals", "Contains"]),
+                    default="Equals",
+                ),
+                additional_properties=False,
+            )
+        ),
+        description="Optional SOAP GL filters on segment member codes (one per segment).",
     ),
     th.Property(
         "subdomain",
@@ -96,6 +161,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         "scenarios",
         th.ArrayType(th.StringType),
         description="Scenarios to read GL data for, by name (default: every scenario).",
+    ),
+    th.Property(
+        "scenario_fiscal_years",
+        th.ObjectType(additional_properties=th.IntegerType(minimum=1900, maximum=9999)),
+        description="Plan year of configured budget and forecast scenarios, by name (e.g. "
+        '`{"2025 Budget": 2025}`), so GL data of that scenario is asked for that year only. '
+        "Without it, every year from `start_fiscal_year` to `end_fiscal_year` is asked.",
     ),
     th.Property(
         "segments",
@@ -231,11 +303,54 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
+def structured_api(config: t.Mapping[str, t.Any]) -> str:
+    """`soap` or `rest`: `auto` takes SOAP when its credentials are set."""
+    chosen = config.get("structured_api") or "auto"
+    if chosen == "auto":
+        return "soap" if config.get("login_name") and config.get("password") else "rest"
+    return chosen
+
+
+def _soap_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    errors = [
+        f"`{name}` is required for the Structured Planning web service (SOAP)"
+        for name in ("login_name", "password", "tenant_code")
+        if not config.get(name)
+    ]
+    if not config.get("subdomain") and not config.get("soap_url"):
+        errors.append("`subdomain` (or `soap_url`) is required for the web service (SOAP)")
+    if not config.get("scenarios"):
+        errors.append(
+            "`scenarios` is required with SOAP: the web service has no operation that lists "
+            'scenarios (name each one, e.g. ["Actual", "2025 Budget"])'
+        )
+    amount_types = config.get("gl_amount_types") or []
+    if len(set(amount_types)) < len(amount_types):
+        errors.append("`gl_amount_types` names an amount type twice (its rows would come twice)")
+    segments = [entry.get("segment") for entry in config.get("gl_segment_filters") or []]
+    repeated = sorted({n for n in segments if segments.count(n) > 1})
+    if repeated:
+        errors.append(
+            f"`gl_segment_filters` filters segments {repeated} more than once; the web service "
+            "takes one value per field"
+        )
+    return errors
+
+
 def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     """Checks JSON Schema cannot express; each message names the setting to fix."""
     errors: list[str] = []
     families = FAMILIES.get(config.get("api_type") or "structured", ())
-    if "structured" in families:
+    auto = (config.get("structured_api") or "auto") == "auto"
+    half_soap = bool(config.get("login_name")) != bool(config.get("password"))
+    if "structured" in families and auto and half_soap:
+        errors.append(
+            "`login_name` and `password` go together: set both to read Structured Planning "
+            "through the SOAP web service (or neither, for REST)"
+        )
+    elif "structured" in families and structured_api(config) == "soap":
+        errors += _soap_errors(config)
+    elif "structured" in families:
         errors += [
             f"`{name}` is required when api_type is {config.get('api_type') or 'structured'!r}"
             for name in ("access_id", "access_key")
@@ -248,6 +363,7 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     checks = [
         ("subdomain", structured_subdomain),
         ("api_url", checked_base_url),
+        ("soap_url", checked_base_url),
         ("dynamic_api_url", checked_base_url),
     ]
     for name, check in checks:
@@ -257,6 +373,11 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             except ValueError as exc:
                 errors.append(f"`{name}`: {exc}")
     errors += _path_errors(config.get("path_overrides") or {})
+    unnamed = sorted(
+        set(config.get("scenario_fiscal_years") or {}) - set(config.get("scenarios") or [])
+    )
+    if unnamed:
+        errors.append(f"`scenario_fiscal_years` names scenarios not in `scenarios`: {unnamed}")
     start, end = config.get("start_fiscal_year"), config.get("end_fiscal_year")
     if start and end and start > end:
         errors.append(f"`start_fiscal_year` ({start}) is after `end_fiscal_year` ({end})")
@@ -280,6 +401,22 @@ def _path_errors(overrides: t.Mapping[str, t.Any]) -> list[str]:
     return errors
 
 
+USER_ERRORS = (FatalAPIError, RetriableAPIError, requests.exceptions.RequestException)
+
+
+def one_line(exc: BaseException) -> str:
+    """What went wrong, on one line, without request internals."""
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        url = exc.request.url if exc.request is not None else "the Planful host"
+        return (
+            f"Could not connect to {url.split('?')[0]} ({type(exc).__name__}): check the host "
+            "settings (`subdomain`, `soap_url`, `api_url`, `dynamic_api_url`) and the network."
+        )
+    if isinstance(exc, RetriableAPIError):
+        return f"Planful kept failing after every retry: {exc}. Try again later."
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 class TapPlanful(Tap):
     """Singer tap for Planful's Structured Planning and Dynamic Planning APIs."""
 
@@ -299,6 +436,31 @@ class TapPlanful(Tap):
             self.logger.warning(error)
         return errors
 
+    @classmethod
+    @override
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """Errors a user can fix (settings, credentials, host, an outage) are one line, exit 1;
+        the traceback only at debug level."""
+        try:
+            super().invoke(*args, **kwargs)
+        except USER_ERRORS as exc:
+            cls.fail(exc)
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: t.Any, param: t.Any, value: str) -> None:
+        """The connection test (`--test`) fails the same way: one line naming what to fix."""
+        try:
+            super().cb_test(ctx, param, value)
+        except USER_ERRORS as exc:
+            cls.fail(exc)
+
+    @classmethod
+    def fail(cls, exc: BaseException) -> t.NoReturn:
+        cls.logger.error("%s", one_line(exc))
+        cls.logger.debug("Traceback of the error above", exc_info=exc)
+        sys.exit(1)
+
     @override
     def sync_all(self) -> None:
         try:
@@ -309,10 +471,15 @@ class TapPlanful(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         families = FAMILIES.get(self.config.get("api_type") or "structured", ())
-        classes = [
-            *(STRUCTURED_STREAMS if "structured" in families else ()),
-            *(DYNAMIC_STREAMS if "dynamic" in families else ()),
-        ]
+        classes: list[type[Stream]] = []
+        if "structured" in families and structured_api(self.config) == "soap":
+            classes += SOAP_STREAMS
+            if self.config.get("access_id") and self.config.get("access_key"):
+                classes.append(DataLoadRulesStream)  # documented REST, with its own credentials
+        elif "structured" in families:
+            classes += STRUCTURED_STREAMS
+        if "dynamic" in families:
+            classes += DYNAMIC_STREAMS
         return [stream_class(tap=self) for stream_class in classes]
 
 

@@ -36,11 +36,11 @@ def test_planful_into_postgres(meltano_project, sandboxes, postgres, postgres_en
         amount_type = db.execute(
             "select data_type from information_schema.columns "
             "where table_schema = 'tap_planful' and table_name = 'gl_data' "
-            "and lower(column_name) = 'mtdamount'"
+            "and lower(column_name) = 'amount'"
         ).fetchone()[0]
         members = db.execute(
-            'select "MemberId", "RollupLevels" from tap_planful.segment_members '
-            'where "SegmentNumber" = 1 order by "MemberId" limit 1'
+            'select "Code", "RollupLevels" from tap_planful.segment_members '
+            'where "SegmentNumber" = 1 order by "Code" limit 1'
         ).fetchone()
     assert gl_rows == planful.gl_row_count()
     assert amount_type in {"numeric", "double precision", "real"}

@@ -39,6 +39,8 @@ def test_secrets_are_sensitive_and_redacted(meltano_project, plugin):
         "access_id",
         "access_key",
         "access_token",
+        "login_name",
+        "password",
         "client_secret",
         "api_token",
         "tenant_token",
@@ -47,7 +49,12 @@ def test_secrets_are_sensitive_and_redacted(meltano_project, plugin):
     for name in secrets & declared.keys():
         assert declared[name].get("sensitive") is True, name
     listing = meltano_project.run("--environment=sandbox", "config", "list", plugin).stdout
-    for value in ("sbx_3f9a1c7e5b2d4086a1e9c0f7d2b6a4e8", "sandbox-client-secret", "sandbox-token"):
+    for value in (
+        "sbx_3f9a1c7e5b2d4086a1e9c0f7d2b6a4e8",
+        "sbx-ws-9d41f0c2b7e6a5",
+        "sandbox-client-secret",
+        "sandbox-token",
+    ):
         assert value not in listing
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 from sandbox.planful.app import ACCESS_ID, ACCESS_KEY, ACCESS_TOKEN, PlanfulEmulator
+from sandbox.planful.soap import DEFAULT_SOAP_PATH, LOGIN_NAME, PASSWORD, TENANT_CODE
 from sandbox.testing import SandboxClient, start
 
 SP = "/financemodel/data"
@@ -647,3 +648,135 @@ def test_bad_seed_options_are_refused(server):
         response = requests.post(f"{server.url}/__sandbox/seed", json=options, timeout=5)
         assert response.status_code == 400
         assert next(iter(options)) in response.json()["error"]
+
+
+# -- SOAP web service HostAPI_StateFree (shared/api/planful-soap.md) -------------------------
+
+SOAP_NS = "http://www.HostAnalytics.com/API/SOAP/StateFree/Common/2009/03/19"
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+GL_ORDER = [
+    *(f"Segment{n}" for n in range(1, 9)),
+    *("Scenario", "Reporting", "Calculated", "Amount", "AmountType", "FiscalYear", "FiscalPeriod"),
+]
+
+
+def soap_call(server, operation, body="", *, action="quoted", path=None, password=None):
+    envelope = (
+        f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{SOAP_ENV}"><s:Body>'
+        f'<ns2:{operation} xmlns:ns2="{SOAP_NS}"><ns2:LoginName>{LOGIN_NAME}</ns2:LoginName>'
+        f"<ns2:Password>{password or PASSWORD}</ns2:Password>"
+        f"<ns2:TenantCode>{TENANT_CODE}</ns2:TenantCode>{body}</ns2:{operation}>"
+        "</s:Body></s:Envelope>"
+    )
+    headers = {"Content-Type": "text/xml; charset=utf-8"}
+    if action == "quoted":
+        headers["SOAPAction"] = f'"{SOAP_NS}/{operation}"'
+    elif action == "bare":
+        headers["SOAPAction"] = f"{SOAP_NS}/{operation}"
+    return requests.post(
+        server.url + (path or DEFAULT_SOAP_PATH), data=envelope, headers=headers, timeout=60
+    )
+
+
+def gl_filters(**values):
+    return (
+        "<ns2:FilterCollection>"
+        + "".join(
+            f"<ns2:GLDataFilter><ns2:Field>{field}</ns2:Field><ns2:FieldOperator>Equals"
+            f"</ns2:FieldOperator><ns2:Value><ns2:string>{value}</ns2:string></ns2:Value>"
+            "</ns2:GLDataFilter>"
+            for field, value in values.items()
+        )
+        + "</ns2:FilterCollection>"
+    )
+
+
+def test_soap_gl_answer_has_the_asmx_form_and_wsdl_order(server, emulator):
+    filters = gl_filters(Scenario="2025 Budget", AmountType="QTD", FiscalYear=2025, FiscalPeriod=5)
+    response = soap_call(server, "GLData_RetrieveWithLogin", filters)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
+    text = response.text
+    assert text.startswith('<?xml version="1.0" encoding="utf-8"?><soap:Envelope')
+    assert (
+        f'<GLData_RetrieveWithLoginResponse xmlns="{SOAP_NS}"><GLData_RetrieveWithLoginResult>'
+        in text
+    )
+    assert text.endswith("</GLData_RetrieveWithLoginResponse></soap:Body></soap:Envelope>")
+    rows = ET.fromstring(response.content).iter(f"{{{SOAP_NS}}}GLData")
+    expected = emulator.gl_records("2025 Budget", 2025, 5)
+    got = [[(child.tag.split("}")[1], child.text) for child in row] for row in rows]
+    assert len(got) == len(expected) > 0
+    for items, row in zip(got, expected, strict=True):
+        assert [name for name, _ in items] == GL_ORDER
+        values = dict(items)
+        assert float(values["Amount"]) == row["QtdAmount"]
+        assert (values["FiscalYear"], values["FiscalPeriod"]) == ("2025", "5")
+        assert values["Segment2"] == row["Segment2"]
+
+
+@pytest.mark.parametrize("action", ["quoted", "bare", "absent"])
+def test_soap_dispatch_with_any_soapaction_form_and_path_case(server, action):
+    response = soap_call(
+        server, "getALLCurrenciesWithLogin", action=action, path="/hostapi/hostapi_statefree.ASMX"
+    )
+    assert response.status_code == 200
+    assert response.text.count("<Currency><Code>") == 10
+
+
+@pytest.mark.parametrize(
+    ("body", "password", "fault"),
+    [
+        ("", "wrong", "Login failed"),
+        (gl_filters(Scenario="Actual", FiscalYear=2025), None, "AmountType filter is mandatory"),
+        (gl_filters(Scenario="Actual", AmountType="Mtd", FiscalYear=2025), None, "'Mtd'"),
+    ],
+)
+def test_soap_faults_are_soap_1_1_with_http_500(server, body, password, fault):
+    response = soap_call(server, "GLData_RetrieveWithLogin", body, password=password)
+    assert response.status_code == 500
+    root = ET.fromstring(response.content)
+    (element,) = root.iter(f"{{{SOAP_ENV}}}Fault")
+    assert element.findtext("faultcode").startswith("soap:")
+    assert fault in element.findtext("faultstring")
+
+
+def test_soap_unknown_action_is_a_client_fault(server):
+    response = soap_call(server, "getEverythingWithLogin")
+    assert response.status_code == 500
+    assert "Server did not recognize the value of HTTP Header SOAPAction" in response.text
+
+
+def test_soap_segment1_members_in_wsdl_order_and_newer_member_id(server, emulator):
+    response = soap_call(server, "Segment1_RetrieveWithLogin")
+    members = list(ET.fromstring(response.content).iter(f"{{{SOAP_NS}}}Segment1"))
+    assert len(members) == len(emulator.segment(1).members)
+    order = [child.tag.split("}")[1] for child in members[5]]
+    assert order == [
+        "Code", "Name", "RollupOperator", "MemberType", "ActiveStatus", "AccountType",
+        "AccountGroup", "NormalDataInput", "CurrencyType", "CreditDebit", "Variance",
+        "ParentCode", "RollupLevels", "Attributes", "Sort",
+    ]  # fmt: skip
+    emulator.configure(soap_member_id=True)
+    response = soap_call(server, "Segment3_RetrieveWithLogin")
+    first = next(ET.fromstring(response.content).iter(f"{{{SOAP_NS}}}Segment3"))
+    assert first[0].tag == f"{{{SOAP_NS}}}MemberId"
+
+
+def test_soap_big_gl_answer_is_streamed_in_chunks():
+    one_year = [{"Name": "2025 Budget", "ScenarioType": "Budget", "FiscalYear": 2025}]
+    running = start("planful", seed={"scenarios": one_year, "gl_rows_per_period": 20000})
+    try:
+        filters = gl_filters(Scenario="2025 Budget", AmountType="MTD", FiscalYear=2025)
+        response = soap_call(running, "GLData_RetrieveWithLogin", filters)
+        assert response.headers["Transfer-Encoding"] == "chunked"
+        assert response.content.count(b"<GLData>") == 12 * 20000
+    finally:
+        running.stop()
+
+
+def test_soap_password_stays_out_of_the_request_log(server, emulator):
+    soap_call(server, "getVersionWithLogin")
+    (entry,) = emulator.requests(path="HostAPI_StateFree")
+    assert PASSWORD not in str(entry)
+    assert "<ns2:Password>***</ns2:Password>" in entry["body"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.planful.app import ACCESS_ID, ACCESS_KEY, ACCESS_TOKEN
+from sandbox.planful.soap import DEFAULT_SOAP_PATH, LOGIN_NAME, PASSWORD, TENANT_CODE
 from tap_planful.tap import TapPlanful
 
 MODELS = [
@@ -39,6 +40,36 @@ def config_for(url: str, **overrides: Any) -> dict[str, Any]:
         "retry_max_tries": 3,
         **overrides,
     }
+
+
+def soap_config(url: str, **overrides: Any) -> dict[str, Any]:
+    """Structured Planning over the SOAP web service of one emulator, with fast retries."""
+    return {
+        "api_type": "structured",
+        "soap_url": url + DEFAULT_SOAP_PATH,
+        "login_name": LOGIN_NAME,
+        "password": PASSWORD,
+        "tenant_code": TENANT_CODE,
+        "scenarios": ["Actual", "2025 Budget"],
+        "start_fiscal_year": 2024,
+        "retry_initial_wait": 0.01,
+        "retry_max_tries": 3,
+        **overrides,
+    }
+
+
+def soap_gl_calls(emulator: Any) -> list[tuple[str, int, int, str]]:
+    """(Scenario, FiscalYear, FiscalPeriod, AmountType) of every GL call the SOAP service took."""
+    return [
+        (
+            call.filters["Scenario"][1],
+            int(call.filters["FiscalYear"][1]),
+            int(call.filters["FiscalPeriod"][1]),
+            call.filters["AmountType"][1],
+        )
+        for call in emulator.soap.calls
+        if call.operation == "GLData_RetrieveWithLogin"
+    ]
 
 
 @dataclass

@@ -18,11 +18,12 @@ from sandbox.core import Fault
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
+from tap_planful.soap_streams import SoapGLDataStream
 from tap_planful.streams import GLDataStream
 from tap_planful.tap import TapPlanful
 from tap_planful.writer import RecordBufferingWriter
 
-from .helpers import catalog_selecting, config_for, gl_requests, sync, sync_lines
+from .helpers import catalog_selecting, config_for, gl_requests, soap_config, sync, sync_lines
 
 SDK_HOOKS = ("_write_record_message", "_increment_stream_state", "generate_child_contexts")
 TIME_EXTRACTED = re.compile(rb',"time_extracted":"([^"]+)"')
@@ -82,7 +83,7 @@ def test_rows_read_before_a_failure_are_written_and_no_bookmark_moves(planful):
             Fault(status=403, path=r"/gldata$", body={"Message": "Denied."}),
         ]
     )
-    config = config_for(planful.url, scenarios=["2025 Budget"])
+    config = config_for(planful.url, scenarios=["2025 Budget"], start_fiscal_year=2025)
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     tap = TapPlanful(
         config=config, catalog=catalog_selecting(config, {"gl_data"}), parse_env_config=False
@@ -184,3 +185,18 @@ def test_writer_writes_full_blocks_without_waiting(monkeypatch):
     assert written.endswith(b"\n")
     writer.flush()
     assert len(stdout.buffer.written.splitlines()) == 30
+
+
+def test_soap_gl_lines_and_states_are_those_of_the_sdk_path(planful, monkeypatch):
+    monkeypatch.setattr(SoapGLDataStream, "STATE_MSG_FREQUENCY", 500)
+    config = soap_config(planful.url, start_fiscal_year=2025, end_fiscal_year=2025)
+    fast_first = sync_lines(config, {"gl_data"})
+    state = json.loads(fast_first[-1])["value"]
+    fast_rerun = sync_lines(config, {"gl_data"}, state=state)
+
+    assert SoapGLDataStream(TapPlanful(config=config, parse_env_config=False)).writes_rows_as_read
+    for hook in SDK_HOOKS:
+        monkeypatch.setattr(SoapGLDataStream, hook, getattr(RESTStream, hook))
+    assert without_time(fast_first) == without_time(sync_lines(config, {"gl_data"}))
+    assert without_time(fast_rerun) == without_time(sync_lines(config, {"gl_data"}, state=state))
+    assert len(fast_first) > 1000

@@ -121,3 +121,65 @@ def test_period_arithmetic_crosses_years():
         202402,
     ]
     assert Period(2024, 3).through(Period(2024, 2)) == []
+
+
+@pytest.mark.parametrize("setting", ["api_url", "dynamic_api_url", "soap_url"])
+def test_plain_http_goes_only_to_loopback(setting):
+    errors = errors_of({**STRUCTURED, setting: "http://proxy.example.com/x"})
+    assert errors == [
+        f"`{setting}`: plain http:// sends credentials in clear; use https:// (http is allowed "
+        "only for a loopback host), got 'http://proxy.example.com/x'"
+    ]
+    for local in ("http://127.0.0.1:8701", "http://localhost:8701", "http://[::1]:8701"):
+        TapPlanful(config={**STRUCTURED, setting: local}, parse_env_config=False)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("subdomain", "admin:hunter2@na04"),
+        ("subdomain", "https://admin:hunter2@na04.planful.com"),
+        ("api_url", "https://admin:hunter2@proxy.example"),
+        ("soap_url", "https://admin:hunter2@epm01.hostanalytics.com/HostAPI/x.asmx"),
+        ("dynamic_api_url", "ftp://admin:hunter2@x"),
+    ],
+)
+def test_credentials_in_a_url_are_refused_without_echoing_them(setting, value):
+    (error,) = errors_of({**STRUCTURED, setting: value})
+    assert error.startswith(f"`{setting}`")
+    assert "hunter2" not in error
+    assert "admin" not in error
+
+
+def test_one_gl_filter_per_segment_and_amount_types_once():
+    config = {
+        **STRUCTURED,
+        "login_name": "u",
+        "password": "p",
+        "tenant_code": "T",
+        "scenarios": ["Actual"],
+        "gl_segment_filters": [{"segment": 2, "value": "A"}, {"segment": 2, "value": "B"}],
+        "gl_amount_types": ["MTD", "YTD", "MTD"],
+    }
+    assert errors_of(config) == [
+        "`gl_amount_types` names an amount type twice (its rows would come twice)",
+        "`gl_segment_filters` filters segments [2] more than once; the web service takes one "
+        "value per field",
+    ]
+
+
+def test_fiscal_years_are_validated_naming_the_setting():
+    errors = errors_of({**STRUCTURED, "start_fiscal_year": "FY24", "end_fiscal_year": 99999})
+    assert any("config['start_fiscal_year']" in error for error in errors)
+    assert any("config['end_fiscal_year']" in error for error in errors)
+    assert errors_of({**STRUCTURED, "start_fiscal_year": 2026, "end_fiscal_year": 2025}) == [
+        "`start_fiscal_year` (2026) is after `end_fiscal_year` (2025)"
+    ]
+
+
+def test_half_of_the_soap_credentials_is_named_in_auto_mode():
+    errors = errors_of({"subdomain": "na04", "login_name": "ws.user"})
+    assert errors == [
+        "`login_name` and `password` go together: set both to read Structured Planning through "
+        "the SOAP web service (or neither, for REST)"
+    ]

@@ -8,7 +8,7 @@ import pytest
 from sandbox.core import Fault
 from sandbox.planful.app import ACCESS_ID, ACCESS_KEY, ACCESS_TOKEN
 from sandbox.testing import start
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from tap_planful.periods import Period
 
 from .helpers import config_for, gl_requests, sync
@@ -132,7 +132,12 @@ def test_dimension_members_source_rows_and_calculations(full_sync):
 
 def test_rerun_reads_only_the_lookback_window(planful):
     emulator = planful.emulator
-    config = config_for(planful.url, scenarios=["Actual", "2026 Budget"], gl_lookback_periods=2)
+    config = config_for(
+        planful.url,
+        scenarios=["Actual", "2026 Budget"],
+        gl_lookback_periods=2,
+        end_fiscal_year=2026,
+    )
     first = sync(config, {"gl_data"})
     now = current_period(emulator)
     bookmarks = {
@@ -179,7 +184,11 @@ def test_state_resumes_per_scenario(planful):
         }
     }
     config = config_for(
-        planful.url, scenarios=["Actual", "2026 Budget", "2025 Budget"], gl_lookback_periods=0
+        planful.url,
+        scenarios=["Actual", "2026 Budget", "2025 Budget"],
+        gl_lookback_periods=0,
+        start_fiscal_year=2025,
+        end_fiscal_year=2026,
     )
     sync(config, {"gl_data"}, state=state)
     requested: dict[str, list[int]] = {}
@@ -189,15 +198,15 @@ def test_state_resumes_per_scenario(planful):
     assert requested == {
         "Actual": [p.key for p in Period(2025, 3).through(now)],
         "2026 Budget": [202611, 202612],
-        "2025 Budget": [p.key for p in Period(2025, 1).through(Period(2025, 12))],
+        "2025 Budget": [p.key for p in Period(2025, 1).through(Period(2026, 12))],
     }
+    assert not planful.emulator.requests(path=r"/scenarios$")
 
 
-def test_unknown_scenario_is_a_config_error(planful):
-    with pytest.raises(
-        ConfigValidationError, match="`scenarios` names scenarios Planful does not know"
-    ):
-        sync(config_for(planful.url, scenarios=["Actual", "Nope"]), {"gl_data"})
+def test_unknown_scenario_fails_with_the_servers_message(planful):
+    with pytest.raises(FatalAPIError, match="Scenario 'Nope' does not exist"):
+        sync(config_for(planful.url, scenarios=["Nope"]), {"gl_data"})
+    assert not planful.emulator.requests(path=r"/scenarios$")
 
 
 def test_path_overrides_follow_moved_endpoints():

@@ -50,8 +50,31 @@ Settings (`--set key=value`, `POST /__sandbox/config`):
 - `actual_includes_current_period` (True): whether Actual returns the current (open) month; months
   after it are never returned (emulator clock, fiscal year = calendar year, UTC).
 - `unknown_scenario` ("error"): GL data for an unknown scenario answers 400; "empty" answers [].
+- `gl_extra_field` (False): GL rows carry a field the contract does not list (`LastModified`).
 - `maintenance` (False): every API request answers 503 (Dynamic Planning's maintenance status),
   with `Retry-After: <maintenance_retry_after>` when that is set (default None: no header).
+
+SOAP web service "HostAPI_StateFree" (`sandbox/planful/soap.py`, per `shared/api/planful-soap.md`):
+
+- `soap_path` ("/HostAPI/HostAPI_StateFree.asmx", matched case-insensitively), `login_name`,
+  `password`, `tenant_code`: where it answers and the Web Services user it accepts.
+- `soap_empty_result` ("element"): an empty answer is `<XResult />`; "omitted": a null result, the
+  response element without the Result element (both are ASMX forms, §6).
+- `unknown_scenario` also applies to GL over SOAP: "error" is a SOAP Fault, "empty" no rows.
+- `soap_segment_filter_required` (False): whether `SegmentN_RetrieveWithLogin` without filters
+  answers no members (the contract does not say what an empty FilterCollection returns).
+- `soap_member_id` (False): the newer schema's `MemberId` as the first element of segment members.
+- `soap_gl_extra` (False): GL rows carry an element no WSDL declares (`LastModified`).
+- `soap_fault_echoes_credentials` (False): the login fault repeats the login name and password.
+- `soap.calls`: accepted calls with their filters (no credentials), for tests.
+
+Dynamic Planning response bodies are guesses (planful.md §8); switches serve the plausible variants:
+
+- `dp_dimension_shape` ("object"): `{model, dimension, members: […]}`; "array": the bare members.
+- `dp_data_shape` ("columns"): `{model, memberDisplay, columns, rows}`; "records": a bare array of
+  objects, one key per dimension plus `Value`.
+- `dp_esm_shape` ("rows"): `<header>` and `<rows><row>…`; "data": one `<data>` element holding the
+  delimited lines, the header first.
 
 Seed options (`--seed key=value`, `POST /__sandbox/seed`):
 
@@ -91,6 +114,13 @@ from typing import Any
 from sandbox.core import Emulator, Request, Response, json_response, route
 from sandbox.planful.dynamic import DynamicPlanning, DynamicPlanningError, build_dynamic_planning
 from sandbox.planful.ledger import GeneralLedger, LedgerSlice
+from sandbox.planful.soap import (
+    DEFAULT_SOAP_PATH,
+    LOGIN_NAME,
+    PASSWORD,
+    TENANT_CODE,
+    StateFreeService,
+)
 from sandbox.planful.structured import (
     Segment,
     build_currencies,
@@ -190,6 +220,19 @@ class PlanfulEmulator(Emulator):
         "unknown_scenario": "error",
         "maintenance": False,
         "maintenance_retry_after": None,
+        "gl_extra_field": False,
+        "dp_dimension_shape": "object",
+        "dp_data_shape": "columns",
+        "dp_esm_shape": "rows",
+        "soap_path": DEFAULT_SOAP_PATH,
+        "login_name": LOGIN_NAME,
+        "password": PASSWORD,
+        "tenant_code": TENANT_CODE,
+        "soap_member_id": False,
+        "soap_empty_result": "element",
+        "soap_segment_filter_required": False,
+        "soap_gl_extra": False,
+        "soap_fault_echoes_credentials": False,
     }
     default_seed = {
         "first_fiscal_year": 2024,
@@ -226,6 +269,7 @@ class PlanfulEmulator(Emulator):
             first_year, years, seed["dp_users"], seed["esm_rows"]
         )
         self.transfers: list[dict[str, Any]] = []
+        self.soap = StateFreeService(self)
 
     def reseed(self, options: Mapping[str, Any]) -> None:
         """Refuse bad options before the core records them (a later reset re-seeds with them)."""
@@ -351,6 +395,8 @@ class PlanfulEmulator(Emulator):
             if is_dynamic:
                 return self.dynamic_error(request, 503, message, headers=headers)
             return self.structured_error(request, 503, message, headers=headers)
+        if self.soap.serves(request.path):
+            return self.soap.handle(request)
         if is_dynamic:
             token = request.headers.get("X-ACCESS-TOKEN")
             if not token:
@@ -585,7 +631,12 @@ class PlanfulEmulator(Emulator):
         if isinstance(window, Response):
             return window
         start, stop, headers = window or (0, len(rows), {})
-        return Response(200, rows.encode(start, stop), headers, JSON_UTF8)
+        body = rows.encode(start, stop)
+        if self.setting("gl_extra_field"):  # a field the API might add one day
+            body = body.replace(
+                b'"MtdAmount"', b'"LastModified":"2026-01-01T00:00:00Z","MtdAmount"'
+            )
+        return Response(200, body, headers, JSON_UTF8)
 
     # -- Dynamic Planning -----------------------------------------------------------------
 
@@ -636,6 +687,8 @@ class PlanfulEmulator(Emulator):
             _flag(payload.get("includeAttributes")),
             _flag(payload.get("includeDimensions")),
         )
+        if self.setting("dp_dimension_shape") == "array":
+            return json_response(body["members"])
         return json_response(body)
 
     @dynamic("POST", r"/modeling/model/data/export")
@@ -651,6 +704,9 @@ class PlanfulEmulator(Emulator):
             suppress_zeroes=_flag(payload.get("suppressZeroes")),
             operation=payload.get("operationType") or "AND",
         )
+        if self.setting("dp_data_shape") == "records":
+            columns = body["columns"]
+            return json_response([dict(zip(columns, row, strict=True)) for row in body["rows"]])
         return json_response(body)
 
     @dynamic("POST", r"/modeling/sourcemodel/data/export", xml=True)
@@ -667,6 +723,10 @@ class PlanfulEmulator(Emulator):
         fields = [(f.text or "").strip() for f in payload.iterfind("fields/field")]
         header, rows = self.dynamic_planning.source_model(name).export(filters, fields)
         root = xml_element("export-data-response", {"model-name": name, "delimiter": delimiter})
+        if self.setting("dp_esm_shape") == "data":
+            lines = [delimiter.join(header), *(delimiter.join(row) for row in rows)]
+            ET.SubElement(root, "data").text = "\n".join(lines)
+            return xml_response(root)
         ET.SubElement(root, "header").text = delimiter.join(header)
         container = ET.SubElement(root, "rows")
         for row in rows:

@@ -14,9 +14,10 @@ import json
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape
 
 from sandbox.planful.structured import Segment
 
@@ -88,11 +89,21 @@ class GeneralLedger:
                     for x in a
                 ]
             )
+        self.xml_pairs = [
+            [
+                f"<Segment{first + 1}>{escape(x)}</Segment{first + 1}>"
+                f"<Segment{first + 2}>{escape(y)}</Segment{first + 2}>"
+                for y in leaves[first + 1]
+                for x in leaves[first]
+            ]
+            for first in range(0, len(leaves), 2)
+        ]
         self.reporting_json = [f'"Reporting":{json.dumps(r)},' for r in self.reporting]
         self.pair_sizes = [self.radix[k] * self.radix[k + 1] for k in range(0, 6, 2)]
         self._multipliers: dict[tuple[str, int], Multipliers] = {}
         self._row_lock = threading.Lock()
         self._row_json: list[str] = []
+        self._row_xml: list[str] = []
         self._row_base: list[int] = []
         self._amount_json: dict[tuple[str, int, int], _AmountFragments] = {}
 
@@ -173,15 +184,79 @@ class GeneralLedger:
         lane = self.reporting_json[row % len(self.reporting)]
         return f"{pairs[0][p0]}{pairs[1][p1]}{pairs[2][p2]}{pairs[3][p3]}{lane}"
 
-    def encoded_rows(self, stop: int) -> tuple[Sequence[str], Sequence[int]]:
-        """Encoded segment fragments and bases of rows [0, stop), cached while small enough."""
+    def _xml_segments(self, row: int) -> str:
+        """`<Segment1>…</Segment8>` of `row`, from the pair tables."""
+        rest, p0 = divmod(self._combination_number(row), self.pair_sizes[0])
+        rest, p1 = divmod(rest, self.pair_sizes[1])
+        p3, p2 = divmod(rest, self.pair_sizes[2])
+        pairs = self.xml_pairs
+        return f"{pairs[0][p0]}{pairs[1][p1]}{pairs[2][p2]}{pairs[3][p3]}"
+
+    def encoded_rows(self, stop: int, *, xml: bool = False) -> tuple[Sequence[str], Sequence[int]]:
+        """Encoded segment fragments (JSON, or XML for SOAP) and bases of rows [0, stop),
+        cached while small enough."""
+        encode = self._xml_segments if xml else self._encoded_row
         if stop > ROW_CACHE_LIMIT:
-            return _LazyRows(self._encoded_row), _LazyRows(self.base)
+            return _LazyRows(encode), _LazyRows(self.base)
+        cache = self._row_xml if xml else self._row_json
         with self._row_lock:  # server threads may extend the cache at the same time
-            for row in range(len(self._row_json), stop):
-                self._row_json.append(self._encoded_row(row))
+            for row in range(len(self._row_base), stop):
                 self._row_base.append(self.base(row))
-        return self._row_json, self._row_base
+            for row in range(len(cache), stop):
+                cache.append(encode(row))
+        return cache, self._row_base
+
+    def xml_rows(
+        self,
+        rows: LedgerSlice,
+        amount_type: str,
+        segment_filters: Mapping[int, tuple[str, str]],
+        extra_element: bool = False,
+    ) -> Iterator[str]:
+        """The `<GLData>` items of `rows` for one AmountType, in P1's element order (SOAP).
+
+        `Amount` is the row's MTD, QTD or YTD; OpeningBalance is YTD less MTD and AccountBased
+        is YTD (both GUESSES). `segment_filters` ({segment index: (operator, value)}) keep the
+        rows whose member codes match. `extra_element` adds an element no WSDL declares (drift).
+        """
+        scenario = escape(rows.scenario)
+        lanes = [
+            f"<Scenario>{scenario}</Scenario><Reporting>{escape(r)}</Reporting>"
+            "<Calculated>false</Calculated>"
+            for r in self.reporting
+        ]
+        factors = self.multipliers(rows.scenario, rows.fiscal_year)
+        extra = "<LastModified>2026-01-01T00:00:00</LastModified>" if extra_element else ""
+        for month, indexes in rows._positions(0, len(rows)):
+            mtd, ytd = factors.mtd[month - 1], factors.ytd[month - 1]
+            factor = {"MTD": mtd, "QTD": factors.qtd[month - 1], "YTD": ytd,
+                      "OpeningBalance": ytd - mtd, "AccountBased": ytd}[amount_type]  # fmt: skip
+            tail = (
+                f"<AmountType>{amount_type}</AmountType><FiscalYear>{rows.fiscal_year}"
+                f"</FiscalYear><FiscalPeriod>{month}</FiscalPeriod>{extra}</GLData>"
+            )
+            amounts: dict[int, str] = {}
+            segments, bases = self.encoded_rows(indexes[-1] + 1, xml=True) if indexes else ((), ())
+            lane_count = len(lanes)
+            for row in indexes:
+                if segment_filters and not self._row_matches(row, segment_filters):
+                    continue
+                base = bases[row]
+                amount = amounts.get(base)
+                if amount is None:
+                    cents = base * factor
+                    amount = amounts[base] = f"<Amount>{cents // 100}.{cents % 100:02d}</Amount>"
+                yield f"<GLData>{segments[row]}{lanes[row % lane_count]}{amount}{tail}"
+
+    def _row_matches(self, row: int, filters: Mapping[int, tuple[str, str]]) -> bool:
+        digits = self.leaf_indexes(row)
+        for index, (operator, value) in filters.items():
+            code = self.leaves[index][digits[index]]
+            if (operator == "Equals" and code != value) or (
+                operator == "Contains" and value not in code
+            ):
+                return False
+        return True
 
     def encoded_amounts(self, scenario: str, fiscal_year: int, month: int) -> dict[int, str]:
         """`"MtdAmount":…}` by base for one month: amounts repeat, so each is formatted once."""
