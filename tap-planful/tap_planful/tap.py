@@ -12,7 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
-from tap_planful import pipe
+from tap_planful import flattening, pipe
 from tap_planful.client import DEFAULT_DYNAMIC_API_URL, checked_base_url, structured_subdomain
 from tap_planful.soap import OBSERVED_SOAP_URL, SOAP_PATH
 from tap_planful.soap_streams import AMOUNT_TYPES, DEFAULT_AMOUNT_TYPES, SOAP_STREAMS
@@ -426,6 +426,11 @@ class TapPlanful(Tap):
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = RecordBufferingWriter
     message_writer: RecordBufferingWriter
+
+    @override
+    def setup_mapper(self) -> None:
+        super().setup_mapper()
+        flattening.register_flattenable_schemas(self)
 
     @classmethod
     @override

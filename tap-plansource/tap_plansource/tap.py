@@ -15,7 +15,7 @@ from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
-from tap_plansource import pipe
+from tap_plansource import flattening, pipe
 from tap_plansource.auth import PlanSourceAuth, TokenManager
 from tap_plansource.sensitive import SensitiveFieldPolicy
 from tap_plansource.settings import (
@@ -295,6 +295,11 @@ class TapPlanSource(Tap):
             ),
         ),
     ).to_dict()
+
+    @override
+    def setup_mapper(self) -> None:
+        super().setup_mapper()
+        flattening.register_flattenable_schemas(self)
 
     @classmethod
     @override
