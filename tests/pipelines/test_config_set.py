@@ -15,6 +15,14 @@ import pytest
 
 from tests.pipelines.conftest import MELTANO, REPO, _clean_environment
 
+SET_START_YEAR = (
+    "--environment=sandbox",
+    "config",
+    "set",
+    "tap-planful",
+    "start_fiscal_year",
+    "2025",
+)
 FILES = ["meltano.yml", *(f"meltano/{p.name}" for p in sorted((REPO / "meltano").glob("*.yml")))]
 
 
@@ -66,15 +74,7 @@ def test_project_files_are_in_meltanos_layout(project):
 
 def test_config_set_with_an_environment_changes_one_line_of_meltano_yml(project):
     before = _snapshot(project)
-    _meltano(
-        project,
-        "--environment=sandbox",
-        "config",
-        "set",
-        "tap-planful",
-        "start_fiscal_year",
-        "2025",
-    )
+    _meltano(project, *SET_START_YEAR)
     assert _changes(before, project) == {"meltano.yml": ["+          start_fiscal_year: 2025"]}
 
     _meltano(
@@ -109,15 +109,7 @@ def test_meltano_rewrites_every_included_file_whatever_the_setting(project):
         planhat.read_text().replace("executable: target-planhat", 'executable: "target-planhat"')
     )
     hand_edited = planhat.read_text().splitlines()
-    _meltano(
-        project,
-        "--environment=sandbox",
-        "config",
-        "set",
-        "tap-planful",
-        "start_fiscal_year",
-        "2025",
-    )
+    _meltano(project, *SET_START_YEAR)
     rewritten = planhat.read_text().splitlines()
     assert '    executable: "target-planhat"' in hand_edited
     assert "    executable: target-planhat" in rewritten
