@@ -4,6 +4,7 @@ by SIGPIPE (shell status 141), with nothing on stderr about it. Real processes, 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -32,7 +33,8 @@ def _sandbox_config(plugin: str) -> dict:
         ("tap-plansource", "plansource", {"api_url": "/admin/v2"}),
     ],
 )
-def test_tap_piped_into_head_ends_quietly(tmp_path, sandboxes, plugin, emulator, urls):
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "unbuffered"])
+def test_tap_piped_into_head_ends_quietly(tmp_path, sandboxes, plugin, emulator, urls, unbuffered):
     config = _sandbox_config(plugin)
     config |= {key: sandboxes[emulator].url + suffix for key, suffix in urls.items()}
     config_file = tmp_path / "config.json"
@@ -43,6 +45,7 @@ def test_tap_piped_into_head_ends_quietly(tmp_path, sandboxes, plugin, emulator,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": unbuffered},  # `python -u` writes each line out
     )
     head = subprocess.run(
         ["head", "-n", "5"], stdin=tap.stdout, capture_output=True, text=True, check=True
