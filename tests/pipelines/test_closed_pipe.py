@@ -9,34 +9,37 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+from sandbox.testing import meltano_env
 
 from tests.pipelines.conftest import REPO
+
+if TYPE_CHECKING:
+    from sandbox.core import RunningEmulator
 
 BIN = Path(sys.executable).parent
 
 
-def _sandbox_config(plugin: str) -> dict:
-    """The plugin's config in meltano.yml's `sandbox` environment (the emulators' credentials)."""
+def sandbox_tap_config(plugin: str, sandboxes: dict[str, RunningEmulator]) -> dict:
+    """The tap's config in meltano.yml's `sandbox` environment (the emulators' credentials),
+    with the URLs of the session's emulators (as `sandbox.testing.meltano_env` sets them)."""
     project = yaml.safe_load((REPO / "meltano.yml").read_text())
     sandbox = next(e for e in project["environments"] if e["name"] == "sandbox")
     extractors = sandbox["config"]["plugins"]["extractors"]
-    return dict(next(p for p in extractors if p["name"] == plugin)["config"])
+    config = dict(next(p for p in extractors if p["name"] == plugin)["config"])
+    prefix = plugin.upper().replace("-", "_") + "_"
+    urls = meltano_env({name: server.url for name, server in sandboxes.items()})
+    config |= {k.removeprefix(prefix).lower(): v for k, v in urls.items() if k.startswith(prefix)}
+    return config
 
 
-@pytest.mark.parametrize(
-    ("plugin", "emulator", "urls"),
-    [
-        ("tap-planful", "planful", {"api_url": "", "dynamic_api_url": "/api"}),
-        ("tap-plansource", "plansource", {"api_url": "/admin/v2"}),
-    ],
-)
+@pytest.mark.parametrize("plugin", ["tap-planful", "tap-plansource"])
 @pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "unbuffered"])
-def test_tap_piped_into_head_ends_quietly(tmp_path, sandboxes, plugin, emulator, urls, unbuffered):
-    config = _sandbox_config(plugin)
-    config |= {key: sandboxes[emulator].url + suffix for key, suffix in urls.items()}
+def test_tap_piped_into_head_ends_quietly(tmp_path, sandboxes, plugin, unbuffered):
+    config = sandbox_tap_config(plugin, sandboxes)
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
 

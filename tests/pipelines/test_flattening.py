@@ -11,7 +11,7 @@ import pytest
 from tap_planful.tap import TapPlanful
 from tap_plansource.tap import TapPlanSource
 
-from tests.pipelines.test_closed_pipe import BIN, _sandbox_config
+from tests.pipelines.test_closed_pipe import BIN, sandbox_tap_config
 
 FLATTENING = {"flattening_enabled": True, "flattening_max_depth": 3}
 
@@ -43,9 +43,7 @@ def _undeclared_keys(messages: list[dict]) -> dict[str, set[str]]:
 
 
 def test_planful_flattened_records_match_their_schema(sandboxes, tmp_path):
-    url = sandboxes["planful"].url
-    config = _sandbox_config("tap-planful") | FLATTENING
-    config |= {"api_url": url, "dynamic_api_url": f"{url}/api"}
+    config = sandbox_tap_config("tap-planful", sandboxes) | FLATTENING
     messages = _messages("tap-planful", config, tmp_path)
 
     assert _undeclared_keys(messages) == {}
