@@ -2,6 +2,8 @@
 
 Run it with `./run demo` (which sets up `.venv` first). Everything is local: the three emulators
 listen on loopback, the warehouse is `output/warehouse.duckdb`, Planhat is the emulator's store.
+When PostgreSQL's server binaries are installed (`./run test` installs them), the demo also starts
+a throwaway PostgreSQL the way the pipeline tests do and runs the reverse-ETL job from it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from typing import TYPE_CHECKING
 import duckdb
 from sandbox.testing import SandboxClient, meltano_env, spawn
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.pipelines import postgres  # the pipeline tests' throwaway server
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -28,6 +33,9 @@ JOBS = [
     ("finance-to-warehouse", "Planful GL data, segments, Dynamic Planning models into DuckDB"),
     ("customers-to-planhat", "customer list split by stream maps into companies and end users"),
     ("sales-to-planhat", "Planful sales transactions mapped to Planhat metrics"),
+]
+POSTGRES_JOBS = [
+    ("warehouse-to-planhat", "warehouse table crm.accounts (PostgreSQL) into Planhat companies"),
 ]
 
 
@@ -45,6 +53,24 @@ def emulator(name: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def warehouse_postgres() -> Iterator[dict[str, str] | None]:
+    """A throwaway PostgreSQL with a seeded `crm.accounts` table, as the pipeline tests start
+    one; the variables that point the sandbox environment at it, or None without the binaries."""
+    server = postgres.TemporaryPostgres()
+    try:
+        warehouse = postgres.create_warehouse(server.start(), accounts=25)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        say(f"  PostgreSQL: not started ({exc}); skipping {', '.join(j for j, _ in POSTGRES_JOBS)}")
+        yield None
+        return
+    try:
+        say(f"  postgresql  {warehouse.host}:{warehouse.port} (database warehouse)")
+        yield postgres.meltano_env(warehouse)
+    finally:
+        server.stop()
 
 
 def meltano(*args: str, env: dict[str, str]) -> str:
@@ -102,6 +128,7 @@ def main() -> None:
     with ExitStack() as stack:
         names = ("planful", "plansource", "planhat")
         urls = {name: stack.enter_context(emulator(name)) for name in names}
+        postgres_env = stack.enter_context(warehouse_postgres())
         env = base_env | meltano_env(urls)
         planhat_before = SandboxClient(urls["planhat"]).state()
         say("\nInstalling the Meltano plugins (first time: a minute or two):")
@@ -110,12 +137,17 @@ def main() -> None:
         for job, what in JOBS:
             say(f"- {job}: {what}")
             meltano("run", job, env=env)
+        if postgres_env is not None:
+            for job, what in POSTGRES_JOBS:
+                say(f"- {job}: {what}")
+                meltano("run", job, env=env | postgres_env)
         warehouse_summary(warehouse)
         planhat_summary(urls["planhat"], planhat_before)
     say(
         "\nSandbox stopped. To run a job yourself, serve the sandbox on the ports meltano.yml uses:"
     )
     say("  ./run python -m sandbox serve planful --port 8701   (plansource 8702, planhat 8703)")
+    say("  ./run python -m tests.pipelines.postgres   (PostgreSQL on 5432: the *-postgres jobs)")
     say("  ./run meltano run <job>")
 
 

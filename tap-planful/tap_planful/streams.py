@@ -740,20 +740,30 @@ class DPSourceModelDataStream(DynamicPlanningXMLStream):
     partitions_from = "entries in `source_models`"
     path = "/modeling/sourcemodel/data/export"
     primary_keys = ("model", "_row_key")
-    schema = th.PropertiesList(
-        th.Property("model", th.StringType, required=True),
-        th.Property(
-            "_row_key",
-            th.StringType,
-            required=True,
-            description="Hash of the key fields (or the row)",
-        ),
-        th.Property(
-            "fields",
-            th.ObjectType(additional_properties=True),
-            description="Field name to value (text)",
-        ),
-    ).to_dict()
+
+    @property
+    @override
+    def schema(self) -> dict:
+        """`fields` declares every field named in a `source_models` entry's `fields` (text);
+        it stays open because an entry without `fields` exports every column of its model."""
+        entries = self.config.get("source_models") or []
+        known = sorted({field for entry in entries for field in entry.get("fields") or []})
+        return th.PropertiesList(
+            th.Property("model", th.StringType, required=True),
+            th.Property(
+                "_row_key",
+                th.StringType,
+                required=True,
+                description="Hash of the key fields (or the row)",
+            ),
+            th.Property(
+                "fields",
+                th.ObjectType(
+                    *(th.Property(f, th.StringType) for f in known), additional_properties=True
+                ),
+                description="Field name to value (text)",
+            ),
+        ).to_dict()
 
     @property
     @override

@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
+from tap_planful import flattening, pipe
 from tap_planful.client import DEFAULT_DYNAMIC_API_URL, checked_base_url, structured_subdomain
 from tap_planful.soap import OBSERVED_SOAP_URL, SOAP_PATH
 from tap_planful.soap_streams import AMOUNT_TYPES, DEFAULT_AMOUNT_TYPES, SOAP_STREAMS
@@ -24,6 +25,7 @@ from tap_planful.streams import (
 from tap_planful.writer import RecordBufferingWriter
 
 if t.TYPE_CHECKING:
+    import click
     from singer_sdk.streams import Stream
 
 FAMILIES = {
@@ -424,6 +426,18 @@ class TapPlanful(Tap):
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = RecordBufferingWriter
     message_writer: RecordBufferingWriter
+
+    @override
+    def setup_mapper(self) -> None:
+        super().setup_mapper()
+        flattening.register_flattenable_schemas(self)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The CLI, with stdout ending the tap quietly when its reader goes (see `pipe`)."""
+        pipe.guard_stdout()
+        return super().get_singer_command()
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -6,7 +6,7 @@ import datetime
 import logging
 import sys
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
@@ -15,6 +15,7 @@ from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
+from tap_plansource import flattening, pipe
 from tap_plansource.auth import PlanSourceAuth, TokenManager
 from tap_plansource.sensitive import SensitiveFieldPolicy
 from tap_plansource.settings import (
@@ -35,6 +36,9 @@ from tap_plansource.streams import (
     CustomStream,
     SubscriberDirectory,
 )
+
+if TYPE_CHECKING:
+    import click
 
 CUSTOM_STREAM = th.ObjectType(
     th.Property(
@@ -291,6 +295,18 @@ class TapPlanSource(Tap):
             ),
         ),
     ).to_dict()
+
+    @override
+    def setup_mapper(self) -> None:
+        super().setup_mapper()
+        flattening.register_flattenable_schemas(self)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The CLI, with stdout ending the tap quietly when its reader goes (see `pipe`)."""
+        pipe.guard_stdout()
+        return super().get_singer_command()
 
     @classmethod
     @override

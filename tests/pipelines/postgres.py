@@ -1,9 +1,15 @@
-"""A throwaway PostgreSQL server for the pipeline tests: initdb into a temp dir, start on a free
-loopback port, drop it at the end. `./run test` installs the server binaries when they are missing;
-`TEST_POSTGRES_URL` points the tests at an existing server instead."""
+"""A throwaway PostgreSQL server for the pipeline tests and the demo: initdb into a temp dir,
+start on a loopback port, drop it at the end. `./run test` installs the server binaries when they
+are missing; `TEST_POSTGRES_URL` points the tests at an existing server instead.
+
+`./run python -m tests.pipelines.postgres` serves one where meltano.yml's `sandbox` environment
+expects it (127.0.0.1:5432, user `postgres`, database `warehouse` with a `crm.accounts` table), so
+`meltano run warehouse-to-planhat` and `benefits-to-postgres` work by hand.
+"""
 
 from __future__ import annotations
 
+import argparse
 import glob
 import os
 import shutil
@@ -29,6 +35,53 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.database}"
 
+    def with_database(self, database: str) -> PostgresServer:
+        return PostgresServer(self.host, self.port, self.user, self.password, database)
+
+
+SANDBOX = PostgresServer("127.0.0.1", 5432, "postgres", "postgres", "warehouse")
+"""What meltano.yml's `sandbox` environment gives tap-postgres and target-postgres."""
+
+
+def meltano_env(server: PostgresServer) -> dict[str, str]:
+    """Variables that point the sandbox environment's PostgreSQL plugins at `server` (its
+    `warehouse` database): only the settings where it differs from the sandbox's."""
+    differs = {
+        "HOST": (server.host, SANDBOX.host),
+        "PORT": (str(server.port), str(SANDBOX.port)),
+        "USER": (server.user, SANDBOX.user),
+        "PASSWORD": (server.password, SANDBOX.password),
+    }
+    return {
+        f"{plugin}_{name}": value
+        for plugin in ("TAP_POSTGRES", "TARGET_POSTGRES")
+        for name, (value, sandbox) in differs.items()
+        if value != sandbox
+    }
+
+
+def create_warehouse(server: PostgresServer, accounts: int = 0) -> PostgresServer:
+    """A fresh `warehouse` database on `server`, with `accounts` rows in `crm.accounts` when
+    asked (what `warehouse-to-planhat` reads)."""
+    with psycopg.connect(server.url, autocommit=True) as db:
+        db.execute("drop database if exists warehouse")
+        db.execute("create database warehouse")
+    warehouse = server.with_database("warehouse")
+    if accounts:
+        rows = [
+            (f"PG-{i:03d}", f"Warehouse Account {i}", f"pg{i}.example.com")
+            for i in range(1, accounts + 1)
+        ]
+        with psycopg.connect(warehouse.url, autocommit=True) as db:
+            db.execute("create schema crm")
+            db.execute(
+                "create table crm.accounts "
+                "(account_code text primary key, account_name text, domain text)"
+            )
+            with db.cursor() as cursor:
+                cursor.executemany("insert into crm.accounts values (%s, %s, %s)", rows)
+    return warehouse
+
 
 def _bin(name: str) -> str:
     found = shutil.which(name)
@@ -50,10 +103,10 @@ def _free_port() -> int:
 class TemporaryPostgres:
     """initdb + pg_ctl as the `postgres` OS user when running as root (postgres refuses root)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="pgtest-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.as_root = os.geteuid() == 0
 
     def _run(self, *args: str) -> None:
@@ -81,7 +134,7 @@ class TemporaryPostgres:
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
             "start",
         )
-        server = PostgresServer("127.0.0.1", self.port, "postgres", "postgres", "postgres")
+        server = PostgresServer("127.0.0.1", self.port, SANDBOX.user, SANDBOX.password, "postgres")
         self._wait(server)
         return server
 
@@ -102,3 +155,36 @@ class TemporaryPostgres:
             self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser.add_argument("--port", type=int, default=SANDBOX.port)
+    parser.add_argument("--accounts", type=int, default=25, help="rows in crm.accounts")
+    args = parser.parse_args()
+    server = TemporaryPostgres(args.port)
+    try:
+        warehouse = create_warehouse(server.start(), args.accounts)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        log = server.root / "log"
+        lines = log.read_text().splitlines() if log.exists() else [str(exc)]
+        detail = [line for line in lines if "FATAL" in line or "could not" in line] or lines[-1:]
+        shutil.rmtree(server.root, ignore_errors=True)
+        message = f"PostgreSQL did not start on port {args.port}: {' '.join(detail)}"
+        raise SystemExit(message) from None
+    print(
+        f"PostgreSQL listening on {warehouse.host}:{warehouse.port} (database warehouse, "
+        f"user {warehouse.user}, any password); Ctrl-C stops it",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

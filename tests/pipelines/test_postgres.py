@@ -6,24 +6,16 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from tests.pipelines.postgres import create_warehouse
+from tests.pipelines.postgres import meltano_env as postgres_meltano_env
+
 
 @pytest.fixture(scope="module")
 def postgres_env(postgres) -> dict[str, str]:
-    with psycopg.connect(postgres.url, autocommit=True) as db:
-        db.execute("drop database if exists warehouse")
-        db.execute("create database warehouse")
-    settings = {
-        "HOST": postgres.host,
-        "PORT": str(postgres.port),
-        "USER": postgres.user,
-        "PASSWORD": postgres.password,
-        "DATABASE": "warehouse",
-    }
-    return {
-        f"{plugin}_{key}": value
-        for plugin in ("TARGET_POSTGRES", "TAP_POSTGRES")
-        for key, value in settings.items()
-    }
+    """A fresh `warehouse` database; the sandbox environment configures tap-postgres and
+    target-postgres, so only what differs from it is set (the throwaway server's port)."""
+    create_warehouse(postgres)
+    return postgres_meltano_env(postgres)
 
 
 def test_planful_into_postgres(meltano_project, sandboxes, postgres, postgres_env):
@@ -54,14 +46,9 @@ def test_postgres_accounts_into_planhat(meltano_project, sandboxes, postgres, po
     accounts = [
         (f"PG-{i:03d}", f"Warehouse Account {i}", f"pg{i}.example.com") for i in range(1, 26)
     ]
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute("create schema if not exists crm")
-        db.execute(
-            "create table crm.accounts "
-            "(account_code text primary key, account_name text, domain text)"
-        )
-        with db.cursor() as cursor:
-            cursor.executemany("insert into crm.accounts values (%s, %s, %s)", accounts)
+    create_warehouse(postgres, accounts=len(accounts))
+    with psycopg.connect(url) as db:
+        assert db.execute("select * from crm.accounts order by 1").fetchall() == accounts
     planhat = sandboxes["planhat"].emulator
 
     meltano_project.run("run", "warehouse-to-planhat", env=postgres_env)

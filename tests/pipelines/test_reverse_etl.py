@@ -33,6 +33,8 @@ def test_customer_list_becomes_planhat_companies_and_endusers(meltano_project, s
         user = endusers[customer["contact_id"]]
         assert user["email"] == customer["contact_email"]
         assert user["companyId"] == company["_id"]  # companyExternalId resolved by Planhat
+        assert "_sdc_last_modified" not in company  # the tap's bookmark is not Planhat data
+        assert "_sdc_last_modified" not in user
     assert len(planhat.records("companies")) == before_companies + len(customers)
     assert len(planhat.records("endusers")) == before_endusers + len(customers)
 
@@ -78,6 +80,13 @@ def test_mapped_customer_list_into_json_lines(meltano_project):
     endusers = [json.loads(line) for line in (folder / "endusers.jsonl").read_text().splitlines()]
     customers = _customers()
     assert [c["externalId"] for c in companies] == [c["customer_id"] for c in customers]
-    assert set(companies[0]) == {"externalId", "name", "domains", "country", "custom"}
+    assert set(companies[0]) == {
+        "externalId",
+        "name",
+        "domains",
+        "country",
+        "custom",
+        "_sdc_last_modified",  # the bookmark property the stream's SCHEMA names
+    }
     assert [u["companyExternalId"] for u in endusers] == [c["customer_id"] for c in customers]
     assert not (folder / "customers.jsonl").exists()
