@@ -1,12 +1,13 @@
 """The sync ledger: what Planhat last acknowledged, so a run sends only what changed.
 
-One row per (scope, key): the scope is a short hash of the Planhat host, a fingerprint of the
-credentials (an HMAC, never the token) and the object; the key a hash of the sync key's value
-(or of the whole item when a stream has no key); the digest a hash of the payload Planhat
-accepted. A readable `planhat_ledger_scopes` table says which host, fingerprint and object each
-scope is, so an operator can reset one object. Lookups and writes go per batch (`IN (...)` /
-`= ANY(...)`), so memory does not grow with the ledger. Each thread gets its own connection:
-lookups run on the reading thread, writes on the sending one.
+One row per item: `id`, a 64-bit hash of the scope and the sync key's value (or of the whole item
+when a stream has no key), `scope`, and `digest`, a 64-bit hash of the payload Planhat accepted.
+The scope is a hash of the Planhat host, a fingerprint of the credentials (an HMAC, never the
+token) and the object; a readable `planhat_ledger_scopes` table says which host, fingerprint and
+object each scope is, so an operator can reset one object. Integer keys keep the table small
+and its writes cheap (a B-tree of 8-byte keys; rows are written in key order). Lookups and
+writes go per batch (`IN (...)` / `= ANY(...)`), so memory does not grow with the ledger. Each
+thread gets its own connection: lookups run on the reading thread, writes on the sending one.
 """
 
 from __future__ import annotations
@@ -39,13 +40,18 @@ def fingerprint(secret: str) -> str:
     return hmac.new(_FINGERPRINT_KEY, secret.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def digest(data: bytes) -> bytes:
-    """16-byte hash of a key or a payload."""
-    return hashlib.blake2b(data, digest_size=16).digest()
+def digest(data: bytes) -> int:
+    """64-bit hash (a signed integer, as SQLite and PostgreSQL store them) of a key or payload."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
-def scope_id(host: str, credentials: str, obj: str) -> bytes:
-    return digest(f"{host}\x1f{credentials}\x1f{obj}".encode())[:8]
+def scope_id(host: str, credentials: str, obj: str) -> int:
+    return digest(f"{host}\x1f{credentials}\x1f{obj}".encode())
+
+
+def item_id(scope: int, key: bytes) -> int:
+    """The row id of one key in one scope."""
+    return digest(scope.to_bytes(8, "big", signed=True) + key)
 
 
 class Ledger:
@@ -67,20 +73,20 @@ class Ledger:
                 self._connections.append(db)
         return db
 
-    def register_scope(self, host: str, credentials: str, obj: str) -> bytes:
+    def register_scope(self, host: str, credentials: str, obj: str) -> int:
         scope = scope_id(host, credentials, obj)
         self._execute_commit(self._scope_sql, [(scope, host, credentials, obj)])
         return scope
 
-    def lookup(self, scope: bytes, keys: Sequence[bytes]) -> dict[bytes, bytes]:
-        """Digest per key already in the ledger (absent keys are not in the answer)."""
+    def lookup(self, ids: Sequence[int]) -> dict[int, int]:
+        """Digest per id already in the ledger (absent ids are not in the answer)."""
         raise NotImplementedError
 
-    def record(self, scope: bytes, rows: Iterable[tuple[bytes, bytes]]) -> None:
-        """Remember what Planhat acknowledged: (key, payload digest) per item."""
-        rows = [(scope, key, value) for key, value in rows]
-        if rows:
-            self._execute_commit(self._upsert_sql, rows)
+    def record(self, scope: int, rows: Iterable[tuple[int, int]]) -> None:
+        """Remember what Planhat acknowledged: (id, payload digest) per item, in id order."""
+        ordered = sorted((item, scope, value) for item, value in rows)
+        if ordered:
+            self._execute_commit(self._upsert_sql, ordered)
 
     def close(self) -> None:
         with self._lock:
@@ -108,10 +114,7 @@ class SqliteLedger(Ledger):
     """An embedded file (WAL mode): one runner, no server."""
 
     _scope_sql = "INSERT OR IGNORE INTO planhat_ledger_scopes VALUES (?, ?, ?, ?)"
-    _upsert_sql = (
-        "INSERT INTO planhat_ledger (scope, key, digest) VALUES (?, ?, ?) "
-        "ON CONFLICT (scope, key) DO UPDATE SET digest = excluded.digest"
-    )
+    _upsert_sql = "INSERT OR REPLACE INTO planhat_ledger (id, scope, digest) VALUES (?, ?, ?)"
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -123,12 +126,11 @@ class SqliteLedger(Ledger):
             db.execute("PRAGMA journal_mode=WAL")
             with db:
                 db.execute(
-                    "CREATE TABLE IF NOT EXISTS planhat_ledger (scope BLOB NOT NULL, "
-                    "key BLOB NOT NULL, digest BLOB NOT NULL, PRIMARY KEY (scope, key)) "
-                    "WITHOUT ROWID"
+                    "CREATE TABLE IF NOT EXISTS planhat_ledger (id INTEGER PRIMARY KEY, "
+                    "scope INTEGER NOT NULL, digest INTEGER NOT NULL)"
                 )
                 db.execute(
-                    "CREATE TABLE IF NOT EXISTS planhat_ledger_scopes (scope BLOB PRIMARY KEY, "
+                    "CREATE TABLE IF NOT EXISTS planhat_ledger_scopes (scope INTEGER PRIMARY KEY, "
                     "host TEXT NOT NULL, credentials TEXT NOT NULL, object TEXT NOT NULL)"
                 )
         except (OSError, sqlite3.Error) as exc:
@@ -139,17 +141,15 @@ class SqliteLedger(Ledger):
         db.execute("PRAGMA synchronous=NORMAL")
         return db
 
-    def lookup(self, scope: bytes, keys: Sequence[bytes]) -> dict[bytes, bytes]:
-        found: dict[bytes, bytes] = {}
+    def lookup(self, ids: Sequence[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
         db = self.connection()
         try:
-            for start in range(0, len(keys), _SQLITE_CHUNK):
-                chunk = keys[start : start + _SQLITE_CHUNK]
+            for start in range(0, len(ids), _SQLITE_CHUNK):
+                chunk = ids[start : start + _SQLITE_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                query = (
-                    f"SELECT key, digest FROM planhat_ledger WHERE scope = ? AND key IN ({marks})"  # noqa: S608, E501 - placeholders only
-                )
-                found.update(db.execute(query, (scope, *chunk)))
+                query = f"SELECT id, digest FROM planhat_ledger WHERE id IN ({marks})"  # noqa: S608 - placeholders only
+                found.update(db.execute(query, chunk))
         except sqlite3.Error as exc:
             raise LedgerError(f"ledger {self.where}: lookup failed: {_first_line(exc)}") from None
         return found
@@ -162,8 +162,8 @@ class PostgresLedger(Ledger):
         "INSERT INTO planhat_ledger_scopes VALUES (%s, %s, %s, %s) ON CONFLICT (scope) DO NOTHING"
     )
     _upsert_sql = (
-        "INSERT INTO planhat_ledger (scope, key, digest) VALUES (%s, %s, %s) "
-        "ON CONFLICT (scope, key) DO UPDATE SET digest = excluded.digest"
+        "INSERT INTO planhat_ledger (id, scope, digest) VALUES (%s, %s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, digest = excluded.digest"
     )
 
     def __init__(self, url: str) -> None:
@@ -183,11 +183,11 @@ class PostgresLedger(Ledger):
         try:
             with db.transaction():
                 db.execute(
-                    "CREATE TABLE IF NOT EXISTS planhat_ledger (scope bytea NOT NULL, "
-                    "key bytea NOT NULL, digest bytea NOT NULL, PRIMARY KEY (scope, key))"
+                    "CREATE TABLE IF NOT EXISTS planhat_ledger (id bigint PRIMARY KEY, "
+                    "scope bigint NOT NULL, digest bigint NOT NULL)"
                 )
                 db.execute(
-                    "CREATE TABLE IF NOT EXISTS planhat_ledger_scopes (scope bytea PRIMARY KEY, "
+                    "CREATE TABLE IF NOT EXISTS planhat_ledger_scopes (scope bigint PRIMARY KEY, "
                     "host text NOT NULL, credentials text NOT NULL, object text NOT NULL)"
                 )
         except Exception as exc:
@@ -202,21 +202,18 @@ class PostgresLedger(Ledger):
             message = _first_line(exc).replace(self.url, self.where)
             raise LedgerError(f"ledger {self.where}: cannot connect: {message}") from None
 
-    def lookup(self, scope: bytes, keys: Sequence[bytes]) -> dict[bytes, bytes]:
-        if not keys:
+    def lookup(self, ids: Sequence[int]) -> dict[int, int]:
+        if not ids:
             return {}
         try:
             rows = (
                 self.connection()
-                .execute(
-                    "SELECT key, digest FROM planhat_ledger WHERE scope = %s AND key = ANY(%s)",
-                    (scope, list(keys)),
-                )
+                .execute("SELECT id, digest FROM planhat_ledger WHERE id = ANY(%s)", (list(ids),))
                 .fetchall()
             )
         except Exception as exc:
             raise LedgerError(f"ledger {self.where}: lookup failed: {_first_line(exc)}") from None
-        return {bytes(key): bytes(value) for key, value in rows}
+        return dict(rows)
 
     def _execute_commit(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         db = self.connection()

@@ -24,7 +24,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalSyncError
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
-from target_planhat.ledger import digest
+from target_planhat.ledger import digest, item_id
 from target_planhat.objects import COMPANY_REFERENCE_FIELDS
 
 if TYPE_CHECKING:
@@ -84,8 +84,8 @@ class Staged:
         self.key = key
         self.item: bytes | None = None
         """The payload as JSON (encoded once: the digest and the request body share it)."""
-        self.digest = b""
-        self.ledger_key = b""
+        self.digest = 0
+        self.ledger_key = 0
         self.known = False
         """The ledger holds this key (with another payload): an update rather than a create."""
 
@@ -140,7 +140,7 @@ class PlanhatSink(BatchSink):
         self.dry_run = bool(target.config.get("dry_run", False))
         self.ledger: Ledger | None = target.ledger
         self.full_resync = bool(target.config.get("full_resync", False))
-        self.ledger_scope = target.ledger_scope(self.obj) if self.ledger is not None else b""
+        self.ledger_scope = target.ledger_scope(self.obj) if self.ledger is not None else 0
         self.append_only = self.route.behavior == "send"
         self._send_key_fields: tuple[str, ...] = (
             (self.route.sync_key,) if self.route.sync_key else tuple(self.key_properties or ())
@@ -384,12 +384,10 @@ class PlanhatSink(BatchSink):
             if entry.item is None:
                 entry.item = _encode(entry.payload)
             entry.digest = digest(entry.item)
-            entry.ledger_key = digest(entry.key.encode()) if entry.key is not None else entry.digest
-        known = (
-            {}
-            if self.full_resync
-            else self.ledger.lookup(self.ledger_scope, [e.ledger_key for e in entries])
-        )
+            entry.ledger_key = item_id(
+                self.ledger_scope, entry.key.encode() if entry.key is not None else entry.item
+            )
+        known = {} if self.full_resync else self.ledger.lookup([e.ledger_key for e in entries])
         for entry in entries:
             previous = known.get(entry.ledger_key)
             if previous is not None and (self.append_only or previous == entry.digest):

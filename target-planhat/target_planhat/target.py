@@ -350,7 +350,7 @@ class TargetPlanhat(Target):
         """The sync ledger (None with `ledger: none`), opened when the first sink needs it."""
         return open_ledger(self.config.get("ledger"))
 
-    def ledger_scope(self, obj: PlanhatObject) -> bytes:
+    def ledger_scope(self, obj: PlanhatObject) -> int:
         """The ledger's scope of `obj`: its host and a fingerprint of the credentials used there."""
         assert self.ledger is not None
         if obj.host == "main":
