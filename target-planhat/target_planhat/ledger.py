@@ -59,7 +59,9 @@ class Ledger:
 
     where: str
 
-    def __init__(self) -> None:
+    def __init__(self, *, readonly: bool = False) -> None:
+        self.readonly = readonly
+        """A dry run: read what exists, create and write nothing."""
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[Any] = []
@@ -75,7 +77,8 @@ class Ledger:
 
     def register_scope(self, host: str, credentials: str, obj: str) -> int:
         scope = scope_id(host, credentials, obj)
-        self._execute_commit(self._scope_sql, [(scope, host, credentials, obj)])
+        if not self.readonly:
+            self._execute_commit(self._scope_sql, [(scope, host, credentials, obj)])
         return scope
 
     def lookup(self, ids: Sequence[int]) -> dict[int, int]:
@@ -85,7 +88,7 @@ class Ledger:
     def record(self, scope: int, rows: Iterable[tuple[int, int]]) -> None:
         """Remember what Planhat acknowledged: (id, payload digest) per item, in id order."""
         ordered = sorted((item, scope, value) for item, value in rows)
-        if ordered:
+        if ordered and not self.readonly:
             self._execute_commit(self._upsert_sql, ordered)
 
     def close(self) -> None:
@@ -116,10 +119,12 @@ class SqliteLedger(Ledger):
     _scope_sql = "INSERT OR IGNORE INTO planhat_ledger_scopes VALUES (?, ?, ?, ?)"
     _upsert_sql = "INSERT OR REPLACE INTO planhat_ledger (id, scope, digest) VALUES (?, ?, ?)"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__()
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        super().__init__(readonly=readonly)
         self.path = path
         self.where = str(path)
+        if readonly:
+            return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = self.connection()
@@ -143,6 +148,8 @@ class SqliteLedger(Ledger):
 
     def lookup(self, ids: Sequence[int]) -> dict[int, int]:
         found: dict[int, int] = {}
+        if self.readonly and not self.path.exists():
+            return found
         db = self.connection()
         try:
             for start in range(0, len(ids), _SQLITE_CHUNK):
@@ -151,6 +158,8 @@ class SqliteLedger(Ledger):
                 query = f"SELECT id, digest FROM planhat_ledger WHERE id IN ({marks})"  # noqa: S608 - placeholders only
                 found.update(db.execute(query, chunk))
         except sqlite3.Error as exc:
+            if self.readonly and "no such table" in str(exc):
+                return found
             raise LedgerError(f"ledger {self.where}: lookup failed: {_first_line(exc)}") from None
         return found
 
@@ -166,8 +175,8 @@ class PostgresLedger(Ledger):
         "ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, digest = excluded.digest"
     )
 
-    def __init__(self, url: str) -> None:
-        super().__init__()
+    def __init__(self, url: str, *, readonly: bool = False) -> None:
+        super().__init__(readonly=readonly)
         parts = urlsplit(url)
         self.url = url
         self.where = f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"
@@ -179,6 +188,8 @@ class PostgresLedger(Ledger):
                 "(Meltano's pip_url does)"
             )
             raise LedgerError(msg) from None
+        if readonly:
+            return
         db = self.connection()
         try:
             with db.transaction():
@@ -212,6 +223,8 @@ class PostgresLedger(Ledger):
                 .fetchall()
             )
         except Exception as exc:
+            if self.readonly and "does not exist" in str(exc):
+                return {}
             raise LedgerError(f"ledger {self.where}: lookup failed: {_first_line(exc)}") from None
         return dict(rows)
 
@@ -224,17 +237,20 @@ class PostgresLedger(Ledger):
             raise LedgerError(f"ledger {self.where}: write failed: {_first_line(exc)}") from None
 
 
-def open_ledger(setting: str | None) -> Ledger | None:
-    """`none` -> no ledger; `postgresql://…` -> PostgreSQL; `sqlite:///path` or a path -> SQLite."""
+def open_ledger(setting: str | None, *, readonly: bool = False) -> Ledger | None:
+    """`none` -> no ledger; `postgresql://…` -> PostgreSQL; `sqlite:///path` or a path -> SQLite.
+
+    `readonly` (a dry run) creates nothing: a ledger that does not exist yet reads as empty.
+    """
     value = (setting or DEFAULT_LEDGER_PATH).strip()
     if value.lower() == "none":
         return None
     scheme = urlsplit(value).scheme.lower()
     if scheme in _POSTGRES_SCHEMES:
-        return PostgresLedger(value)
+        return PostgresLedger(value, readonly=readonly)
     if scheme == "sqlite":
         value = value.split(":", 1)[1].removeprefix("//")
-    return SqliteLedger(Path(value))
+    return SqliteLedger(Path(value), readonly=readonly)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -191,8 +191,8 @@ class PlanhatSink(BatchSink):
     def _keys_above_sync_key(self) -> tuple[str, ...]:
         """Keyables Planhat would match on before the configured sync key, so they are not sent."""
         key = self.route.sync_key
-        if key is None:
-            return ()
+        if key is None or key not in self.obj.sync_keys:
+            return ()  # no key, or a send's own key (any field of the record)
         return self.obj.sync_keys[: self.obj.sync_keys.index(key)]
 
     # -- record preparation -----------------------------------------------------------------

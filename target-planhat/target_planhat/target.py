@@ -348,7 +348,7 @@ class TargetPlanhat(Target):
     @cached_property
     def ledger(self) -> Ledger | None:
         """The sync ledger (None with `ledger: none`), opened when the first sink needs it."""
-        return open_ledger(self.config.get("ledger"))
+        return open_ledger(self.config.get("ledger"), readonly=self.dry_run)
 
     def ledger_scope(self, obj: PlanhatObject) -> int:
         """The ledger's scope of `obj`: its host and a fingerprint of the credentials used there."""

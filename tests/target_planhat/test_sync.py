@@ -356,3 +356,25 @@ def test_dry_run_writes_nothing_and_plans_everything(planhat, tmp_path):
     assert run.counts["crm"]["skipped"] == 1
     with sqlite3.connect(ledger) as db:
         assert db.execute("select count(*) from planhat_ledger").fetchone()[0] == 3
+        assert db.execute("select count(*) from planhat_ledger_scopes").fetchone()[0] == 1
+
+
+def test_a_dry_run_without_a_ledger_yet_creates_none(planhat, tmp_path):
+    ledger = tmp_path / "fresh" / "ledger.sqlite3"
+    config = config_for(
+        planhat.url, ledger=str(ledger), dry_run=True, dry_run_file=str(tmp_path / "plan.jsonl")
+    )
+    run = run_target(config, messages("companies", _companies(3), ["externalId"]))
+    assert run.counts["companies"]["created"] == 3  # would create
+    assert not ledger.exists()
+    assert not _writes(planhat.emulator)
+
+
+def test_a_metric_stream_may_name_its_own_key(planhat, tmp_path):
+    mapping = {"usage": {"object": "metrics", "sync_key": "eventId"}}
+    config = config_for(planhat.url, ledger=_ledger(tmp_path), object_mapping=mapping)
+    points = [{**point, "eventId": f"E-{point['value'] % 5}"} for point in _points(10)]
+    run = run_target(config, messages("usage", points))
+    assert (run.counts["usage"]["sent"], run.counts["usage"]["superseded"]) == (5, 5)
+    run = run_target(config, messages("usage", [{**points[0], "value": 99}]))
+    assert (run.counts["usage"]["sent"], run.counts["usage"]["unchanged"]) == (0, 1)
