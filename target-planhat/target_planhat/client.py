@@ -260,9 +260,8 @@ class PlanhatClient:
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if _was_sent(exc):
-                    if unknown is not None:
-                        unknown.append(1)
+                if unknown is not None and _was_sent(exc):  # a write Planhat may still apply
+                    unknown.append(1)
                     msg = (
                         f"{where} got no answer ({type(exc).__name__}): Planhat may still apply "
                         "it, so the same request is re-sent before anything else"
