@@ -153,3 +153,11 @@ OBJECTS: dict[str, PlanhatObject] = {
         ),
     )
 }
+
+
+def unrouted_stream_problem(stream: str) -> str:
+    """What to do about a stream that is neither an object's name nor in `object_mapping`."""
+    return (
+        f"stream {stream!r} is not a Planhat object; name it after one ({', '.join(OBJECTS)}) "
+        f'or map it: object_mapping: {{"{stream}": {{"object": "companies"}}}}'
+    )

@@ -25,7 +25,7 @@ from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_planhat.ledger import digest, item_id
-from target_planhat.objects import COMPANY_REFERENCE_FIELDS
+from target_planhat.objects import COMPANY_REFERENCE_FIELDS, unrouted_stream_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -815,22 +815,14 @@ class UnroutedSink(BatchSink):
     fails the run, with the message that says how to route it.
     """
 
-    def __init__(
-        self,
-        target: TargetPlanhat,
-        stream_name: str,
-        schema: dict,
-        key_properties: Sequence[str] | None,
-    ) -> None:
-        super().__init__(target, stream_name, schema, key_properties)
-        self.first_pending: int | None = None
-        self.problem = target.route_problem(stream_name)
+    first_pending: int | None = None
 
     def receive(self, record: dict, message: dict) -> None:
-        raise ConfigValidationError("Config validation failed", errors=[self.problem])
+        self.process_record(record, {})
 
     def process_record(self, record: dict, context: dict) -> None:
-        raise ConfigValidationError("Config validation failed", errors=[self.problem])
+        problem = unrouted_stream_problem(self.stream_name)
+        raise ConfigValidationError("Config validation failed", errors=[problem])
 
     def process_batch(self, context: dict) -> None:
         """Nothing was staged."""

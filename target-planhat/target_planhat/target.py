@@ -21,7 +21,13 @@ from singer_sdk.target_base import Target
 from target_planhat.client import PlanhatClient, RetryPolicy
 from target_planhat.inflight import InFlight
 from target_planhat.ledger import DEFAULT_LEDGER_PATH, Ledger, fingerprint, open_ledger
-from target_planhat.objects import BEHAVIORS, OBJECTS, Behavior, PlanhatObject
+from target_planhat.objects import (
+    BEHAVIORS,
+    OBJECTS,
+    Behavior,
+    PlanhatObject,
+    unrouted_stream_problem,
+)
 from target_planhat.report import Report
 from target_planhat.sinks import (
     ANALYTICS_MAX_BODY_BYTES,
@@ -310,17 +316,9 @@ class TargetPlanhat(Target):
             return self.routes[stream]
         obj = OBJECTS.get(stream)
         if obj is None:
-            raise ConfigValidationError(
-                "Config validation failed", errors=[self.route_problem(stream)]
-            )
+            problem = unrouted_stream_problem(stream)
+            raise ConfigValidationError("Config validation failed", errors=[problem])
         return self.routes.setdefault(stream, Route(obj, obj.default_behavior, None))
-
-    def route_problem(self, stream: str) -> str:
-        return (
-            f"stream {stream!r} is not a Planhat object; name it after one "
-            f"({_object_mapping_help()}) "
-            f'or map it: object_mapping: {{"{stream}": {{"object": "companies"}}}}'
-        )
 
     def is_routed(self, stream: str) -> bool:
         return stream in self.routes or stream in OBJECTS
