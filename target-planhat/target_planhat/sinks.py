@@ -24,7 +24,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalSyncError
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
-from target_planhat.ledger import digest, item_id
+from target_planhat.ledger import digest, hashed_key
 from target_planhat.objects import COMPANY_REFERENCE_FIELDS, unrouted_stream_problem
 
 if TYPE_CHECKING:
@@ -47,7 +47,10 @@ _encoder = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
 _encode = _encoder.encode
 _decode = msgspec.json.decode
 _SDC_PREFIX = "_sdc_"
-_KEY_SEPARATOR = "\x1f"
+_KEY_SEPARATOR = "="
+_COMPANY_SEPARATOR = "\x1f"  # a value may hold "@" or "="
+_FIELD_SEPARATOR = "\x1f"
+_EMAIL_KEY = "email="
 _SDC_METADATA_FIELDS = frozenset(
     (
         "_sdc_extracted_at",
@@ -85,7 +88,7 @@ class Staged:
         self.item: bytes | None = None
         """The payload as JSON (encoded once: the digest and the request body share it)."""
         self.digest = 0
-        self.ledger_key = 0
+        self.ledger_key = ""
         self.known = False
         """The ledger holds this key (with another payload): an update rather than a create."""
 
@@ -339,7 +342,7 @@ class PlanhatSink(BatchSink):
         if self.append_only:
             if not self._send_key_fields:
                 return None
-            return _KEY_SEPARATOR.join(str(payload.get(name)) for name in self._send_key_fields)
+            return _FIELD_SEPARATOR.join(str(payload.get(name)) for name in self._send_key_fields)
         obj = self.obj
         name = self.route.sync_key
         if name is None:
@@ -349,7 +352,7 @@ class PlanhatSink(BatchSink):
         scope = ""
         if obj.company is not None and name not in ("_id", "sourceId"):
             scope = str(payload.get(obj.company.field) or "")  # unique per company only
-        return f"{name}{_KEY_SEPARATOR}{payload[name]}{_KEY_SEPARATOR}{scope}"
+        return f"{name}{_KEY_SEPARATOR}{payload[name]}{_COMPANY_SEPARATOR}{scope}"
 
     def stage(self, entry: Staged, context: dict) -> None:
         """Keep a prepared record for the next request; it replaces one with the same key."""
@@ -384,10 +387,12 @@ class PlanhatSink(BatchSink):
             if entry.item is None:
                 entry.item = _encode(entry.payload)
             entry.digest = digest(entry.item)
-            entry.ledger_key = item_id(
-                self.ledger_scope, entry.key.encode() if entry.key is not None else entry.item
-            )
-        known = {} if self.full_resync else self.ledger.lookup([e.ledger_key for e in entries])
+            entry.ledger_key = self.ledger_key_of(entry)
+        known = (
+            {}
+            if self.full_resync
+            else self.ledger.lookup(self.ledger_scope, [e.ledger_key for e in entries])
+        )
         for entry in entries:
             previous = known.get(entry.ledger_key)
             if previous is not None and (self.append_only or previous == entry.digest):
@@ -396,6 +401,17 @@ class PlanhatSink(BatchSink):
                 continue
             entry.known = previous is not None
             self._ready[entry.slot] = entry
+
+    def ledger_key_of(self, entry: Staged) -> str:
+        """The key as the ledger stores it: readable for keyables, a hash for anything that may
+        hold personal data (e-mail keys, send keys, whole items)."""
+        key = entry.key
+        if key is None:
+            assert entry.item is not None
+            return hashed_key(entry.item)
+        if self.append_only or key.startswith(_EMAIL_KEY):
+            return hashed_key(key.encode())
+        return key
 
     def take_batch(self) -> list[Staged]:
         """Every staged record that must be sent, sifted; the buffer starts empty again."""
@@ -699,6 +715,17 @@ class AnalyticsSendSink(PlanhatSink):
     def forget(self, entry: Staged) -> None:
         assert entry.item is not None
         self._bytes -= len(entry.item) + 1
+
+    def ledger_key_of(self, entry: Staged) -> str:
+        """The key as the ledger stores it: readable for keyables, a hash for anything that may
+        hold personal data (e-mail keys, send keys, whole items)."""
+        key = entry.key
+        if key is None:
+            assert entry.item is not None
+            return hashed_key(entry.item)
+        if self.append_only or key.startswith(_EMAIL_KEY):
+            return hashed_key(key.encode())
+        return key
 
     def take_batch(self) -> list[Staged]:
         batch = super().take_batch()
