@@ -150,6 +150,8 @@ class PlanhatSink(BatchSink):
         )
         self._unchecked: dict[str | int, Staged] = {}
         self._ready: dict[str | int, Staged] = {}
+        self._sending: dict[str, int] = {}
+        """Ledger key -> digest of the batch handed over last (in flight: not in the ledger yet)."""
         self.first_pending: int | None = None
         """Number of the first record read since the last drain (STATE waits for it)."""
 
@@ -367,7 +369,7 @@ class PlanhatSink(BatchSink):
             self._ready[slot] = entry
             return
         self._unchecked[slot] = entry
-        if len(self._unchecked) >= self.batch_size:
+        if len(self._unchecked) >= min(self.max_size, self.batch_size):
             self.sift()
 
     def admit(self, entry: Staged) -> None:
@@ -393,14 +395,19 @@ class PlanhatSink(BatchSink):
             if self.full_resync
             else self.ledger.lookup(self.ledger_scope, [e.ledger_key for e in entries])
         )
+        sending = self._sending
         for entry in entries:
-            previous = known.get(entry.ledger_key)
-            if previous is not None and (self.append_only or previous == entry.digest):
+            # the batch in flight is not in the ledger yet, and is newer than what is
+            previous = sending.get(entry.ledger_key, known.get(entry.ledger_key))
+            slot = entry.slot if entry.key is not None else entry.ledger_key
+            if (previous is not None and (self.append_only or previous == entry.digest)) or (
+                entry.key is None and slot in self._ready  # the same key-less item twice
+            ):
                 self.counts.unchanged += 1
                 self.forget(entry)
                 continue
             entry.known = previous is not None
-            self._ready[entry.slot] = entry
+            self._ready[slot] = entry
 
     def ledger_key_of(self, entry: Staged) -> str:
         """The key as the ledger stores it: readable for keyables, a hash for anything that may
@@ -419,6 +426,8 @@ class PlanhatSink(BatchSink):
             self.sift()
         batch = list(self._ready.values())
         self._ready = {}
+        if self.ledger is not None:
+            self._sending = {entry.ledger_key: entry.digest for entry in batch}
         return batch
 
     def process_batch(self, context: dict) -> None:

@@ -151,6 +151,23 @@ def test_metrics_are_sent_once_per_key_and_once_per_record_without_one(planhat, 
     assert (run.counts["metrics"]["sent"], run.counts["metrics"]["unchanged"]) == (0, 51)
 
 
+def test_a_key_in_the_batch_in_flight_is_judged_against_that_batch(planhat, tmp_path):
+    """X goes v1 -> v2 -> v1 over three batches, and the same event twice in two batches: the
+    ledger does not hold the batch in flight yet, so the target compares with that batch."""
+    planhat.emulator.add_faults([{"delay": 0.3, "method": "PUT"}, {"delay": 0.3, "method": "POST"}])
+    config = config_for(planhat.url, ledger=_ledger(tmp_path), batch_size_rows=2)
+    names = ["v1", "v1", "v2", "v2", "v1", "v1"]
+    records = [{"externalId": f"X{n % 2}", "name": name} for n, name in enumerate(names)]
+    run_target(config, messages("companies", records, ["externalId"]))
+    assert {
+        c["name"] for c in planhat.emulator.records("companies") if c["externalId"] in {"X0", "X1"}
+    } == {"v1"}
+    event = {"action": "Login", "email": "alice.moreau@acme.example", "date": "2026-01-01"}
+    other = {**event, "action": "Logout"}
+    run_target(config, messages("activities", [event, other, event, other, event], []))
+    assert planhat.emulator.state()["activities"] == 2
+
+
 def test_the_ledger_holds_no_token_and_rejects_are_tried_again(planhat, tmp_path):
     config = config_for(planhat.url, ledger=_ledger(tmp_path))
     records = [{"externalId": "L-1", "name": "Kept"}, {"externalId": "L-2"}]  # L-2: no name
