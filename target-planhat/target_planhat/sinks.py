@@ -154,6 +154,9 @@ class PlanhatSink(BatchSink):
         """Ledger key -> digest of the batch handed over last (in flight: not in the ledger yet)."""
         self.first_pending: int | None = None
         """Number of the first record read since the last drain (STATE waits for it)."""
+        self._names_seen: set[str] = set()
+        self._metadata: list[str] = []
+        """The `_sdc_*` fields among `_names_seen` (Singer metadata is never sent)."""
 
     @cached_property
     def validate_schema(self) -> bool:
@@ -207,7 +210,11 @@ class PlanhatSink(BatchSink):
         obj = self.obj
         payload = record
         touched = self._touches
-        metadata = [name for name in record if name.startswith(_SDC_PREFIX)]
+        names = record.keys()
+        if names != self._names_seen:  # records of a stream mostly share one set of fields
+            self._names_seen = set(names)
+            self._metadata = [name for name in names if name.startswith(_SDC_PREFIX)]
+        metadata = self._metadata
         if touched or metadata:
             payload = dict(record)
             for name in metadata:
