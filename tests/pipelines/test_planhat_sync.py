@@ -18,17 +18,17 @@ def _writes(emulator) -> list[dict]:
 def fresh_planhat(meltano_project, sandboxes):
     """The session's Planhat emulator, handed back as this test found it: re-seeded, and the
     project's ledger removed (else later tests would find every record already sent)."""
-    ledger = meltano_project.root / ".target-planhat"
     yield sandboxes["planhat"].emulator
     sandboxes["planhat"].emulator.reset()
-    for path in ledger.glob("ledger.sqlite3*"):
+    for path in (meltano_project.root / "output").glob("planhat-ledger.sqlite3*"):
         path.unlink()
 
 
 def test_rerun_of_a_job_sends_nothing_and_a_dry_run_writes_nothing(meltano_project, fresh_planhat):
     planhat = fresh_planhat
     meltano_project.run("run", "customers-to-planhat")
-    assert (meltano_project.root / ".target-planhat" / "ledger.sqlite3").exists()
+    # the sandbox environment keeps the ledger with its other outputs
+    assert (meltano_project.root / "output" / "planhat-ledger.sqlite3").exists()
     before = len(_writes(planhat))
 
     meltano_project.run("run", "customers-to-planhat")
