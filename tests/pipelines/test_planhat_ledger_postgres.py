@@ -10,6 +10,7 @@ import pytest
 from sandbox.testing import start
 
 from tests.target_planhat.helpers import config_for, messages, run_cli, run_target, state
+from tests.target_planhat.test_sync import kill_mid_run_then_replay
 
 pytestmark = pytest.mark.postgres
 
@@ -74,3 +75,7 @@ def test_two_target_processes_share_one_ledger(planhat, ledger_url, tmp_path):
     posts = planhat.emulator.requests(path="^/dimensiondata/", method="POST")
     assert [len(p["body"]) for p in posts] == [300, 200]
     assert ledger_url not in first.stderr + second.stderr
+
+
+def test_kill_9_mid_run_then_replay_with_the_ledger_in_postgres(planhat, ledger_url, tmp_path):
+    kill_mid_run_then_replay(planhat, tmp_path, ledger_url)

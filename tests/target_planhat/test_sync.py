@@ -197,13 +197,17 @@ def test_state_follows_each_answered_batch_across_streams(planhat):
 
 
 def test_kill_9_mid_run_then_replay_sends_every_point_once(planhat, tmp_path):
-    """A slowed emulator, the target killed mid-way, the whole input replayed."""
+    kill_mid_run_then_replay(planhat, tmp_path, _ledger(tmp_path))
+
+
+def kill_mid_run_then_replay(planhat: Any, tmp_path: Path, ledger: str) -> None:
+    """A slowed emulator, the target killed mid-way, the whole input replayed: every point is
+    stored, and at most the one batch in flight at the kill twice."""
     total, per_body = 3000, 100
     planhat.emulator.configure(latency_ms=40)
     item_bytes = len(json.dumps(_points(total)[-1], separators=(",", ":")))
-    config = config_for(
-        planhat.url, ledger=_ledger(tmp_path), analytics_batch_bytes=(item_bytes + 1) * per_body
-    )
+    body_bytes = (item_bytes + 1) * per_body
+    config = config_for(planhat.url, ledger=ledger, analytics_batch_bytes=body_bytes)
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     input_file = tmp_path / "input.jsonl"
