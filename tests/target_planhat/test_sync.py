@@ -267,6 +267,18 @@ def test_a_late_write_never_overtakes_the_next_batch(planhat, settle, winner):
     assert run.counts["companies"]["resent_after_no_answer"] == 10
 
 
+def test_a_send_without_an_answer_is_re_sent_and_reported_as_possibly_twice(planhat, caplog):
+    """The analytics host has no upsert: a post that timed out but was kept is stored twice.
+    The target cannot tell, so it says so (at-least-once, see the README)."""
+    planhat.emulator.add_faults([{"delay": 0.6, "times": 1, "method": "POST"}])
+    config = config_for(planhat.url, request_timeout_seconds=0.3, settle_seconds=0.5)
+    run = run_target(config, messages("metrics", _points(5), []))
+    time.sleep(0.5)
+    assert planhat.emulator.state()["metric_points"] == 10
+    assert run.counts["metrics"]["resent_after_no_answer"] == 5
+    assert "they are stored twice" in caplog.text
+
+
 # -- 6 account for every point -------------------------------------------------------------------
 
 
