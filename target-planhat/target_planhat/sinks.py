@@ -732,17 +732,6 @@ class AnalyticsSendSink(PlanhatSink):
         assert entry.item is not None
         self._bytes -= len(entry.item) + 1
 
-    def ledger_key_of(self, entry: Staged) -> str:
-        """The key as the ledger stores it: readable for keyables, a hash for anything that may
-        hold personal data (e-mail keys, send keys, whole items)."""
-        key = entry.key
-        if key is None:
-            assert entry.item is not None
-            return hashed_key(entry.item)
-        if self.append_only or key.startswith(_EMAIL_KEY):
-            return hashed_key(key.encode())
-        return key
-
     def take_batch(self) -> list[Staged]:
         batch = super().take_batch()
         self._bytes = 0
