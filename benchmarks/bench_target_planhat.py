@@ -1,6 +1,6 @@
 """target-planhat end to end: Singer file -> `target-planhat` CLI -> Planhat emulator, over HTTP.
 
-    python benchmarks/bench_target_planhat.py [--quick] [-n N] [--rounds R]
+    python benchmarks/bench_target_planhat.py [--quick] [-n N] [--rounds R] [--skip-10x]
 
 For N and 10 x N companies (bulk upsert, 5,000 per request) and metrics (analytics host, batched
 by the 32 MB body limit) it prints records/s, requests made against the minimum possible, and
@@ -18,6 +18,12 @@ and of the emulator process: unlike records/s, these barely move with other load
 The emulator runs as its own process (`python -m sandbox serve planhat --set log_bodies=false`),
 throttling is off (`max_requests_per_minute: 0`). Goals: >= 30,000 records/s, requests equal to
 the minimum, peak memory independent of N.
+
+The sync ledger (a SQLite file, fresh per round): `companies, ledger on` is a first run with the
+ledger (goal: >= 0.8 x the records/s of `ledger: none`, the plain `companies` rows); `companies,
+2nd run 1% changed` runs the same N again with every 100th company changed (goal: requests =
+ceil(changed / 5,000), wall time <= 1.5 x the SDK floor reading the same N records). The ledger-on
+case also runs at 10 x N, for peak memory.
 """
 
 from __future__ import annotations
@@ -56,6 +62,14 @@ def company(i: int) -> dict[str, Any]:
         "lastSeenAt": "2024-05-01T12:00:00Z",
         "custom": {"Segment": "SMB", "Seats": i % 90},
     }
+
+
+def changed_company(i: int) -> dict[str, Any]:
+    """The second run's input: every 100th company changed."""
+    record = company(i)
+    if i % 100 == 0:
+        record["phase"] = "Renewal"
+    return record
 
 
 def seeded_company(i: int) -> str:
@@ -99,8 +113,9 @@ SCHEMAS = {
 }
 
 
-def write_singer(path: Path, stream: str, count: int) -> None:
+def write_singer(path: Path, stream: str, count: int, *, changed: bool = False) -> None:
     properties, keys, make = SCHEMAS[stream]
+    make = changed_company if changed else make
     with path.open("w") as out:
         schema = {"type": "object", "properties": properties}
         out.write(
@@ -130,6 +145,10 @@ def minimum_requests(stream: str, count: int) -> int:
     ]
     average = sum(len(json.dumps(s, separators=(",", ":"))) + 1 for s in sent) / len(sent)
     return math.ceil((average * count + 1) / ANALYTICS_MAX_BODY_BYTES)
+
+
+LEDGER_FIRST = "companies, ledger on"
+LEDGER_SECOND = "companies, 2nd run 1% changed"
 
 
 @dataclass
@@ -230,6 +249,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=None, help="interleaved runs of each case at N (default 3)"
     )
+    parser.add_argument(
+        "--skip-10x", action="store_true", help="leave out the 10 x N cases (for a large N)"
+    )
     args = parser.parse_args()
     n = args.n or (5_000 if args.quick else 100_000)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -257,6 +279,7 @@ def main() -> None:
             "api_url": url,
             "analytics_url": url,
             "max_requests_per_minute": 0,
+            "ledger": "none",
         }
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
@@ -271,18 +294,33 @@ def main() -> None:
             ]
             floor_startup, floor_cpu = min(r[0] for r in empty_runs), min(r[2] for r in empty_runs)
 
-            def run(stream: str, count: int, extra: dict[str, Any]) -> Result:
-                singer = workdir / f"{stream}-{count}.singer"
+            def run(
+                stream: str,
+                count: int,
+                extra: dict[str, Any],
+                *,
+                label: str | None = None,
+                changed: bool = False,
+                reset: bool = True,
+            ) -> Result:
+                singer = workdir / f"{stream}-{count}{'-changed' if changed else ''}.singer"
                 if not singer.exists():
-                    write_singer(singer, stream, count)
-                sandbox.reset()
+                    write_singer(singer, stream, count, changed=changed)
+                if reset:
+                    sandbox.reset()
+                else:
+                    sandbox.clear_requests()
                 emulator_before = cpu_seconds(server.pid)
                 seconds, peak, cpu = run_process([TARGET], {**config, **extra}, singer, workdir)
                 emulator_cpu = cpu_seconds(server.pid) - emulator_before
                 made = [r for r in sandbox.requests() if r["method"] in {"PUT", "POST"}]
                 waited = sum(r["duration_ms"] for r in made) / 1000
-                label = stream + (" (validate_records on)" if extra else "")
-                minimum = minimum_requests(stream, count)
+                label = label or stream + (" (validate_records on)" if extra else "")
+                minimum = (
+                    math.ceil(math.ceil(count / 100) / BULK_MAX)
+                    if changed
+                    else minimum_requests(stream, count)
+                )
                 print(f"  ran {label} x {count:,}: {seconds:.1f} s", file=sys.stderr, flush=True)
                 return Result(
                     label, count, seconds, startup, len(made), minimum, peak, waited, cpu,
@@ -303,12 +341,23 @@ def main() -> None:
                 if key not in best or result.seconds < best[key].seconds:
                     best[key] = result
 
-            for _ in range(rounds):
+            def with_ledger(count: int, name: str) -> dict[str, Any]:
+                path = workdir / f"ledger-{name}.sqlite3"
+                for leftover in workdir.glob(f"ledger-{name}.sqlite3*"):
+                    leftover.unlink()
+                return {"ledger": str(path)}
+
+            for round_number in range(rounds):
                 keep(run("companies", n, {}))
+                ledger = with_ledger(n, f"round{round_number}")
+                keep(run("companies", n, ledger, label=LEDGER_FIRST))
+                keep(run("companies", n, ledger, label=LEDGER_SECOND, changed=True, reset=False))
                 keep(run("metrics", n, {}))
                 keep(floor())
-            for stream in ("companies", "metrics"):
-                keep(run(stream, 10 * n, {}))
+            if not args.skip_10x:
+                for stream in ("companies", "metrics"):
+                    keep(run(stream, 10 * n, {}))
+                keep(run("companies", 10 * n, with_ledger(10 * n, "large"), label=LEDGER_FIRST))
             keep(run("companies", n, {"validate_records": True}))
     finally:
         server.terminate()
@@ -327,6 +376,7 @@ def report(results: list[Result], n: int, startup: float, rounds: int) -> None:
     )  # fmt: skip
     widths = (10, 9, 10, 11, 11, 10, 9, 9, 12, 10)
     print(f"{'case':<34}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
+    results = sorted(results, key=lambda r: (r.records, r.case))
     for r in results:
         cells = (
             f"{r.records:,}",
@@ -344,13 +394,29 @@ def report(results: list[Result], n: int, startup: float, rounds: int) -> None:
     by_case = {(r.case, r.records): r for r in results}
     print()
     for stream in ("companies", "metrics"):
+        if (stream, 10 * n) not in by_case:
+            continue
         small, large = by_case[(stream, n)], by_case[(stream, 10 * n)]
         print(
             f"{stream}: 10xN / N  net records/s {large.net_per_second / small.net_per_second:.2f}, "
             f"peak RSS {large.peak_rss_mb / small.peak_rss_mb:.2f}"
         )
-    default, validating = by_case[("companies", n)], by_case[("companies (validate_records on)", n)]
+    plain, first, second = (
+        by_case[(case, n)] for case in ("companies", LEDGER_FIRST, LEDGER_SECOND)
+    )
     floor = by_case[("SDK floor (no-op sink)", n)]
+    large = by_case.get((LEDGER_FIRST, 10 * n))
+    print(
+        f"ledger: first run records/s, ledger on / none {first.per_second / plain.per_second:.2f},"
+        f" net {first.net_per_second / plain.net_per_second:.2f} (goal >= 0.8)"
+        + (f"; peak RSS 10xN / N {large.peak_rss_mb / first.peak_rss_mb:.2f}" if large else "")
+    )
+    print(
+        f"ledger: 2nd run 1% changed: {second.requests} requests (minimum {second.minimum}); "
+        f"wall time / SDK floor {second.seconds / floor.seconds:.2f} (goal <= 1.5), "
+        f"net {(second.seconds - second.startup) / (floor.seconds - floor.startup):.2f}"
+    )
+    default, validating = by_case[("companies", n)], by_case[("companies (validate_records on)", n)]
     print(
         "companies: net records/s, validate_records off (default) / on "
         f"{default.net_per_second / validating.net_per_second:.2f}; "

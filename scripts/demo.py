@@ -118,6 +118,8 @@ def main() -> None:
     warehouse = ROOT / "output" / "warehouse.duckdb"
     warehouse.unlink(missing_ok=True)
     (ROOT / "output" / "planhat-rejects.jsonl").unlink(missing_ok=True)
+    for ledger in (ROOT / "output").glob("planhat-ledger.sqlite3*"):  # fresh emulator, fresh ledger
+        ledger.unlink()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_"))}
     base_env |= {
         "MELTANO_ENVIRONMENT": "sandbox",

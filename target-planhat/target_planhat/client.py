@@ -43,14 +43,18 @@ class BulkResult:
     unchanged: int = 0
     errors: list[tuple[str, Any]] = field(default_factory=list)
     """(envelope key, entry) for every entry of every `*Errors` list, in response order."""
+    unknown_outcomes: int = 0
+    """Attempts that timed out or lost the connection after sending (re-sent after a wait)."""
 
 
 @dataclass
 class SendResult:
     """What the analytics host reported for one send."""
 
-    processed: int
+    processed: int | None
+    """Items the host says it received; None when the answer does not say (empty, not JSON)."""
     errors: list[Any]
+    unknown_outcomes: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,13 @@ class RetryPolicy:
     max_tries: int = 8
     base_seconds: float = 2.0
     max_wait_seconds: float = 60.0
+    settle_seconds: float = 0.0
+    """Least wait before re-sending a request whose outcome is unknown, so a late write of the
+    first attempt lands before the re-send (and long before any later batch)."""
+
+
+class UnknownOutcomeError(RetriableAPIError):
+    """The request went out but no answer came back: Planhat may or may not apply it."""
 
 
 class Throttle:
@@ -107,7 +118,10 @@ def _waits(policy: RetryPolicy) -> Generator[float, Any, None]:
             ceiling = policy.base_seconds * 2**attempt
             asked = ceiling / 2 + random.uniform(0, ceiling / 2)
         attempt += 1
-        failure = yield min(asked, policy.max_wait_seconds)
+        wait = min(asked, policy.max_wait_seconds)
+        if isinstance(failure, UnknownOutcomeError):
+            wait = max(wait, policy.settle_seconds)
+        failure = yield wait
 
 
 class PlanhatClient:
@@ -144,29 +158,38 @@ class PlanhatClient:
 
     def bulk_upsert(self, obj: PlanhatObject, body: bytes) -> BulkResult:
         """`PUT /<endpoint>` with a JSON array; the envelope parsed whatever the status."""
-        response = self._request("PUT", "main", f"/{obj.endpoint}", data=body, accept=BULK_STATUSES)
+        unknown: list[int] = []
+        response = self._request(
+            "PUT", "main", f"/{obj.endpoint}", data=body, accept=BULK_STATUSES, unknown=unknown
+        )
         envelope = self._json(response)
-        if not isinstance(envelope, dict) or not _error_keys(envelope):
-            if response.status_code in {200, 206} and isinstance(envelope, dict):
-                return _bulk_result(response.status_code, envelope)
+        is_envelope = isinstance(envelope, dict)
+        if not (is_envelope and (_error_keys(envelope) or response.status_code in {200, 206})):
             self._fail(response, f"PUT {self.api_url}/{obj.endpoint}", "main")
-        return _bulk_result(response.status_code, envelope)
+        result = _bulk_result(response.status_code, envelope)
+        result.unknown_outcomes = len(unknown)
+        return result
 
     def send(self, obj: PlanhatObject, body: bytes) -> SendResult:
         """`POST` a JSON array to the analytics host; the tenant token is part of the path."""
         if not self._tenant_token:
             msg = f"stream writes {obj.name}, which needs the `tenant_token` setting"
             raise FatalAPIError(msg)
+        unknown: list[int] = []
         response = self._request(
-            "POST", "analytics", f"/{obj.endpoint}/{self._tenant_token}", data=body
+            "POST", "analytics", f"/{obj.endpoint}/{self._tenant_token}", data=body, unknown=unknown
         )
-        parsed = self._json(response) if response.content else {}
+        try:
+            parsed = _decode(response.content) if response.content else {}
+        except msgspec.DecodeError:
+            parsed = {}
         if not isinstance(parsed, dict):
             parsed = {}
+        processed = parsed.get("processed")
+        if isinstance(processed, bool) or not isinstance(processed, int):
+            processed = None
         errors = parsed.get("errors") or []
-        return SendResult(
-            int(parsed.get("processed") or 0), errors if isinstance(errors, list) else [errors]
-        )
+        return SendResult(processed, errors if isinstance(errors, list) else [errors], len(unknown))
 
     def existing_keys(self, obj: PlanhatObject) -> Iterator[dict[str, Any]]:
         """Every existing record's `_id` and keyables, for update-only matching."""
@@ -218,7 +241,9 @@ class PlanhatClient:
         params: dict[str, Any] | None = None,
         accept: frozenset[int] = frozenset({200}),
         tries: int | None = None,
+        unknown: list[int] | None = None,
     ) -> requests.Response:
+        """One call with retries; `unknown` collects attempts whose outcome is unknown."""
         base = self.api_url if host == "main" else self.analytics_url
         where = f"{method} {base}{self.redact(path)}"
 
@@ -235,6 +260,13 @@ class PlanhatClient:
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if unknown is not None and _was_sent(exc):  # a write Planhat may still apply
+                    unknown.append(1)
+                    msg = (
+                        f"{where} got no answer ({type(exc).__name__}): Planhat may still apply "
+                        "it, so the same request is re-sent before anything else"
+                    )
+                    raise UnknownOutcomeError(msg) from None
                 setting = "`region` / `api_url`" if host == "main" else "`analytics_url`"
                 msg = f"{where} failed: {type(exc).__name__}; is the host right? check {setting}"
                 raise RetriableAPIError(msg) from None
@@ -313,6 +345,26 @@ class _Redacting(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = self.redact(record.getMessage()), ()
         return True
+
+
+def _was_sent(exc: BaseException) -> bool:
+    """False only when the request certainly never reached the server (no connection made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or any(
+            kind.__name__ == "NewConnectionError" for kind in type(current).__mro__
+        ):
+            return False  # urllib3's "could not connect" (DNS, refused), seen through requests
+        pending.extend(getattr(current, "args", ()) or ())
+        pending.extend((getattr(current, "reason", None), current.__cause__, current.__context__))
+    return True
 
 
 def _error_keys(envelope: dict[str, Any]) -> list[str]:

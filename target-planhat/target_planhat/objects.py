@@ -47,6 +47,13 @@ class PlanhatObject:
     aliases: dict[str, str] = field(default_factory=dict)
     keyless_creates: bool = False
     """Planhat matches this object on `_id` only, so records without one are always created."""
+    required_one_of: tuple[str, ...] = ()
+    """At least one of these fields must be set (after aliases)."""
+
+    @property
+    def parent_rank(self) -> int:
+        """Drain order: companies before the end users that name them, both before the rest."""
+        return PARENT_RANKS.get(self.name, len(PARENT_RANKS))
 
     @property
     def default_behavior(self) -> Behavior:
@@ -58,6 +65,7 @@ class PlanhatObject:
         return tuple(key for key in self.sync_keys if key != "_id")
 
 
+PARENT_RANKS = {"companies": 0, "endusers": 1}
 _MAIN: tuple[Behavior, ...] = ("upsert", "update")
 _KEYABLES = ("_id", "sourceId", "externalId")
 _COMPANY_ID = CompanyReference("companyId")
@@ -138,8 +146,18 @@ OBJECTS: dict[str, PlanhatObject] = {
             "analytics",
             (),
             ("send",),
-            CompanyReference("companyExternalId", external_only=True),
+            CompanyReference("cId", external_only=True),
             ("action",),
+            aliases={"externalId": "id", "euExtId": "id"},
+            required_one_of=("id", "email"),
         ),
     )
 }
+
+
+def unrouted_stream_problem(stream: str) -> str:
+    """What to do about a stream that is neither an object's name nor in `object_mapping`."""
+    return (
+        f"stream {stream!r} is not a Planhat object; name it after one ({', '.join(OBJECTS)}) "
+        f'or map it: object_mapping: {{"{stream}": {{"object": "companies"}}}}'
+    )

@@ -26,10 +26,12 @@ class StreamCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    superseded: int = 0
     sent: int = 0
     rejected: int = 0
     skipped: int = 0
     unaccounted: int = 0
+    resent_after_no_answer: int = 0
     batches: int = 0
 
     def describe(self) -> str:
@@ -43,12 +45,27 @@ class Report:
     in-flight batch's thread).
     """
 
-    def __init__(self, rejects_file: str | None, logger: logging.Logger) -> None:
+    def __init__(
+        self, rejects_file: str | None, logger: logging.Logger, plan_file: str | None = None
+    ) -> None:
         self.rejects_path = Path(rejects_file) if rejects_file else None
+        self.plan_path = Path(plan_file) if plan_file else None
         self.logger = logger
         self.counts: dict[str, StreamCounts] = {}
         self._file: IO[bytes] | None = None
+        self._plan: IO[bytes] | None = None
         self._lock = threading.Lock()
+
+    def plan(self, stream: str, obj: str, action: str, item: Any) -> None:
+        """Dry run: one planned item (what would be sent) as a JSON line."""
+        if self.plan_path is None:
+            return
+        with self._lock:
+            if self._plan is None:
+                self.plan_path.parent.mkdir(parents=True, exist_ok=True)
+                self._plan = self.plan_path.open("wb")
+            line = {"stream": stream, "object": obj, "action": action, "item": item}
+            self._plan.write(_encode(line) + b"\n")
 
     def stream(self, name: str) -> StreamCounts:
         return self.counts.setdefault(name, StreamCounts())
@@ -111,13 +128,17 @@ class Report:
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            for handle in (self._file, self._plan):
+                if handle is not None:
+                    handle.close()
+            self._file = self._plan = None
 
-    def log_summary(self) -> None:
+    def log_summary(self, *, dry_run: bool = False) -> None:
+        label = "dry run, would have" if dry_run else "total"
         for stream, counts in self.counts.items():
-            self.logger.info("%s: total %s", stream, counts.describe())
+            self.logger.info("%s: %s %s", stream, label, counts.describe())
+        if dry_run and self.plan_path is not None:
+            self.logger.info("dry run: the planned items were written to %s", self.plan_path)
         if self.rejects_path is not None and any(
             c.rejected or c.skipped for c in self.counts.values()
         ):

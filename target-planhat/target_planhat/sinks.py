@@ -1,10 +1,14 @@
 """Planhat sinks: bulk upsert / update-only on the main API, append-only send on the analytics host.
 
 Records are turned into what Planhat accepts as they arrive (company references, key fields,
-day-number dates); a record that cannot be sent safely is rejected on the spot, with its reason.
-`process_batch` hands a batch to the target's single in-flight slot and returns, so the next
-batch is read while Planhat works on this one; the target waits for that slot before every STATE
-line, so STATE still only covers records that were really written (or reported as rejected).
+day-number dates, no `_sdc_` metadata); a record that cannot be sent safely is rejected on the
+spot, with its reason. Staged records are keyed by their sync key, so a later record with the same
+key replaces an earlier one (`superseded`). With a ledger, staged records are sifted every
+`batch_size` records: those whose payload Planhat already acknowledged (upsert, update) or whose
+key was already sent (send) are dropped as `unchanged`; a sink is full when `batch_size` changed
+records wait. `process_batch` hands a batch to the target's single in-flight slot and returns, so
+the next batch is read while Planhat works on this one; after Planhat answers, the ledger records
+what it acknowledged and the target releases the STATE that batch made safe.
 """
 
 from __future__ import annotations
@@ -12,23 +16,23 @@ from __future__ import annotations
 import abc
 import datetime
 import time
-from array import array
 from functools import cached_property
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from singer_sdk.exceptions import FatalSyncError
+from singer_sdk.exceptions import ConfigValidationError, FatalSyncError
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
-from target_planhat.objects import COMPANY_REFERENCE_FIELDS
+from target_planhat.ledger import digest, hashed_key
+from target_planhat.objects import COMPANY_REFERENCE_FIELDS, unrouted_stream_problem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
     from target_planhat.client import BulkResult, PlanhatClient
     from target_planhat.inflight import InFlight
+    from target_planhat.ledger import Ledger
     from target_planhat.objects import PlanhatObject
     from target_planhat.report import Report, StreamCounts
     from target_planhat.target import Route, TargetPlanhat
@@ -40,6 +44,13 @@ ANALYTICS_MAX_BODY_BYTES = 32_000_000
 
 _EPOCH = datetime.date(1970, 1, 1)
 _encoder = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
+_encode = _encoder.encode
+_decode = msgspec.json.decode
+_SDC_PREFIX = "_sdc_"
+_KEY_SEPARATOR = "="
+_COMPANY_SEPARATOR = "\x1f"  # a value may hold "@" or "="
+_FIELD_SEPARATOR = "\x1f"
+_EMAIL_KEY = "email="
 _SDC_METADATA_FIELDS = frozenset(
     (
         "_sdc_extracted_at",
@@ -60,6 +71,31 @@ class RecordsRejectedError(FatalSyncError):
 
 class Rejected(Exception):  # noqa: N818 - a reason, raised only inside `prepare`
     """A record that cannot be sent as it is."""
+
+
+class Staged:
+    """One prepared record waiting for its request, with what the ledger needs."""
+
+    __slots__ = ("digest", "item", "key", "known", "ledger_key", "number", "payload", "record")
+
+    def __init__(
+        self, number: int, record: dict[str, Any], payload: dict[str, Any], key: str | None
+    ) -> None:
+        self.number = number
+        self.record = record
+        self.payload = payload
+        self.key = key
+        self.item: bytes | None = None
+        """The payload as JSON (encoded once: the digest and the request body share it)."""
+        self.digest = 0
+        self.ledger_key = ""
+        self.known = False
+        """The ledger holds this key (with another payload): an update rather than a create."""
+
+    @property
+    def slot(self) -> str | int:
+        """Where it waits: its key, so a later record with the same key replaces it."""
+        return self.key if self.key is not None else self.number
 
 
 def _day_number(value: Any) -> int:
@@ -103,6 +139,24 @@ class PlanhatSink(BatchSink):
         self._stripped_keys = self._keys_above_sync_key()
         self._adds_sdc_metadata = self.include_sdc_metadata_properties
         self._key_set = frozenset(self.key_properties)
+        self.target = target
+        self.dry_run = bool(target.config.get("dry_run", False))
+        self.ledger: Ledger | None = target.ledger
+        self.full_resync = bool(target.config.get("full_resync", False))
+        self.ledger_scope = target.ledger_scope(self.obj) if self.ledger is not None else 0
+        self.append_only = self.route.behavior == "send"
+        self._send_key_fields: tuple[str, ...] = (
+            (self.route.sync_key,) if self.route.sync_key else tuple(self.key_properties or ())
+        )
+        self._unchecked: dict[str | int, Staged] = {}
+        self._ready: dict[str | int, Staged] = {}
+        self._sending: dict[str, int] = {}
+        """Ledger key -> digest of the batch handed over last (in flight: not in the ledger yet)."""
+        self.first_pending: int | None = None
+        """Number of the first record read since the last drain (STATE waits for it)."""
+        self._names_seen: set[str] = set()
+        self._metadata: list[str] = []
+        """The `_sdc_*` fields among `_names_seen` (Singer metadata is never sent)."""
 
     @cached_property
     def validate_schema(self) -> bool:
@@ -134,11 +188,19 @@ class PlanhatSink(BatchSink):
                     super()._parse_timestamps_in_record(field, schema, treatment)
                     record[name] = field[name]
 
+    @cached_property
+    def _touches(self) -> bool:
+        """Whether `prepare` rewrites records of this object (else it sends them as they are)."""
+        obj = self.obj
+        return bool(
+            obj.company is not None or obj.aliases or obj.day_number_fields or self._stripped_keys
+        )
+
     def _keys_above_sync_key(self) -> tuple[str, ...]:
         """Keyables Planhat would match on before the configured sync key, so they are not sent."""
         key = self.route.sync_key
-        if key is None:
-            return ()
+        if key is None or key not in self.obj.sync_keys:
+            return ()  # no key, or a send's own key (any field of the record)
         return self.obj.sync_keys[: self.obj.sync_keys.index(key)]
 
     # -- record preparation -----------------------------------------------------------------
@@ -147,11 +209,16 @@ class PlanhatSink(BatchSink):
         """The payload Planhat accepts for `record` (a new dict only when something changes)."""
         obj = self.obj
         payload = record
-        touched = (
-            obj.company is not None or obj.aliases or obj.day_number_fields or self._stripped_keys
-        )
-        if touched:
+        touched = self._touches
+        names = record.keys()
+        if names != self._names_seen:  # records of a stream mostly share one set of fields
+            self._names_seen = set(names)
+            self._metadata = [name for name in names if name.startswith(_SDC_PREFIX)]
+        metadata = self._metadata
+        if touched or metadata:
             payload = dict(record)
+            for name in metadata:
+                del payload[name]
             if obj.company is not None:
                 self._resolve_company(payload)
             for name, alias in obj.aliases.items():
@@ -166,6 +233,12 @@ class PlanhatSink(BatchSink):
                         raise Rejected(msg) from None
             for name in self._stripped_keys:
                 payload.pop(name, None)
+        if obj.required_one_of and not any(_present(payload.get(n)) for n in obj.required_one_of):
+            msg = f"{obj.name} need one of {', '.join(obj.required_one_of)}"
+            if obj.aliases:
+                spellings = ", ".join(f"{k} (sent as {v})" for k, v in obj.aliases.items())
+                msg += f"; also read from {spellings}"
+            raise Rejected(msg)
         self._check_keys(payload)
         return payload
 
@@ -230,7 +303,7 @@ class PlanhatSink(BatchSink):
 
     def key_summary(self, payload: dict[str, Any]) -> str:
         """`[externalId=…]`: how an operator finds the record, without logging its contents."""
-        names = self.obj.sync_keys or ("externalId", "companyExternalId", "email", "dimensionId")
+        names = self.obj.sync_keys or ("externalId", "cId", "id", "email", "dimensionId")
         shown = [f"{name}={payload[name]}" for name in names if _present(payload.get(name))]
         return f" [{', '.join(shown)}]" if shown else ""
 
@@ -269,28 +342,160 @@ class PlanhatSink(BatchSink):
                 keys=self.key_summary(record),
             )
             return
-        self.stage(number, record, payload, context)
+        self.stage(Staged(number, record, payload, self.sync_key_of(payload)), context)
+
+    # -- staging: latest record wins, the ledger drops what Planhat already has ---------------
+
+    def sync_key_of(self, payload: dict[str, Any]) -> str | None:
+        """The key Planhat matches this record on (None: no key, every record is its own)."""
+        if self.append_only:
+            if not self._send_key_fields:
+                return None
+            return _FIELD_SEPARATOR.join(str(payload.get(name)) for name in self._send_key_fields)
+        obj = self.obj
+        name = self.route.sync_key
+        if name is None:
+            name = next((k for k in obj.sync_keys if _present(payload.get(k))), None)
+            if name is None:
+                return None
+        scope = ""
+        if obj.company is not None and name not in ("_id", "sourceId"):
+            scope = str(payload.get(obj.company.field) or "")  # unique per company only
+        return f"{name}{_KEY_SEPARATOR}{payload[name]}{_COMPANY_SEPARATOR}{scope}"
+
+    def stage(self, entry: Staged, context: dict) -> None:
+        """Keep a prepared record for the next request; it replaces one with the same key."""
+        slot = entry.slot
+        if entry.key is not None:
+            earlier = self._unchecked.pop(slot, None) or self._ready.pop(slot, None)
+            if earlier is not None:
+                self.counts.superseded += 1
+                self.forget(earlier)
+        self.admit(entry)
+        if self.ledger is None:
+            self._ready[slot] = entry
+            return
+        self._unchecked[slot] = entry
+        if len(self._unchecked) >= min(self.max_size, self.batch_size):
+            self.sift()
+
+    def admit(self, entry: Staged) -> None:
+        """A subclass hook: account for an entry as it is staged."""
+
+    def forget(self, entry: Staged) -> None:
+        """A subclass hook: an entry leaves the buffer without being sent."""
+
+    def sift(self) -> None:
+        """Ask the ledger about the unchecked entries: what Planhat already has is dropped."""
+        entries = list(self._unchecked.values())
+        self._unchecked = {}
+        if not entries:
+            return
+        assert self.ledger is not None
+        for entry in entries:
+            if entry.item is None:
+                entry.item = _encode(entry.payload)
+            entry.digest = digest(entry.item)
+            entry.ledger_key = self.ledger_key_of(entry)
+        known = (
+            {}
+            if self.full_resync
+            else self.ledger.lookup(self.ledger_scope, [e.ledger_key for e in entries])
+        )
+        sending = self._sending
+        for entry in entries:
+            # the batch in flight is not in the ledger yet, and is newer than what is
+            previous = sending.get(entry.ledger_key, known.get(entry.ledger_key))
+            slot = entry.slot if entry.key is not None else entry.ledger_key
+            if (previous is not None and (self.append_only or previous == entry.digest)) or (
+                entry.key is None and slot in self._ready  # the same key-less item twice
+            ):
+                self.counts.unchanged += 1
+                self.forget(entry)
+                continue
+            entry.known = previous is not None
+            self._ready[slot] = entry
+
+    def ledger_key_of(self, entry: Staged) -> str:
+        """The key as the ledger stores it: readable for keyables, a hash for anything that may
+        hold personal data (e-mail keys, send keys, whole items)."""
+        key = entry.key
+        if key is None:
+            assert entry.item is not None
+            return hashed_key(entry.item)
+        if self.append_only or key.startswith(_EMAIL_KEY):
+            return hashed_key(key.encode())
+        return key
+
+    def take_batch(self) -> list[Staged]:
+        """Every staged record that must be sent, sifted; the buffer starts empty again."""
+        if self._unchecked:
+            self.sift()
+        batch = list(self._ready.values())
+        self._ready = {}
+        if self.ledger is not None:
+            self._sending = {entry.ledger_key: entry.digest for entry in batch}
+        return batch
+
+    def process_batch(self, context: dict) -> None:
+        batch = self.take_batch()
+        token = self.target.batch_started(self)
+        self.inflight.submit(lambda: self._send_then_release(batch, context, token))
+
+    def _send_then_release(self, batch: list[Staged], context: dict, token: int) -> None:
+        self.send(batch, context)
+        self.target.batch_finished(token)
 
     @abc.abstractmethod
-    def stage(
-        self, number: int, record: dict[str, Any], payload: dict[str, Any], context: dict
-    ) -> None:
-        """Keep a prepared record for the next request."""
+    def send(self, batch: list[Staged], context: dict) -> None:
+        """Write one drained batch (in the in-flight slot)."""
+
+    def remember(self, entries: Sequence[Staged]) -> None:
+        """Record what Planhat acknowledged (never in a dry run)."""
+        if self.ledger is None or self.dry_run or not entries:
+            return
+        self.ledger.record(self.ledger_scope, [(e.ledger_key, e.digest) for e in entries])
+
+    def plan(self, action: str, entries: Sequence[Staged]) -> None:
+        """Dry run: write what would be sent to the plan file."""
+        for entry in entries:
+            self.report.plan(self.stream_name, self.obj.name, action, entry.payload)
 
     def clean_up(self) -> None:
         """The stream ends: its last batch must have been answered (or the run fails)."""
         self.inflight.wait()
         super().clean_up()
 
-    def finish_batch(self, context: dict, rejected: int) -> None:
+    def finish_batch(self, context: dict, failed: int) -> None:
         """Flush the rejects file and apply the error policy once the batch was answered."""
         self.report.flush()
-        rejected += context.get("rejected", 0)
-        if rejected and self.fail_on_reject:
-            msg = f"{self.stream_name}: {rejected} record(s) rejected (on_reject: fail)" + (
-                f"; see {self.report.rejects_path}" if self.report.rejects_path else ""
-            )
+        failed += context.get("rejected", 0)
+        if failed and self.fail_on_reject:
+            msg = (
+                f"{self.stream_name}: {failed} record(s) rejected or unaccounted (on_reject: fail)"
+            ) + (f"; see {self.report.rejects_path}" if self.report.rejects_path else "")
             raise RecordsRejectedError(msg)
+
+    def warn_unknown_outcomes(self, attempts: int, count: int, *, idempotent: bool) -> None:
+        if not attempts:
+            return
+        self.counts.resent_after_no_answer += count * attempts
+        if idempotent:
+            self.logger.warning(
+                "%s: %d item(s) re-sent after %d attempt(s) without an answer (an upsert by key, "
+                "so a late first attempt changes nothing)",
+                self.stream_name,
+                count,
+                attempts,
+            )
+        else:
+            self.logger.warning(
+                "%s: %d item(s) re-sent after %d attempt(s) without an answer: if Planhat kept "
+                "that attempt, they are stored twice (the analytics host has no upsert)",
+                self.stream_name,
+                count,
+                attempts,
+            )
 
 
 class BulkUpsertSink(PlanhatSink):
@@ -303,24 +508,20 @@ class BulkUpsertSink(PlanhatSink):
         """`batch_size_rows` if set (a request still holds <= `batch_size`), else `batch_size`."""
         return self.batch_size_rows or self.batch_size
 
-    def stage(
-        self, number: int, record: dict[str, Any], payload: dict[str, Any], context: dict
-    ) -> None:
-        context.setdefault("records", []).append((number, record, payload))
+    @property
+    def is_full(self) -> bool:
+        """Full when `max_size` records must be sent (records the ledger drops do not count)."""
+        return len(self._ready) >= self.max_size
 
-    def process_batch(self, context: dict) -> None:
-        self.inflight.submit(lambda: self.send(context))
-
-    def send(self, context: dict) -> None:
+    def send(self, batch: list[Staged], context: dict) -> None:
         """Every request of one drained batch, `batch_size` items each (in the in-flight slot)."""
-        rejected = 0
-        it = iter(context.get("records", []))
-        while chunk := list(islice(it, self.batch_size)):
-            rejected += self.write(chunk)
-        self.finish_batch(context, rejected)
+        failed = 0
+        for start in range(0, len(batch), self.batch_size):
+            failed += self.write(batch[start : start + self.batch_size])
+        self.finish_batch(context, failed)
 
-    def write(self, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]]) -> int:
-        """Send one request's worth; returns how many items Planhat rejected."""
+    def write(self, chunk: list[Staged]) -> int:
+        """Send one request's worth; returns how many items were rejected or unaccounted."""
         batch = self.counts.batches + 1  # numbered per stream, across schema changes
         skipped = 0
         if self.route.behavior == "update":
@@ -330,26 +531,39 @@ class BulkUpsertSink(PlanhatSink):
                     "%s: batch %d: nothing to update (%d skipped)", self.stream_name, batch, skipped
                 )
                 return 0
-        started = time.perf_counter()
-        result = self.client.bulk_upsert(
-            self.obj, _encoder.encode([payload for _, _, payload in chunk])
+        if self.dry_run:
+            return self.write_plan(chunk, batch, skipped)
+        items = [entry.item for entry in chunk]
+        body = (
+            b"[" + b",".join(items) + b"]"  # type: ignore[arg-type]
+            if None not in items
+            else _encode([entry.payload for entry in chunk])
         )
-        self.count(result, len(chunk))
+        started = time.perf_counter()
+        result = self.client.bulk_upsert(self.obj, body)
+        missing = self.count(result, len(chunk))
+        self.warn_unknown_outcomes(result.unknown_outcomes, len(chunk), idempotent=True)
+        refused: set[int] = set()
+        unplaced = 0
         for key, entry in result.errors:
             position = self._locate(entry, chunk)
-            number, record, payload = (
-                chunk[position] if position is not None else (None, None, None)
-            )
+            staged = chunk[position] if position is not None else None
+            if position is None:
+                unplaced += 1
+            else:
+                refused.add(position)
             self.report.reject(
                 stream=self.stream_name,
                 obj=self.obj.name,
                 error=f"{key}: {_reason(entry)}",
-                record=record if record is not None else _item(entry),
-                record_number=number,
+                record=staged.record if staged is not None else _item(entry),
+                record_number=staged.number if staged is not None else None,
                 batch=batch,
                 position=position,
-                keys=self.key_summary(payload) if payload is not None else "",
+                keys=self.key_summary(staged.payload) if staged is not None else "",
             )
+        if not missing and not unplaced:
+            self.remember([e for i, e in enumerate(chunk) if i not in refused])
         self.logger.info(
             "%s: batch %d: %d sent, %d created, %d updated, %d unchanged, %d rejected, %d skipped "
             "(PUT /%s %d, %.2f s)",
@@ -365,9 +579,30 @@ class BulkUpsertSink(PlanhatSink):
             result.status,
             time.perf_counter() - started,
         )
-        return len(result.errors)
+        return len(result.errors) + missing
 
-    def count(self, result: BulkResult, sent: int) -> None:
+    def write_plan(self, chunk: list[Staged], batch: int, skipped: int) -> int:
+        counts = self.counts
+        counts.batches += 1
+        update = self.route.behavior == "update"
+        updates = [e for e in chunk if update or e.known]
+        creates = [e for e in chunk if not (update or e.known)]
+        counts.updated += len(updates)
+        counts.created += len(creates)
+        self.plan("update", updates)
+        self.plan("create", creates)
+        self.logger.info(
+            "%s: dry run, batch %d: would create %d, update %d; %d skipped (nothing sent)",
+            self.stream_name,
+            batch,
+            len(creates),
+            len(updates),
+            skipped,
+        )
+        return 0
+
+    def count(self, result: BulkResult, sent: int) -> int:
+        """Add Planhat's counts; returns how many items it gave no outcome for."""
         counts = self.counts
         counts.batches += 1
         counts.sent += sent
@@ -379,15 +614,15 @@ class BulkUpsertSink(PlanhatSink):
             counts.unaccounted += missing
             self.logger.warning(
                 "%s: Planhat reported no outcome for %d of %d items in this batch "
-                "(e.g. end users whose company cannot be resolved are dropped without an error)",
+                "(e.g. end users whose company cannot be resolved are dropped without an error); "
+                "the batch stays out of the ledger, so the next run sends it again",
                 self.stream_name,
                 missing,
                 sent,
             )
+        return max(missing, 0)
 
-    def match_existing(
-        self, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]], batch: int
-    ) -> tuple[list[tuple[int, dict[str, Any], dict[str, Any]]], int]:
+    def match_existing(self, chunk: list[Staged], batch: int) -> tuple[list[Staged], int]:
         """Update-only: keep records matching an existing one (adding its `_id`), skip the rest."""
         index: dict[str, dict[str, list[str]]] = {key: {} for key in self.obj.sync_keys}
         for existing in self.client.existing_keys(self.obj):
@@ -396,13 +631,16 @@ class BulkUpsertSink(PlanhatSink):
                 if _present(value):
                     values.setdefault(str(value), []).append(existing["_id"])
         matched, skipped = [], 0
-        for number, record, payload in chunk:
+        for entry in chunk:
+            payload = entry.payload
             key = self.route.sync_key or next(
                 k for k in self.obj.sync_keys if _present(payload.get(k))
             )
             ids = index[key].get(str(payload[key]), [])
             if len(ids) == 1:
-                matched.append((number, record, {**payload, "_id": ids[0]}))
+                entry.payload = {**payload, "_id": ids[0]}
+                entry.item = None
+                matched.append(entry)
                 continue
             outcome, error = (
                 (
@@ -420,17 +658,15 @@ class BulkUpsertSink(PlanhatSink):
                 stream=self.stream_name,
                 obj=self.obj.name,
                 error=error,
-                record=record,
-                record_number=number,
+                record=entry.record,
+                record_number=entry.number,
                 batch=batch,
                 keys=self.key_summary(payload),
                 outcome=outcome,
             )
         return matched, skipped
 
-    def _locate(
-        self, entry: Any, chunk: list[tuple[int, dict[str, Any], dict[str, Any]]]
-    ) -> int | None:
+    def _locate(self, entry: Any, chunk: list[Staged]) -> int | None:
         """The request position an error entry refers to: its `index`, else its item's keys."""
         if not isinstance(entry, dict):
             return None
@@ -443,8 +679,8 @@ class BulkUpsertSink(PlanhatSink):
         for key in (*self.obj.sync_keys, "email"):
             value = item.get(key)
             if _present(value):
-                for position, (_, _, payload) in enumerate(chunk):
-                    if payload.get(key) == value:
+                for position, staged in enumerate(chunk):
+                    if staged.payload.get(key) == value:
                         return position
         return None
 
@@ -457,97 +693,189 @@ class AnalyticsSendSink(PlanhatSink):
     def setup(self) -> None:
         super().setup()
         self.body_limit = int(self.config.get("analytics_batch_bytes", ANALYTICS_MAX_BODY_BYTES))
-        self._items = bytearray()
-        self._ends = array("q")
+        self._bytes = 0
         self._largest = 0
 
     @property
     def is_full(self) -> bool:
         """Drain before the next item could push the body over the limit."""
-        next_body = len(self._items) + 1 + self._largest + 1  # `,` + item + `]`
-        return super().is_full or next_body > self.body_limit
+        waiting = len(self._ready) + len(self._unchecked)
+        next_body = self._bytes + 1 + self._largest + 1  # items, `,` + item + `]`
+        return (
+            len(self._ready) >= self.max_size
+            or waiting >= self.max_size
+            or next_body > self.body_limit
+        )
 
-    def stage(
-        self, number: int, record: dict[str, Any], payload: dict[str, Any], context: dict
-    ) -> None:
-        item = _encoder.encode(payload)
+    def stage(self, entry: Staged, context: dict) -> None:
+        item = _encode(entry.payload)
         if len(item) + 2 > self.body_limit:
             context["rejected"] = context.get("rejected", 0) + 1
             self.report.reject(
                 stream=self.stream_name,
                 obj=self.obj.name,
                 error=f"item is {len(item)} bytes, over the {self.body_limit} byte body limit",
-                record=record,
-                record_number=number,
-                keys=self.key_summary(payload),
+                record=entry.record,
+                record_number=entry.number,
+                keys=self.key_summary(entry.payload),
             )
             return
-        self._largest = max(self._largest, len(item))
-        self._items += b"," if self._ends else b"["
-        self._items += item
-        self._ends.append(len(self._items))
+        entry.item = item
+        super().stage(entry, context)
 
-    def process_batch(self, context: dict) -> None:
-        bodies = _bodies(self._items, self._ends, self.body_limit)
-        self._items, self._ends = bytearray(), array("q")
-        self.inflight.submit(lambda: self.send(context, bodies))
+    def admit(self, entry: Staged) -> None:
+        assert entry.item is not None
+        self._bytes += len(entry.item) + 1
+        self._largest = max(self._largest, len(entry.item))
 
-    def send(self, context: dict, bodies: list[tuple[bytes, int]]) -> None:
+    def forget(self, entry: Staged) -> None:
+        assert entry.item is not None
+        self._bytes -= len(entry.item) + 1
+
+    def take_batch(self) -> list[Staged]:
+        batch = super().take_batch()
+        self._bytes = 0
+        return batch
+
+    def send(self, batch: list[Staged], context: dict) -> None:
         """Every body of one drained batch (in the in-flight slot)."""
-        rejected = 0
-        for body, count in bodies:
-            rejected += self.write(body, count)
-        self.finish_batch(context, rejected)
+        failed = 0
+        for body in _bodies(batch, self.body_limit):
+            failed += self.write(body)
+        self.finish_batch(context, failed)
 
-    def write(self, body: bytes, count: int) -> int:
-        started = time.perf_counter()
-        result = self.client.send(self.obj, body)
+    def write(self, entries: list[Staged]) -> int:
+        """One request; returns how many of its items were rejected or unaccounted."""
+        count = len(entries)
+        body = b"[" + b",".join(e.item for e in entries) + b"]"  # type: ignore[misc]
         self.counts.batches += 1
         batch = self.counts.batches
-        self.counts.sent += count
-        for entry in result.errors:
-            item = _item(entry)
-            self.report.reject(
-                stream=self.stream_name,
-                obj=self.obj.name,
-                error=_reason(entry),
-                record=item,
-                batch=batch,
-                keys=self.key_summary(item) if isinstance(item, dict) else "",
+        if self.dry_run:
+            self.counts.sent += count
+            self.plan("send", entries)
+            self.logger.info(
+                "%s: dry run, batch %d: would send %d (%d bytes)",
+                self.stream_name,
+                batch,
+                count,
+                len(body),
             )
+            return 0
+        started = time.perf_counter()
+        result = self.client.send(self.obj, body)
+        self.counts.sent += count
+        self.warn_unknown_outcomes(result.unknown_outcomes, count, idempotent=False)
+        refused, unplaced = self._refused(result.errors, entries, batch)
+        processed = result.processed
+        unaccounted = count if processed is None else max(0, count - processed)
+        if unaccounted:
+            self.counts.unaccounted += unaccounted
+            said = (
+                "an answer without `processed`"
+                if processed is None
+                else f"`processed: {processed}`"
+            )
+            self.logger.warning(
+                "%s: batch %d: %d of %d items unaccounted (the analytics host answered %s); "
+                "the batch stays out of the ledger, so the next run sends it again",
+                self.stream_name,
+                batch,
+                unaccounted,
+                count,
+                said,
+            )
+        elif unplaced:
+            self.logger.warning(
+                "%s: batch %d: %d error(s) name no item that was sent; the batch stays out of "
+                "the ledger, so the next run sends it again",
+                self.stream_name,
+                batch,
+                unplaced,
+            )
+        else:
+            self.remember([e for i, e in enumerate(entries) if i not in refused])
         self.logger.info(
-            "%s: batch %d: %d sent (%d bytes), %d processed, %d rejected (POST /%s, %.2f s)",
+            "%s: batch %d: %d sent (%d bytes), %s processed, %d rejected (POST /%s, %.2f s)",
             self.stream_name,
             batch,
             count,
             len(body),
-            result.processed,
+            "?" if processed is None else processed,
             len(result.errors),
             self.obj.endpoint,
             time.perf_counter() - started,
         )
-        return len(result.errors)
+        return len(result.errors) + unaccounted
+
+    def _refused(
+        self, errors: list[Any], entries: list[Staged], batch: int
+    ) -> tuple[set[int], int]:
+        """Report each error entry; returns the positions they name and how many name none."""
+        if not errors:
+            return set(), 0
+        positions: dict[bytes, list[int]] = {}
+        for position, entry in enumerate(entries):
+            assert entry.item is not None
+            positions.setdefault(entry.item, []).append(position)
+        refused: set[int] = set()
+        unplaced = 0
+        for error in errors:
+            item = _item(error)
+            found = positions.get(_encode(item)) if item is not None else None
+            position = next((p for p in found or () if p not in refused), None)
+            if position is None:
+                unplaced += 1
+            else:
+                refused.add(position)
+            staged = entries[position] if position is not None else None
+            self.report.reject(
+                stream=self.stream_name,
+                obj=self.obj.name,
+                error=_reason(error),
+                record=staged.record if staged is not None else item,
+                record_number=staged.number if staged is not None else None,
+                batch=batch,
+                keys=self.key_summary(item) if isinstance(item, dict) else "",
+            )
+        return refused, unplaced
 
 
-def _bodies(items: bytearray, ends: array, limit: int) -> list[tuple[bytes, int]]:
-    """The staged items as request bodies: one when they fit (the usual case), else split."""
-    if not ends:
-        return []
-    if len(items) + 1 <= limit:
-        items += b"]"
-        return [(bytes(items), len(ends))]
-    return list(_split(items, ends, limit))
+class UnroutedSink(BatchSink):
+    """A stream with no Planhat object: harmless until a record of it must be written.
+
+    Stream maps can drop a stream (`__NULL__`) or rename it; only a record that reaches this sink
+    fails the run, with the message that says how to route it.
+    """
+
+    first_pending: int | None = None
+
+    def receive(self, record: dict, message: dict) -> None:
+        self.process_record(record, {})
+
+    def process_record(self, record: dict, context: dict) -> None:
+        problem = unrouted_stream_problem(self.stream_name)
+        raise ConfigValidationError("Config validation failed", errors=[problem])
+
+    def process_batch(self, context: dict) -> None:
+        """Nothing was staged."""
 
 
-def _split(items: bytearray, ends: array, limit: int) -> Iterator[tuple[bytes, int]]:
-    """`items` (`[a,b,c…`, item i ending at `ends[i]`) cut into JSON arrays of <= `limit` bytes."""
-    view = memoryview(items)
-    first, begin = 0, 1
-    for position, end in enumerate(ends):
-        if position > first and end - begin + 2 > limit:
-            yield b"[" + view[begin : ends[position - 1]] + b"]", position - first
-            first, begin = position, ends[position - 1] + 1
-    yield b"[" + view[begin : ends[-1]] + b"]", len(ends) - first
+def _bodies(entries: list[Staged], limit: int) -> list[list[Staged]]:
+    """The entries as request bodies of at most `limit` bytes (one body in the usual case)."""
+    bodies: list[list[Staged]] = []
+    current: list[Staged] = []
+    size = 1  # `[` ... `]`: 2 bytes plus each item and the commas between them
+    for entry in entries:
+        assert entry.item is not None
+        grown = size + len(entry.item) + 1
+        if current and grown > limit:
+            bodies.append(current)
+            current, grown = [], 1 + len(entry.item) + 1
+        current.append(entry)
+        size = grown
+    if current:
+        bodies.append(current)
+    return bodies
 
 
 def _item(entry: Any) -> Any:

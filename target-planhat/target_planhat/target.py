@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import sys
+import threading
+from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -17,13 +20,22 @@ from singer_sdk.target_base import Target
 
 from target_planhat.client import PlanhatClient, RetryPolicy
 from target_planhat.inflight import InFlight
-from target_planhat.objects import BEHAVIORS, OBJECTS, Behavior, PlanhatObject
+from target_planhat.ledger import DEFAULT_LEDGER_PATH, Ledger, fingerprint, open_ledger
+from target_planhat.objects import (
+    BEHAVIORS,
+    OBJECTS,
+    Behavior,
+    PlanhatObject,
+    unrouted_stream_problem,
+)
 from target_planhat.report import Report
 from target_planhat.sinks import (
     ANALYTICS_MAX_BODY_BYTES,
     BULK_MAX_ITEMS,
     AnalyticsSendSink,
     BulkUpsertSink,
+    PlanhatSink,
+    UnroutedSink,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +47,8 @@ REGION_PATTERN = r"^[a-z]{2}[0-9]{0,2}$"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 GIL_SWITCH_INTERVAL_SECONDS = 0.0002
 """Lets the in-flight batch's thread take each chunk off the socket as it arrives (default 5 ms)."""
+DEFAULT_SETTLE_SECONDS = 30.0
+DEFAULT_DRY_RUN_FILE = "target-planhat-dry-run.jsonl"
 GC_YOUNG_THRESHOLD = 50_000
 """Allocations between young-generation collections (default 700): records are not cyclic."""
 
@@ -180,6 +194,54 @@ class TargetPlanhat(Target):
             default=300.0,
             description="Timeout of one HTTP request.",
         ),
+        th.Property(
+            "settle_seconds",
+            th.NumberType(minimum=0),
+            default=DEFAULT_SETTLE_SECONDS,
+            description=(
+                "After a request got no answer (timeout, dropped connection), the least wait "
+                "before the same request is re-sent, so a late write of the first attempt lands "
+                "before the re-send and before every later batch."
+            ),
+        ),
+        th.Property(
+            "ledger",
+            th.StringType,
+            default=DEFAULT_LEDGER_PATH,
+            secret=True,
+            description=(
+                "Where the sync ledger lives (what Planhat last acknowledged, so unchanged "
+                "records are not sent again and sends go out once): a SQLite file path "
+                f"(default `{DEFAULT_LEDGER_PATH}` in the working directory), "
+                "`postgresql://user:password@host:port/db` to share one ledger between runners, "
+                "or `none`."
+            ),
+        ),
+        th.Property(
+            "full_resync",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Ignore the ledger for this run (send everything, sends included) and rebuild it "
+                "from what Planhat acknowledges."
+            ),
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Read the input, the ledger and (for update-only) Planhat, but write nothing to "
+                "Planhat or the ledger and emit no STATE; log what would be created / updated / "
+                "unchanged / sent / skipped and write the planned items to `dry_run_file`."
+            ),
+        ),
+        th.Property(
+            "dry_run_file",
+            th.StringType,
+            default=DEFAULT_DRY_RUN_FILE,
+            description="JSON-lines file a dry run writes its planned items to (replaced).",
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -190,6 +252,13 @@ class TargetPlanhat(Target):
         self.routes = self._validated_routes()
         self.api_url = self._validated_url("api_url", self._default_api_url())
         self.analytics_url = self._validated_url("analytics_url", DEFAULT_ANALYTICS_URL)
+        self.dry_run = bool(self.config.get("dry_run", False))
+        self.records_received = 0
+        self._states: deque[tuple[int, dict]] = deque()
+        self._unfinished: dict[int, int] = {}
+        self._batch_tokens = itertools.count(1)
+        self._state_lock = threading.Lock()
+        self._last_state_written: dict | None = None
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -236,7 +305,7 @@ class TargetPlanhat(Target):
                 f"{where}.behavior: {obj.name} allows {', '.join(obj.behaviors)}, not {behavior!r}"
             )
         sync_key = entry.get("sync_key")
-        if sync_key is not None and sync_key not in obj.sync_keys:
+        if sync_key is not None and obj.sync_keys and sync_key not in obj.sync_keys:
             keys = ", ".join(obj.sync_keys) or "none (it is append-only)"
             errors.append(f"{where}.sync_key: {obj.name} matches on {keys}, not {sync_key!r}")
         return Route(obj, behavior, sync_key)
@@ -247,13 +316,12 @@ class TargetPlanhat(Target):
             return self.routes[stream]
         obj = OBJECTS.get(stream)
         if obj is None:
-            msg = (
-                f"stream {stream!r} is not a Planhat object; name it after one "
-                f"({_object_mapping_help()}) "
-                f'or map it: object_mapping: {{"{stream}": {{"object": "companies"}}}}'
-            )
-            raise ConfigValidationError("Config validation failed", errors=[msg])
+            problem = unrouted_stream_problem(stream)
+            raise ConfigValidationError("Config validation failed", errors=[problem])
         return self.routes.setdefault(stream, Route(obj, obj.default_behavior, None))
+
+    def is_routed(self, stream: str) -> bool:
+        return stream in self.routes or stream in OBJECTS
 
     # -- collaborators ----------------------------------------------------------------------
 
@@ -269,9 +337,26 @@ class TargetPlanhat(Target):
                 max_tries=self.config.get("retry_max_tries", 8),
                 base_seconds=float(self.config.get("retry_base_seconds", 2.0)),
                 max_wait_seconds=float(self.config.get("retry_max_wait_seconds", 60.0)),
+                settle_seconds=float(self.config.get("settle_seconds", DEFAULT_SETTLE_SECONDS)),
             ),
             timeout=float(self.config.get("request_timeout_seconds", 300.0)),
             logger=self.logger,
+        )
+
+    @cached_property
+    def ledger(self) -> Ledger | None:
+        """The sync ledger (None with `ledger: none`), opened when the first sink needs it."""
+        return open_ledger(self.config.get("ledger"), readonly=self.dry_run)
+
+    def ledger_scope(self, obj: PlanhatObject) -> int:
+        """The ledger's scope of `obj`: its host and a fingerprint of the credentials used there."""
+        assert self.ledger is not None
+        if obj.host == "main":
+            host, secret = self.api_url, self.config["api_token"]
+        else:
+            host, secret = self.analytics_url, self.config.get("tenant_token") or ""
+        return self.ledger.register_scope(
+            urlsplit(host).netloc.lower(), fingerprint(secret), obj.name
         )
 
     @cached_property
@@ -281,9 +366,12 @@ class TargetPlanhat(Target):
 
     @cached_property
     def report(self) -> Report:
-        return Report(self.config.get("rejects_file"), self.logger)
+        plan_file = self.config.get("dry_run_file", DEFAULT_DRY_RUN_FILE) if self.dry_run else None
+        return Report(self.config.get("rejects_file"), self.logger, plan_file)
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
+        if not self.is_routed(stream_name):
+            return UnroutedSink  # fails only if a record of it must be written (stream maps)
         route = self.route_for(stream_name)
         return AnalyticsSendSink if route.object.host == "analytics" else BulkUpsertSink
 
@@ -293,8 +381,72 @@ class TargetPlanhat(Target):
             self.inflight.wait()
         finally:
             self.inflight.close()
-            self.report.log_summary()
+            if "ledger" in self.__dict__ and self.ledger is not None:
+                self.ledger.close()
+            self.report.log_summary(dry_run=self.dry_run)
             self.report.close()
+
+    # -- parents first ----------------------------------------------------------------------
+
+    def _planhat_sinks(self) -> list[PlanhatSink]:
+        sinks = [*self._sinks_to_clear, *self._sinks_active.values()]
+        return [sink for sink in sinks if isinstance(sink, PlanhatSink)]
+
+    def _drain_parents(self, child: PlanhatSink, *, below: int | None = None) -> None:
+        """Drain pending companies (then end users) before a batch that may name them."""
+        rank = child.obj.parent_rank if below is None else below
+        parents = [s for s in self._planhat_sinks() if s.obj.parent_rank < rank and s.current_size]
+        for parent in sorted(parents, key=lambda s: s.obj.parent_rank):
+            self.drain_one(parent)
+
+    def drain_all(self, *, is_endofpipe: bool = False) -> None:
+        """Companies first, then end users, then the SDK's order for everything else."""
+        ranks = [sink.obj.parent_rank for sink in self._planhat_sinks()]
+        if ranks:
+            self._drain_parents(self._planhat_sinks()[0], below=max(ranks))
+        super().drain_all(is_endofpipe=is_endofpipe)
+
+    # -- STATE as soon as it is safe ----------------------------------------------------------
+
+    def batch_started(self, sink: PlanhatSink) -> int:
+        """A sink hands its batch over: STATE after its first record waits for that batch."""
+        with self._state_lock:
+            token = next(self._batch_tokens)
+            if sink.first_pending is not None:
+                self._unfinished[token] = sink.first_pending
+            sink.first_pending = None
+        return token
+
+    def batch_finished(self, token: int) -> None:
+        """Planhat answered a batch (and the ledger holds it): release what is now safe."""
+        with self._state_lock:
+            self._unfinished.pop(token, None)
+            self._release_states()
+
+    def _release_states(self) -> None:
+        """Write the latest STATE all of whose preceding records were written (lock held)."""
+        if self.dry_run:
+            self._states.clear()
+            return
+        pending = [*self._unfinished.values()]
+        pending += [
+            first
+            for sink in [*self._sinks_to_clear, *self._sinks_active.values()]
+            if (first := getattr(sink, "first_pending", None)) is not None
+        ]
+        bound = min(pending, default=self.records_received + 1)
+        latest = None
+        while self._states and self._states[0][0] < bound:
+            latest = self._states.popleft()[1]
+        if latest is not None and latest != self._last_state_written:
+            super()._write_state_message(latest)
+            self._last_state_written = latest
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        super()._process_state_message(message_dict)
+        with self._state_lock:
+            self._states.append((self.records_received, message_dict["value"]))
+            self._release_states()
 
     def _process_record_message(self, message_dict: dict) -> None:
         """singer-sdk 0.54's record path, the same steps in the same order with the same hooks
@@ -307,6 +459,7 @@ class TargetPlanhat(Target):
         stream_name = message_dict["stream"]
         if stream_name not in self.mapper.stream_maps:
             self._assert_sink_exists(stream_name)
+        self.records_received += 1
         for stream_map in self.mapper.stream_maps[stream_name]:
             record = stream_map.transform(message_dict["record"].copy())
             if record is None:  # filtered out by the stream map
@@ -314,24 +467,30 @@ class TargetPlanhat(Target):
             self._assert_sink_exists(stream_map.stream_alias)
             sink = self.get_sink(stream_map.stream_alias, record=record)
             sink.receive(record, message_dict)
+            if sink.first_pending is None:
+                sink.first_pending = self.records_received
             if sink.is_full:
                 self.logger.info(
                     "Target sink for '%s' is full. Current size is '%s'. Draining...",
                     sink.stream_name,
                     sink.current_size,
                 )
+                self._drain_parents(sink)
                 self.drain_one(sink)
         self._handle_max_record_age()
 
     def _write_state_message(self, state: dict) -> None:
-        """STATE goes out only once the batch in flight was answered (and not if it failed).
-
-        `drain_all` is the SDK's only STATE path (end of input, the 5-minute record age, a
-        termination signal) and it ends here; a sink drained just before it may still have its
-        batch in flight, so this is the one place that covers every path.
+        """The SDK's STATE after `drain_all` (end of input, the 5-minute record age, a
+        termination signal): once the batch in flight was answered (not if it failed), every
+        queued STATE is safe; the latest goes out unless it already went out after its batch.
+        No STATE at all in a dry run: nothing was written.
         """
         self.inflight.wait()
-        super()._write_state_message(state)
+        with self._state_lock:
+            self._release_states()
+            if not self.dry_run and not self._states and state != self._last_state_written:
+                super()._write_state_message(state)
+                self._last_state_written = state
 
     # -- connection test --------------------------------------------------------------------
 

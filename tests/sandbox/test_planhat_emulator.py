@@ -713,12 +713,7 @@ def test_metrics_always_200_with_errors(planhat):
 def test_activities_create_unknown_users_of_known_companies(planhat):
     items = [
         {"action": "Logged in", "email": "alice.moreau@acme.example"},
-        {
-            "action": "Exported",
-            "email": "newbie@acme.example",
-            "companyExternalId": ACME,
-            "name": "New Bie",
-        },
+        {"action": "Exported", "email": "newbie@acme.example", "cId": ACME, "name": "New Bie"},
         {"action": "Viewed", "id": "GHOST"},
         {"email": "alice.moreau@acme.example"},
     ]
@@ -738,6 +733,35 @@ def test_activities_create_unknown_users_of_known_companies(planhat):
     assert planhat.get("/endusers", email="newbie@acme.example").json()[0][
         "companyId"
     ] == planhat.company_id(ACME)
+
+
+def test_bulk_activities_read_the_bulk_names_unless_aliases_are_switched_on(planhat):
+    single_names = {"action": "Exported", "externalId": "ACME-001-U1", "companyExternalId": ACME}
+    bulk = f"{planhat.url}/analytics/bulk/{TENANT_UUID}"
+    answer = requests.post(bulk, json=[single_names], timeout=5).json()
+    assert answer["errors"] == [{"item": single_names, "error": "id or email must be specified"}]
+    planhat.sandbox.configure(activity_bulk_aliases=True)
+    assert requests.post(bulk, json=[single_names], timeout=5).json()["errors"] == []
+    assert planhat.sandbox.state()["activities"] == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "drop_last", "body"),
+    [
+        ("counts", 2, {"processed": 1, "errors": []}),
+        ("no_processed", 0, {"errors": []}),
+        ("empty", 0, None),
+    ],
+)
+def test_analytics_answers_can_be_short_or_say_nothing(planhat, answer, drop_last, body):
+    planhat.sandbox.configure(analytics_answer=answer, analytics_drop_last=drop_last)
+    points = [{"dimensionId": "d", "value": n, "externalId": ACME} for n in range(3)]
+    response = requests.post(f"{planhat.url}/dimensiondata/{TENANT_UUID}", json=points, timeout=5)
+    assert response.status_code == 200
+    assert (response.json() if response.content else None) == body
+    assert [p["value"] for p in planhat.emulator.records("metric_points")] == list(
+        range(3 - drop_last)
+    )
 
 
 def test_analytics_tenant_and_body_size(planhat):

@@ -19,7 +19,8 @@ TARGET_CLI = str(Path(sys.executable).with_name("target-planhat"))
 
 
 def config_for(url: str, **overrides: Any) -> dict[str, Any]:
-    """A config pointing both hosts at the emulator, with throttling off and short backoff waits."""
+    """A config pointing both hosts at the emulator, with throttling off, short backoff waits and
+    no ledger (tests of the ledger give it a file or a database)."""
     return {
         "api_token": SANDBOX_TOKEN,
         "tenant_token": TENANT_UUID,
@@ -28,6 +29,8 @@ def config_for(url: str, **overrides: Any) -> dict[str, Any]:
         "max_requests_per_minute": 0,
         "retry_base_seconds": 0.01,
         "retry_max_wait_seconds": 2,
+        "settle_seconds": 0.05,
+        "ledger": "none",
         **overrides,
     }
 

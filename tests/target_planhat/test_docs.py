@@ -36,7 +36,7 @@ def test_meltano_definition_has_every_setting_and_marks_secrets():
     [loader] = definition["plugins"]["loaders"]
     assert (loader["namespace"], loader["pip_url"], loader["executable"]) == (
         "target_planhat",
-        "-e ./target-planhat",
+        "-e ./target-planhat[postgres]",  # psycopg, for a ledger in PostgreSQL
         "target-planhat",
     )
     settings = {s["name"]: s for s in loader["settings"]}

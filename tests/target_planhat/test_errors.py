@@ -189,7 +189,6 @@ def test_metrics_without_tenant_token_are_a_clear_error(planhat):
             "object_mapping.companies.behavior",
         ),
         ({"object_mapping": {"nps": {"sync_key": "externalId"}}}, "object_mapping.nps.sync_key"),
-        ({"object_mapping": {"metrics": {"sync_key": "externalId"}}}, "append-only"),
         ({"object_mapping": {"s": {"object": "companies", "key": "x"}}}, "object_mapping"),
     ],
 )

@@ -43,6 +43,13 @@ Settings (`--set k=v`, `POST /__sandbox/config`, or `start("planhat", settings=.
 - `analytics_max_body_bytes` (32 MiB): bigger analytics bodies -> 413.
 - `keep_analytics_items` (true): store metric points and activities; false keeps only the counts
   (for benchmarks at millions of points).
+- `activity_bulk_aliases` (false): `POST /analytics/bulk/<tenant>` reads only its documented
+  names (`cId`, `id`, `email`; one of `id`/`email` required); true also reads the single-event
+  names (`companyExternalId`, `externalId`, `euExtId`).
+- `analytics_answer` ("counts"): what the analytics host answers: `{processed, errors}`;
+  `"empty"`, a 200 with an empty body; `"no_processed"`, `{errors}` without `processed`.
+- `analytics_drop_last` (0): silently keep none of the last n items of each analytics request and
+  answer `processed` short by n (Planhat's analytics host is a data sink: only `processed` tells).
 - Core switches: `latency_ms`, `log_bodies` (false: the request log keeps no bodies).
 
 Seed options (`--seed k=v`, `POST /__sandbox/seed`): `companies` (3; the first three are Acme
@@ -102,6 +109,9 @@ class PlanhatEmulator(Emulator):
         "list_limit_over_max": "cap",
         "analytics_max_body_bytes": 32 * 1024 * 1024,
         "keep_analytics_items": True,
+        "activity_bulk_aliases": False,
+        "analytics_answer": "counts",
+        "analytics_drop_last": 0,
     }
     default_seed: Mapping[str, Any] = {"companies": 3, "endusers_per_company": 2, "users": 2}
 
@@ -395,7 +405,7 @@ class PlanhatEmulator(Emulator):
 
     @route("POST", r"/analytics/bulk/(?P<tenant>[^/]+)")
     def track_activities(self, request: Request) -> Response:
-        return self._analytics(request, self.store.track_activities)
+        return self._analytics(request, lambda items: self.store.track_activities(items, bulk=True))
 
     def _analytics(self, request: Request, append: Callable[[list[Any]], list[Any]]) -> Response:
         """Always 200 `{processed, errors}` once the tenant is known and the body fits."""
@@ -411,9 +421,15 @@ class PlanhatEmulator(Emulator):
         except ValueError:
             return json_response({"error": "body is not valid JSON"}, 400)
         items = body if isinstance(body, list) else [body]
+        dropped = min(len(items), max(0, int(self.setting("analytics_drop_last"))))
         with self.lock:
-            errors = append(items)
-        return json_response({"processed": len(items), "errors": errors})
+            errors = append(items[: len(items) - dropped])
+        answer = self.setting("analytics_answer")
+        if answer == "empty":
+            return Response(200, b"", {}, "application/json")
+        if answer == "no_processed":
+            return json_response({"errors": errors})
+        return json_response({"processed": len(items) - dropped, "errors": errors})
 
 
 def _project(

@@ -20,6 +20,10 @@ _SLUG_GAPS = re.compile(r"[^0-9A-Za-z]+")
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 ANALYTICS_USER_ID_KEYS = ("externalId", "id", "euExtId")
 ANALYTICS_COMPANY_KEYS = ("companyExternalId", "cId")
+BULK_ACTIVITY_USER_ID_KEYS = ("id",)
+BULK_ACTIVITY_COMPANY_KEYS = ("cId",)
+"""The bulk endpoint's documented names (contract section 10); the others belong to the
+single-event endpoint and are only read on bulk with `activity_bulk_aliases`."""
 
 Setting = Callable[[str], Any]
 
@@ -657,14 +661,17 @@ class PlanhatStore:
                     continue
             yield point
 
-    def track_activities(self, items: list[Any]) -> list[Any]:
+    def track_activities(self, items: list[Any], *, bulk: bool = False) -> list[Any]:
         """`POST /analytics[/bulk]/<tenant>`: append user activities; returns the error entries."""
         errors = []
         keep = self.setting("keep_analytics_items")
         received = iso_timestamp(self.clock())
+        strict = bulk and not self.setting("activity_bulk_aliases")
+        user_keys = BULK_ACTIVITY_USER_ID_KEYS if strict else ANALYTICS_USER_ID_KEYS
+        company_keys = BULK_ACTIVITY_COMPANY_KEYS if strict else ANALYTICS_COMPANY_KEYS
         for item in items:
             try:
-                activity = self._activity(item, received)
+                activity = self._activity(item, received, user_keys, company_keys, bulk=bulk)
             except Rejected as exc:
                 errors.append({"item": item, "error": str(exc)})
                 continue
@@ -673,18 +680,27 @@ class PlanhatStore:
                 self.activities.append(activity)
         return errors
 
-    def _activity(self, item: Any, received: str) -> dict[str, Any]:
+    def _activity(
+        self,
+        item: Any,
+        received: str,
+        user_keys: tuple[str, ...],
+        company_keys: tuple[str, ...],
+        *,
+        bulk: bool,
+    ) -> dict[str, Any]:
         if not isinstance(item, dict):
             raise Rejected("item must be a JSON object")
         if not item.get("action"):
             raise Rejected("action must be specified")
         email = item.get("email")
-        user_external_id = next(
-            (item[k] for k in ANALYTICS_USER_ID_KEYS if item.get(k) not in (None, "")), None
-        )
+        user_external_id = next((item[k] for k in user_keys if item.get(k) not in (None, "")), None)
         company_external_id = next(
-            (item[k] for k in ANALYTICS_COMPANY_KEYS if item.get(k) not in (None, "")), None
+            (item[k] for k in company_keys if item.get(k) not in (None, "")), None
         )
+        if bulk and email in (None, "") and user_external_id is None:
+            names = " or ".join((*user_keys, "email"))
+            raise Rejected(f"{names} must be specified")
         company = None
         if company_external_id is not None:
             ids = self.companies.find("externalId", str(company_external_id))

@@ -1,0 +1,81 @@
+"""target-planhat's sync ledger in a real PostgreSQL server (slow: starts the server once per
+session): re-runs send only what changed, and two target processes share one ledger."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from sandbox.testing import start
+
+from tests.target_planhat.helpers import config_for, messages, run_cli, run_target, state
+from tests.target_planhat.test_sync import kill_mid_run_then_replay
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def planhat():
+    running = start("planhat")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def ledger_url(postgres) -> str:
+    with psycopg.connect(postgres.url, autocommit=True) as db:
+        db.execute("drop database if exists planhat_ledger")
+        db.execute("create database planhat_ledger")
+    return postgres.url.rsplit("/", 1)[0] + "/planhat_ledger"
+
+
+def _writes(emulator) -> list[dict]:
+    return [r for r in emulator.requests() if r["method"] in {"PUT", "POST"}]
+
+
+def test_rerun_and_one_percent_changed_with_the_ledger_in_postgres(planhat, ledger_url):
+    config = config_for(planhat.url, ledger=ledger_url)
+    records = [{"externalId": f"P-{n}", "name": f"Company {n}"} for n in range(6000)]
+    run_target(config, messages("companies", records, ["externalId"]))
+    assert len(_writes(planhat.emulator)) == 2
+
+    again = run_target(config, [*messages("companies", records, ["externalId"]), state({"x": 1})])
+    assert len(_writes(planhat.emulator)) == 2
+    assert again.counts["companies"]["unchanged"] == 6000
+    assert again.states == [{"x": 1}]
+
+    changed = [dict(r, name="Renamed") if n % 100 == 0 else r for n, r in enumerate(records)]
+    run_target(config, messages("companies", changed, ["externalId"]))
+    [put] = _writes(planhat.emulator)[2:]
+    assert len(put["body"]) == 60
+    with psycopg.connect(ledger_url) as db:
+        assert db.execute("select count(*) from planhat_ledger").fetchone()[0] == 6000
+        [(credentials,)] = db.execute("select credentials from planhat_ledger_scopes").fetchall()
+    assert config["api_token"] not in credentials
+
+
+def test_two_target_processes_share_one_ledger(planhat, ledger_url, tmp_path):
+    points = [
+        {"dimensionId": "seats", "value": n, "externalId": "ACME-001", "date": "2026-02-01"}
+        for n in range(500)
+    ]
+    config = config_for(planhat.url, ledger=ledger_url)
+    first_dir, second_dir = tmp_path / "runner-a", tmp_path / "runner-b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    first = run_cli(config, first_dir, [*messages("metrics", points[:300]), state({"n": 1})])
+    assert first.returncode == 0, first.stderr
+    second = run_cli(config, second_dir, [*messages("metrics", points), state({"n": 2})])
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout) == {"n": 2}
+
+    values = sorted(p["value"] for p in planhat.emulator.records("metric_points"))
+    assert values == list(range(500))  # each point once: runner B sent only the 200 new ones
+    posts = planhat.emulator.requests(path="^/dimensiondata/", method="POST")
+    assert [len(p["body"]) for p in posts] == [300, 200]
+    assert ledger_url not in first.stderr + second.stderr
+
+
+def test_kill_9_mid_run_then_replay_with_the_ledger_in_postgres(planhat, ledger_url, tmp_path):
+    kill_mid_run_then_replay(planhat, tmp_path, ledger_url)
