@@ -112,3 +112,21 @@ def postgres() -> Iterator[PostgresServer]:
         yield server.start()
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fresh_planhat(
+    meltano_project: MeltanoProject, sandboxes: dict[str, RunningEmulator]
+) -> Iterator[object]:
+    """The session's Planhat emulator re-seeded and the project's sync ledger removed, before and
+    after the test: the ledger remembers what earlier tests sent, so a test that counts what a
+    job writes must start from a Planhat and a ledger that agree."""
+
+    def fresh() -> None:
+        sandboxes["planhat"].emulator.reset()
+        for path in (meltano_project.root / "output").glob("planhat-ledger.sqlite3*"):
+            path.unlink()
+
+    fresh()
+    yield sandboxes["planhat"].emulator
+    fresh()

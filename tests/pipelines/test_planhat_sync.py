@@ -14,16 +14,6 @@ def _writes(emulator) -> list[dict]:
     return [r for r in emulator.requests() if r["method"] in {"PUT", "POST"}]
 
 
-@pytest.fixture
-def fresh_planhat(meltano_project, sandboxes):
-    """The session's Planhat emulator, handed back as this test found it: re-seeded, and the
-    project's ledger removed (else later tests would find every record already sent)."""
-    yield sandboxes["planhat"].emulator
-    sandboxes["planhat"].emulator.reset()
-    for path in (meltano_project.root / "output").glob("planhat-ledger.sqlite3*"):
-        path.unlink()
-
-
 def test_rerun_of_a_job_sends_nothing_and_a_dry_run_writes_nothing(meltano_project, fresh_planhat):
     planhat = fresh_planhat
     meltano_project.run("run", "customers-to-planhat")

@@ -14,8 +14,8 @@ def _customers() -> list[dict]:
     ]
 
 
-def test_customer_list_becomes_planhat_companies_and_endusers(meltano_project, sandboxes):
-    planhat = sandboxes["planhat"].emulator
+def test_customer_list_becomes_planhat_companies_and_endusers(meltano_project, fresh_planhat):
+    planhat = fresh_planhat
     customers = _customers()
     before_companies = len(planhat.records("companies"))
     before_endusers = len(planhat.records("endusers"))
@@ -44,10 +44,10 @@ def test_customer_list_becomes_planhat_companies_and_endusers(meltano_project, s
     assert len(planhat.records("endusers")) == before_endusers + len(customers)
 
 
-def test_planful_sales_become_planhat_metrics(meltano_project, sandboxes):
+def test_planful_sales_become_planhat_metrics(meltano_project, sandboxes, fresh_planhat):
     """Stream maps turn Planful sales transactions into Planhat metric points per customer."""
     planful = sandboxes["planful"].emulator
-    planhat = sandboxes["planhat"].emulator
+    planhat = fresh_planhat
     source = planful.dynamic_planning.source_models["salestxn"]
     rows = [dict(zip(source.fields, row, strict=True)) for row in source.rows]
     expected = [r for r in rows if r["customer_id"] and float(r["amount"]) != 0]

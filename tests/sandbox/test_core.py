@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+import time
+
 import pytest
 import requests
 from sandbox.core import Emulator, Request, Response, json_response, route, serve
@@ -108,3 +112,16 @@ def test_spawn_serves_in_its_own_process_with_settings_and_seed():
         process.terminate()
         process.wait(timeout=10)
     assert process.returncode is not None
+
+
+def test_a_client_hanging_up_mid_answer_leaves_no_traceback(capfd):
+    """A killed tap or `tap | head` resets its connection; the emulator shrugs, quietly."""
+    with serve(EchoEmulator(seed={"items": 200_000})) as running:
+        for _ in range(3):
+            client = socket.create_connection((running.host, running.port))
+            client.sendall(b"GET /items HTTP/1.1\r\nHost: x\r\n\r\n")
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()  # a reset, not a polite close
+        time.sleep(0.5)
+        assert requests.get(f"{running.url}/items/1", timeout=5).status_code == 200
+    assert "Traceback" not in capfd.readouterr().err
