@@ -71,6 +71,7 @@ def partition_op(
         metadata = {
             "state_id": result.state_id,
             "seconds": MetadataValue.float(round(result.seconds, 3)),
+            "cpu_seconds": MetadataValue.float(round(result.cpu_seconds, 3)),
             "attempt": context.retry_number + 1,
             "log": MetadataValue.path(str(result.log)),
         }
@@ -83,7 +84,8 @@ def partition_op(
                 metadata=metadata,
             )
         context.log.info(
-            f"{result.state_id}: done in {result.seconds:.1f} s (attempt {metadata['attempt']})"
+            f"{result.state_id}: done in {result.seconds:.2f} s, {result.cpu_seconds:.2f} s CPU "
+            f"(attempt {metadata['attempt']})"
         )
 
     return run_meltano

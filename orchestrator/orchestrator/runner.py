@@ -10,6 +10,7 @@ environments) are links to the project's: private run files, shared installs, no
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -26,6 +27,8 @@ class RunResult:
     state_id: str
     returncode: int
     seconds: float
+    cpu_seconds: float
+    """CPU time of Meltano and the plugins it ran (user + system)."""
     log: Path
 
     def tail(self, lines: int = 20) -> str:
@@ -60,14 +63,14 @@ def state_id(environment: str, task: str, suffix: str) -> str:
 
 def _meltano(
     project_root: Path, sys_dir: Path, env: dict[str, str], arguments: list[str]
-) -> tuple[int, float, Path]:
+) -> tuple[int, float, float, Path]:
     """`meltano <arguments>` with its own sys dir, output to `run.log` there (Meltano's own log
     lines: no setting values, so no secrets)."""
     env = {**os.environ, **env, "MELTANO_SYS_DIR_ROOT": str(sys_dir)}
     # The default system database lives in the sys dir: keep the project's one (shared).
     env.setdefault("MELTANO_DATABASE_URI", f"sqlite:///{project_root / '.meltano' / 'meltano.db'}")
     log = sys_dir / "run.log"
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _children_cpu()
     with log.open("w", encoding="utf-8") as output:
         completed = subprocess.run(  # noqa: S603 - our meltano, arguments from the project
             [meltano_executable(), *arguments],
@@ -77,7 +80,13 @@ def _meltano(
             stderr=subprocess.STDOUT,
             check=False,
         )
-    return completed.returncode, time.monotonic() - started, log
+    return completed.returncode, time.monotonic() - started, _children_cpu() - cpu, log
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children and the descendants they waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def upgrade_system_database(project_root: Path, job: str) -> RunResult:
@@ -86,8 +95,7 @@ def upgrade_system_database(project_root: Path, job: str) -> RunResult:
     database"), as the first test of this package showed on a fresh PostgreSQL."""
     partition = Partition("system-database", "system database")
     sys_dir = private_sys_dir(project_root, job, partition)
-    code, seconds, log = _meltano(project_root, sys_dir, {}, ["upgrade", "database"])
-    return RunResult("", code, seconds, log)
+    return RunResult("", *_meltano(project_root, sys_dir, {}, ["upgrade", "database"]))
 
 
 def run_partition(
@@ -105,7 +113,7 @@ def run_partition(
     arguments = [f"--environment={environment}", "run"]
     if partition.key:
         arguments.append(f"--state-id-suffix={partition.key}")
-    code, seconds, log = _meltano(
-        project_root, sys_dir, {**(extra_env or {}), **partition.env}, [*arguments, job]
-    )
-    return RunResult(state_id(environment, task, partition.key), code, seconds, log)
+    # ORCHESTRATOR_PARTITION lets meltano.yml give a partition its own paths: ${...} in config
+    own = {**(extra_env or {}), **partition.env, "ORCHESTRATOR_PARTITION": partition.key or "all"}
+    outcome = _meltano(project_root, sys_dir, own, [*arguments, job])
+    return RunResult(state_id(environment, task, partition.key), *outcome)
