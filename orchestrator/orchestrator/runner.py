@@ -19,6 +19,7 @@ from pathlib import Path
 
 from orchestrator.project import Partition
 
+SHARED_POSTGRES_URL = "SHARED_POSTGRES_URL"
 PLUGIN_KINDS = ("extractors", "loaders", "mappers", "utilities", "transformers", "files")
 
 
@@ -61,14 +62,27 @@ def state_id(environment: str, task: str, suffix: str) -> str:
     return ":".join(p for p in (environment, f"{extractor}-to-{loader}", suffix) if p)
 
 
+def system_database_uri(project_root: Path, env: dict[str, str]) -> str:
+    """SHARED_POSTGRES_URL (the shared environment's PostgreSQL) in SQLAlchemy's form for
+    psycopg 3, the driver of meltano[postgres]; else the project's SQLite file (the default one
+    lives in the sys dir, which is private to each partition here)."""
+    shared = env.get(SHARED_POSTGRES_URL)
+    if shared:
+        scheme, _, rest = shared.partition("://")
+        if scheme not in {"postgres", "postgresql"}:
+            msg = f"{SHARED_POSTGRES_URL} must be a postgresql://user:password@host:port/db URL"
+            raise ValueError(msg)
+        return f"postgresql+psycopg://{rest}"
+    return f"sqlite:///{project_root / '.meltano' / 'meltano.db'}"
+
+
 def _meltano(
     project_root: Path, sys_dir: Path, env: dict[str, str], arguments: list[str]
 ) -> tuple[int, float, float, Path]:
     """`meltano <arguments>` with its own sys dir, output to `run.log` there (Meltano's own log
     lines: no setting values, so no secrets)."""
     env = {**os.environ, **env, "MELTANO_SYS_DIR_ROOT": str(sys_dir)}
-    # The default system database lives in the sys dir: keep the project's one (shared).
-    env.setdefault("MELTANO_DATABASE_URI", f"sqlite:///{project_root / '.meltano' / 'meltano.db'}")
+    env.setdefault("MELTANO_DATABASE_URI", system_database_uri(project_root, env))
     log = sys_dir / "run.log"
     started, cpu = time.monotonic(), _children_cpu()
     with log.open("w", encoding="utf-8") as output:

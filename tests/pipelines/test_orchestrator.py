@@ -34,18 +34,14 @@ STATE_ID = "shared:tap-planful-to-target-postgres"
 LOOKBACK = 3  # the tap's default gl_lookback_periods
 
 
-def _sandbox_credentials() -> dict[str, str]:
-    """The emulator's Planful credentials, as meltano.yml's sandbox environment gives them; the
-    shared environment takes them from variables, as a production runner does."""
+def _sandbox_settings(kind: str, plugin: str, *names: str) -> dict[str, str]:
+    """Settings of meltano.yml's sandbox environment (the emulators' credentials) as variables:
+    the shared environment takes them from the environment, as a production runner does."""
     project = yaml.safe_load((REPO / "meltano.yml").read_text())
     sandbox = next(e for e in project["environments"] if e["name"] == "sandbox")
-    planful = next(
-        p for p in sandbox["config"]["plugins"]["extractors"] if p["name"] == "tap-planful"
-    )["config"]
-    return {
-        f"TAP_PLANFUL_{name.upper()}": planful[name]
-        for name in ("login_name", "password", "tenant_code")
-    }
+    config = next(p for p in sandbox["config"]["plugins"][kind] if p["name"] == plugin)["config"]
+    prefix = plugin.upper().replace("-", "_")
+    return {f"{prefix}_{name.upper()}": config[name] for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +71,12 @@ def runners(meltano_project, shared_postgres, tmp_path_factory):
         (second / ".meltano" / kind).symlink_to(meltano_project.root / ".meltano" / kind)
 
     server = shared_postgres
-    meltano_db = server.with_database("meltano_shared").url
     env = {
         **meltano_project.env,
-        **_sandbox_credentials(),
+        **_sandbox_settings("extractors", "tap-planful", "login_name", "password", "tenant_code"),
+        **_sandbox_settings("loaders", "target-planhat", "api_token", "tenant_token"),
         "MELTANO_ENVIRONMENT": "shared",
-        "MELTANO_DATABASE_URI": meltano_db.replace("postgresql://", "postgresql+psycopg://"),
+        "SHARED_POSTGRES_URL": server.with_database("meltano_shared").url,
         "TAP_PLANFUL_SCENARIOS": json.dumps(SCENARIOS),
         "TAP_PLANFUL_SCENARIO_FISCAL_YEARS": json.dumps({"2025 Budget": 2025, "2026 Budget": 2026}),
         "TARGET_POSTGRES_HOST": server.host,
@@ -95,13 +91,15 @@ def runners(meltano_project, shared_postgres, tmp_path_factory):
     return {"A": meltano_project.root, "B": second}, env
 
 
-def _dagster(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def _dagster(
+    root: Path, env: dict[str, str], *args: str, job: str = JOB
+) -> subprocess.CompletedProcess[str]:
     """`dagster job execute` of the Planful job in `root`, with the runner's own instance."""
     home = root / ".dagster"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return subprocess.run(
-        [DAGSTER, "job", "execute", "-m", "orchestrator.definitions", "-j", JOB, *args],
+        [DAGSTER, "job", "execute", "-m", "orchestrator.definitions", "-j", job, *args],
         cwd=root,
         env={**env, "MELTANO_PROJECT_ROOT": str(root), "DAGSTER_HOME": str(home)},
         capture_output=True,
@@ -220,3 +218,40 @@ def test_a_failing_partition_is_retried_alone(runners, sandboxes, shared_postgre
     assert sorted(per_partition.values()) == [1, 1, 2]  # the others ran once
     assert [r[1] for r in runs if r[0] == failed[0]] == ["FAIL", "SUCCESS"]
     assert _gl_rows(server) == Counter({s: planful.gl_row_count(s) for s in SCENARIOS})
+
+
+def test_planhat_objects_in_turn_with_a_shared_ledger(runners, sandboxes, shared_postgres):
+    """customers-to-planhat as one partition per Planhat object, companies before the end users
+    that point at them; the ledger in the shared PostgreSQL lets runner B send nothing again."""
+    roots, env = runners
+    planhat = sandboxes["planhat"].emulator
+    server = shared_postgres
+    started = _now(server)
+    planhat.request_log.clear()
+    _succeeded(_dagster(roots["A"], env, job="customers_to_planhat"))
+
+    runs = _runs(server, started)
+    prefix = "shared:tap-customers-to-target-planhat"
+    assert [(r[0], r[1]) for r in runs] == [
+        (f"{prefix}:companies", "SUCCESS"),
+        (f"{prefix}:endusers", "SUCCESS"),
+    ]
+    assert runs[0][3] <= runs[1][2]  # one writer at a time: end users after companies
+    writes = [r for r in planhat.requests() if r["method"] != "GET"]
+    assert writes
+    ledger = dict(
+        _query(
+            server,
+            "select s.object, count(*) from planhat_ledger l "
+            "join planhat_ledger_scopes s using (scope) group by 1",
+        )
+    )
+    customers = sum(1 for _ in (REPO / "data" / "customers.jsonl").open())
+    assert ledger == {"companies": customers, "endusers": customers}
+
+    # Runner B reads the whole file again (newer file time: the tap's bookmark lets it through)
+    # and sends nothing: the shared ledger knows what Planhat acknowledged to runner A.
+    (roots["B"] / "data" / "customers.jsonl").touch()
+    planhat.request_log.clear()
+    _succeeded(_dagster(roots["B"], env, job="customers_to_planhat"))
+    assert [r for r in planhat.requests() if r["method"] != "GET"] == []
