@@ -24,6 +24,11 @@ PLANSOURCE_ORGANISATIONS = "ORCHESTRATOR_PLANSOURCE_ORGANISATIONS"
 """`acme,globex`: one tap-plansource partition per organisation, whose settings come from
 `PLANSOURCE_<ORG>_<SETTING>` variables (e.g. PLANSOURCE_ACME_CLIENT_SECRET)."""
 
+FILE_LOADERS = {"target-duckdb", "target-jsonl"}
+"""Loaders that write local files (a DuckDB database allows one writer; JSON lines files are
+named by stream): their partitions run one after the other unless the loader's config gives each
+partition its own path with ${ORCHESTRATOR_PARTITION}."""
+
 SHORTHANDS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0"}
 SHORTHANDS["@monthly"] = "0 0 1 * *"
 SHORTHANDS["@yearly"] = "0 0 1 1 *"
@@ -118,7 +123,11 @@ class MeltanoProject:
         """A setting as Meltano would see it: the runner's variable first, then the files."""
         variable = f"{plugin}_{name}".upper().replace("-", "_")
         if variable in env:
-            return json.loads(env[variable])
+            try:
+                return json.loads(env[variable])
+            except ValueError:
+                msg = f"{variable} must be JSON (as Meltano reads it), e.g. '[\"Actual\"]'"
+                raise ProjectError(msg) from None
         return self.config(plugin).get(name)
 
     def schedules(self) -> list[Schedule]:
@@ -137,12 +146,18 @@ class MeltanoProject:
             tasks = job["tasks"] if isinstance(job["tasks"], list) else [job["tasks"]]
             plugins = [name for task in tasks for name in task.split()]
             partitions, sequential = self._partitions(plugins, env)
+            sequential = sequential or self._writes_one_file(plugins[-1])
             keys = [p.key for p in partitions]
             if len(set(keys)) != len(keys):
                 msg = f"job {job['name']}: two partitions share a state ID suffix: {keys}"
                 raise ProjectError(msg)
             jobs.append(Job(job["name"], tasks, partitions, sequential))
         return jobs
+
+    def _writes_one_file(self, loader: str) -> bool:
+        return self.base(loader) in FILE_LOADERS and "ORCHESTRATOR_PARTITION" not in json.dumps(
+            self.config(loader)
+        )
 
     def _partitions(self, plugins: list[str], env: dict[str, str]) -> tuple[list[Partition], bool]:
         """The partitions of the first partitionable plugin of a job (a job without one is a

@@ -52,12 +52,20 @@ def test_planful_partitions_from_the_runners_variables_and_year_ranges():
         _jobs("shared", **{**env, "ORCHESTRATOR_PLANFUL_YEAR_RANGES": "2024"})
 
 
+def test_partitions_into_one_local_file_run_in_turn():
+    jobs = _jobs("sandbox")
+    assert jobs["finance-to-warehouse"].sequential  # one DuckDB file: one writer
+    assert not jobs["finance-to-postgres"].sequential
+
+
 def test_partitions_whose_state_ids_would_collide_are_refused():
     env = {"TAP_PLANFUL_SCENARIOS": json.dumps(["2025 3+9", "2025 3 9"])}
     with pytest.raises(ProjectError, match="share a state ID suffix"):
         _jobs("shared", **env)
     with pytest.raises(ProjectError, match="no letter or digit"):
         slug("+")
+    with pytest.raises(ProjectError, match="TAP_PLANFUL_SCENARIOS must be JSON"):
+        _jobs("shared", TAP_PLANFUL_SCENARIOS="Actual,2025 Budget")
 
 
 def test_plansource_partitions_per_organisation_with_their_own_credentials():
