@@ -125,23 +125,12 @@ def main() -> int:
             ORCHESTRATOR_RETRIES="0",
         )
         meltano = str(BIN / "meltano")
-        subprocess.run(
-            [meltano, "install", "extractor", "tap-planful"],
-            cwd=root,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [meltano, "install", "loader", "target-jsonl"],
-            cwd=root,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [meltano, "upgrade", "database"], cwd=root, env=env, check=True, capture_output=True
-        )
+        for command in (
+            ["install", "extractor", "tap-planful"],
+            ["install", "loader", "target-jsonl"],
+            ["upgrade", "database"],
+        ):
+            subprocess.run([meltano, *command], cwd=root, env=env, check=True, capture_output=True)
         expected = len(names) * 12 * per_period
         print(
             f"{len(names)} scenarios x {12 * per_period:,} GL rows = {expected:,} rows "
