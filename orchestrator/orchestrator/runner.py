@@ -79,13 +79,17 @@ def system_database_uri(project_root: Path, env: dict[str, str]) -> str:
 def _meltano(
     project_root: Path, sys_dir: Path, env: dict[str, str], arguments: list[str]
 ) -> tuple[int, float, float, Path]:
-    """`meltano <arguments>` with its own sys dir, output to `run.log` there (Meltano's own log
-    lines: no setting values, so no secrets)."""
+    """`meltano <arguments>` with its own sys dir, output appended to `run.log` there (Meltano's
+    own log lines: no setting values, so no secrets)."""
     env = {**os.environ, **env, "MELTANO_SYS_DIR_ROOT": str(sys_dir)}
     env.setdefault("MELTANO_DATABASE_URI", system_database_uri(project_root, env))
     log = sys_dir / "run.log"
     started, cpu = time.monotonic(), _children_cpu()
-    with log.open("w", encoding="utf-8") as output:
+    with log.open("a", encoding="utf-8") as output:  # a retry appends: both attempts kept
+        output.write(
+            f"=== meltano {' '.join(arguments)} at {time.strftime('%FT%TZ', time.gmtime())}\n"
+        )
+        output.flush()
         completed = subprocess.run(  # noqa: S603 - our meltano, arguments from the project
             [meltano_executable(), *arguments],
             cwd=project_root,
