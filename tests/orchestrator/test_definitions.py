@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from orchestrator.definitions import WRITERS_POOL, build_definitions
 from orchestrator.project import MeltanoProject, ProjectError, slug
 from orchestrator.runner import private_sys_dir, state_id, system_database_uri
@@ -159,3 +160,21 @@ def test_system_database_from_the_shared_postgres_url(tmp_path):
     assert system_database_uri(tmp_path, {}) == f"sqlite:///{tmp_path}/.meltano/meltano.db"
     with pytest.raises(ValueError, match="SHARED_POSTGRES_URL must be"):
         system_database_uri(tmp_path, {"SHARED_POSTGRES_URL": "mysql://x"})
+
+
+def test_shared_environment_names_its_secrets_only_by_variable():
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    shared = next(e for e in project["environments"] if e["name"] == "shared")
+    sensitive = set()
+    for path in (REPO / "meltano").glob("*.meltano.yml"):
+        for plugins in (yaml.safe_load(path.read_text()).get("plugins") or {}).values():
+            for plugin in plugins:
+                sensitive |= {s["name"] for s in plugin.get("settings") or [] if s.get("sensitive")}
+    given = {
+        name: value
+        for plugins in shared["config"]["plugins"].values()
+        for plugin in plugins
+        for name, value in (plugin.get("config") or {}).items()
+        if name in sensitive
+    }
+    assert given == {"ledger": "${SHARED_POSTGRES_URL}"}
