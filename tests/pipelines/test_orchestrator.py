@@ -220,11 +220,11 @@ def test_a_failing_partition_is_retried_alone(runners, sandboxes, shared_postgre
     assert _gl_rows(server) == Counter({s: planful.gl_row_count(s) for s in SCENARIOS})
 
 
-def test_planhat_objects_in_turn_with_a_shared_ledger(runners, sandboxes, shared_postgres):
+def test_planhat_objects_in_turn_with_a_shared_ledger(runners, fresh_planhat, shared_postgres):
     """customers-to-planhat as one partition per Planhat object, companies before the end users
     that point at them; the ledger in the shared PostgreSQL lets runner B send nothing again."""
     roots, env = runners
-    planhat = sandboxes["planhat"].emulator
+    planhat = fresh_planhat
     server = shared_postgres
     started = _now(server)
     planhat.request_log.clear()
