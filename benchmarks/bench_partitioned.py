@@ -1,0 +1,225 @@
+"""Wall time of Planful GL through Meltano: one `meltano run` against the orchestrator's
+partitioned run (one `meltano run` per scenario, 2 at a time), and what that predicts for N workers.
+
+    python benchmarks/bench_partitioned.py [--quick] [--scenarios 8] [-n ROWS] [--workers 2]
+
+The Planful emulator runs in its own process, seeded with S budget scenarios of N GL rows each
+(12 monthly SOAP answers of N/12 rows). A throwaway copy of the Meltano project gets one extra job,
+`finance-to-jsonl` (tap-planful, gl_data only, into target-jsonl: the cheapest target, so the
+figures are the tap's and Meltano's), and a throwaway PostgreSQL for Meltano's system database
+and state (both modes use it). Then:
+
+- single: `meltano --environment=shared run finance-to-jsonl` with every scenario;
+- partitioned: `dagster job execute -m orchestrator.definitions -j finance_to_jsonl` with
+  ORCHESTRATOR_WORKERS=W: a system-database op, then one op per scenario, W at a time.
+
+Both modes start without state and write every row (checked: lines in the JSON lines files).
+Per partition the orchestrator logs wall and CPU seconds (Meltano, tap and target). The
+prediction for N workers on N free cores: the partitions' CPU is the work; wall time is about
+the fixed start cost (Dagster's run and step processes, the system-database op) plus
+ceil(S / N) rounds of one partition's wall time, and never below total CPU / cores.
+
+The machine may be shared with other work: run both modes side by side, read the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from sandbox.planful.soap import LOGIN_NAME, PASSWORD, TENANT_CODE
+from sandbox.testing import meltano_env, spawn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.pipelines.postgres import TemporaryPostgres  # noqa: E402
+
+BIN = Path(sys.executable).parent
+JOB = "finance-to-jsonl"
+DONE = re.compile(r"tap-planful-to-target-jsonl:(\S+): done in ([\d.]+) s, ([\d.]+) s CPU")
+
+
+def _project(tmp: Path) -> Path:
+    """A copy of the Meltano project with the benchmark's job; plugin source dirs linked."""
+    root = tmp / "project"
+    root.mkdir()
+    for name in ("meltano", "data"):
+        shutil.copytree(ROOT / name, root / name)
+    for name in ("tap-planful", "tap-plansource", "target-planhat"):
+        (root / name).symlink_to(ROOT / name, target_is_directory=True)
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    project["jobs"] = [{"name": JOB, "tasks": ["tap-planful target-jsonl"]}]
+    project["schedules"] = []
+    shared = next(e for e in project["environments"] if e["name"] == "shared")
+    shared["config"]["plugins"]["loaders"].append(
+        {
+            "name": "target-jsonl",
+            # one folder per partition (the orchestrator sets ORCHESTRATOR_PARTITION)
+            "config": {"destination_path": f"{tmp}/out/${{ORCHESTRATOR_PARTITION}}"},
+        }
+    )
+    (root / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+    return root
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _lines(folder: Path) -> int:
+    return sum(1 for path in folder.rglob("gl_data*.jsonl") for _ in path.open("rb"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="8 scenarios x 12,000 rows")
+    parser.add_argument("--scenarios", type=int, default=8)
+    parser.add_argument("-n", "--rows", type=int, default=250_000, help="GL rows per scenario")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    rows = 12_000 if args.quick else args.rows
+    per_period = math.ceil(rows / 12)
+    names = [f"Budget {chr(ord('A') + i)}" for i in range(args.scenarios)]
+    scenarios = [{"Name": n, "ScenarioType": "Budget", "FiscalYear": 2025} for n in names]
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-partitioned-"))
+    emulator, url = spawn(
+        "planful",
+        settings={"log_bodies": False},
+        seed={"scenarios": scenarios, "gl_rows_per_period": per_period},
+    )
+    postgres = TemporaryPostgres()
+    try:
+        server = postgres.start()
+        root = _project(tmp)
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "MELTANO_"))
+        }
+        env.update(
+            meltano_env({"planful": url}),
+            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+            MELTANO_CLI_DISABLE_VERSION_CHECK="true",
+            MELTANO_PROJECT_ROOT=str(root),
+            MELTANO_ENVIRONMENT="shared",
+            MELTANO_DATABASE_URI=server.url.replace("postgresql://", "postgresql+psycopg://"),
+            TAP_PLANFUL_API_TYPE="structured",
+            TAP_PLANFUL_LOGIN_NAME=LOGIN_NAME,
+            TAP_PLANFUL_PASSWORD=PASSWORD,
+            TAP_PLANFUL_TENANT_CODE=TENANT_CODE,
+            TAP_PLANFUL_SCENARIOS=json.dumps(names),
+            TAP_PLANFUL_SCENARIO_FISCAL_YEARS=json.dumps(dict.fromkeys(names, 2025)),
+            TAP_PLANFUL__SELECT=json.dumps(["gl_data.*"]),
+            ORCHESTRATOR_WORKERS=str(args.workers),
+            ORCHESTRATOR_RETRIES="0",
+        )
+        meltano = str(BIN / "meltano")
+        for command in (
+            ["install", "extractor", "tap-planful"],
+            ["install", "loader", "target-jsonl"],
+            ["upgrade", "database"],
+        ):
+            subprocess.run([meltano, *command], cwd=root, env=env, check=True, capture_output=True)
+        expected = len(names) * 12 * per_period
+        print(
+            f"{len(names)} scenarios x {12 * per_period:,} GL rows = {expected:,} rows "
+            f"(SOAP, gl_data only, into target-jsonl); {os.cpu_count()} cores, maybe shared",
+            flush=True,
+        )
+
+        # single
+        (tmp / "out" / "single").mkdir(parents=True)
+        started, cpu = time.monotonic(), _children_cpu()
+        run = subprocess.run(
+            [meltano, "--environment=shared", "run", "--state-id-suffix=single", JOB],
+            cwd=root,
+            env={**env, "ORCHESTRATOR_PARTITION": "single"},
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode:
+            print(run.stderr[-3000:])
+            return 1
+        single, single_cpu = time.monotonic() - started, _children_cpu() - cpu
+        assert _lines(tmp / "out" / "single") == expected, "single run lost or added rows"
+
+        # partitioned
+        home = tmp / "dagster"
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        started = time.monotonic()
+        dagster = subprocess.run(
+            [
+                str(BIN / "dagster"),
+                "job",
+                "execute",
+                "-m",
+                "orchestrator.definitions",
+                "-j",
+                JOB.replace("-", "_"),
+            ],
+            cwd=root,
+            env={**env, "DAGSTER_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        partitioned = time.monotonic() - started
+        if dagster.returncode:
+            print(dagster.stdout[-3000:], dagster.stderr[-3000:])
+            return 1
+        parts = {m[1]: (float(m[2]), float(m[3])) for m in DONE.finditer(dagster.stderr)}
+        lines = sum(_lines(tmp / "out" / name) for name in parts)
+        assert len(parts) == len(names), f"{len(parts)} partitions reported, {len(names)} asked"
+        assert lines == expected, f"partitioned run wrote {lines:,} rows, {expected:,} asked"
+    finally:
+        emulator.terminate()
+        emulator.wait()
+        postgres.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    walls = [w for w, _ in parts.values()]
+    cpus = [c for _, c in parts.values()]
+    print(f"\nsingle meltano run      {single:8.1f} s wall {single_cpu:8.1f} s CPU")
+    print(
+        f"partitioned, {args.workers} workers  {partitioned:8.1f} s wall "
+        f"(ratio to single {partitioned / single:.2f})"
+    )
+    print("\npartition          wall s    CPU s")
+    for key, (wall, cpu) in sorted(parts.items()):
+        print(f"{key:16} {wall:8.1f} {cpu:8.1f}")
+    mean_wall, total_cpu = sum(walls) / len(walls), sum(cpus)
+    rounds = math.ceil(len(names) / args.workers)
+    overhead = max(partitioned - rounds * mean_wall, 0.0)
+    # Each partition pays a fixed CPU cost (Meltano, discovery, interpreter starts) that the
+    # single run pays once: the difference splits CPU into fixed and per-row parts.
+    fixed = max((total_cpu - single_cpu) / (len(names) - 1), 0.0) if len(names) > 1 else 0.0
+    per_row = max(single_cpu - fixed, 0.0) / expected
+    one = fixed + per_row * expected / len(names)
+    print(
+        f"\nsum of partition CPU {total_cpu:.1f} s (single run: {single_cpu:.1f} s); "
+        f"per partition: {fixed:.1f} s fixed + {per_row * 1e6:.1f} us/row = {one:.1f} s; "
+        f"mean partition wall {mean_wall:.1f} s; orchestration cost (Dagster run and step "
+        f"processes, system-database op) ~ {overhead:.1f} s"
+    )
+    print("predicted wall for N workers on N free cores (orchestration + rounds x one partition):")
+    for workers in (1, 2, 4, 8):
+        predicted = overhead + math.ceil(len(names) / workers) * one
+        print(f"  N={workers}: {predicted:7.1f} s  (ratio to single {predicted / single:.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Dagster definitions: one job per Meltano job, one op per partition, one schedule per Meltano
+schedule. Load with `dagster job execute -m orchestrator.definitions -j <job>` or
+`dagster dev -m orchestrator.definitions`.
+
+Read from the runner's environment when the code location loads:
+- `MELTANO_PROJECT_ROOT` (default: the working directory) and `MELTANO_ENVIRONMENT` (default: the
+  project's default environment);
+- the partitions (see orchestrator.project), e.g. `TAP_PLANFUL_SCENARIOS`;
+- `ORCHESTRATOR_WORKERS`: partitions run at once by the multiprocess executor (default: CPUs);
+- `ORCHESTRATOR_RETRIES` (default 2) and `ORCHESTRATOR_RETRY_DELAY` (seconds, default 30): a
+  failed partition is retried alone, in the same Dagster run, the others are not run again.
+"""
+
+# no `from __future__ import annotations`: Dagster reads the op's context annotation at runtime
+import os
+from pathlib import Path
+
+from dagster import (
+    Definitions,
+    Failure,
+    In,
+    JobDefinition,
+    MetadataValue,
+    Nothing,
+    OpDefinition,
+    OpExecutionContext,
+    RetryPolicy,
+    ScheduleDefinition,
+    job,
+    multiprocess_executor,
+    op,
+)
+
+from orchestrator.project import PLANHAT, Job, MeltanoProject, Partition
+from orchestrator.runner import run_partition, upgrade_system_database
+
+WRITERS_POOL = "planhat"
+"""Dagster pool of every op that writes to Planhat: give it a limit of 1 per tenant
+(`dagster instance concurrency set planhat 1`), as Planhat's quota is per tenant."""
+
+
+def dagster_name(*parts: str) -> str:
+    """Dagster names allow letters, digits and underscores."""
+    return "__".join(part.replace("-", "_") for part in parts if part)
+
+
+def partition_op(
+    project: MeltanoProject, meltano_job: Job, partition: Partition, retry: RetryPolicy
+) -> OpDefinition:
+    writes_planhat = any(
+        project.base(name) == PLANHAT for t in meltano_job.tasks for name in t.split()
+    )
+
+    @op(
+        name=dagster_name(meltano_job.name, partition.key),
+        description=f"meltano run {meltano_job.name}"
+        + (f" for {partition.label}" if partition.key else ""),
+        ins={"after": In(Nothing)},
+        retry_policy=retry,
+        pool=WRITERS_POOL if writes_planhat else None,
+        tags={"meltano/job": meltano_job.name, "meltano/partition": partition.key or "-"},
+    )
+    def run_meltano(context: OpExecutionContext) -> None:
+        result = run_partition(
+            project.root,
+            environment=project.environment,
+            job=meltano_job.name,
+            task=meltano_job.tasks[0],
+            partition=partition,
+        )
+        metadata = {
+            "state_id": result.state_id,
+            "seconds": MetadataValue.float(round(result.seconds, 3)),
+            "cpu_seconds": MetadataValue.float(round(result.cpu_seconds, 3)),
+            "attempt": context.retry_number + 1,
+            "log": MetadataValue.path(str(result.log)),
+        }
+        if result.returncode:
+            raise Failure(
+                description=(
+                    f"meltano run {meltano_job.name} ({partition.label}) exited "
+                    f"{result.returncode}; last lines of {result.log}:\n{result.tail()}"
+                ),
+                metadata=metadata,
+            )
+        context.log.info(
+            f"{result.state_id}: done in {result.seconds:.2f} s, {result.cpu_seconds:.2f} s CPU "
+            f"(attempt {metadata['attempt']})"
+        )
+
+    return run_meltano
+
+
+def system_database_op(project: MeltanoProject, meltano_job: Job) -> OpDefinition:
+    @op(
+        name=dagster_name(meltano_job.name, "system_database"),
+        description="meltano upgrade database, once, before the partitions run",
+    )
+    def upgrade(context: OpExecutionContext) -> None:
+        result = upgrade_system_database(project.root, meltano_job.name)
+        if result.returncode:
+            raise Failure(
+                description=f"meltano upgrade database exited {result.returncode}:\n"
+                + result.tail()
+            )
+        context.log.info(f"system database ready in {result.seconds:.1f} s")
+
+    return upgrade
+
+
+def dagster_job(project: MeltanoProject, meltano_job: Job, workers: int | None) -> JobDefinition:
+    retry = RetryPolicy(
+        max_retries=int(os.environ.get("ORCHESTRATOR_RETRIES", "2")),
+        delay=float(os.environ.get("ORCHESTRATOR_RETRY_DELAY", "30")),
+    )
+    partitions = meltano_job.partitions or [Partition("", meltano_job.name)]
+    ops = [partition_op(project, meltano_job, p, retry) for p in partitions]
+    upgrade = system_database_op(project, meltano_job)
+    executor = multiprocess_executor
+    if workers:
+        executor = multiprocess_executor.configured({"max_concurrent": workers})
+
+    @job(
+        name=dagster_name(meltano_job.name),
+        description=f"Meltano job {meltano_job.name}: {', '.join(meltano_job.tasks)}",
+        executor_def=executor,
+        tags={"meltano/environment": project.environment or ""},
+    )
+    def graph() -> None:
+        ready = upgrade()
+        for run_op in ops:
+            done = run_op(after=ready)
+            if meltano_job.sequential:
+                ready = done
+
+    return graph
+
+
+def build_definitions(root: Path | None = None, environment: str | None = None) -> Definitions:
+    project = MeltanoProject(
+        root or Path(os.environ.get("MELTANO_PROJECT_ROOT") or Path.cwd()).resolve(),
+        environment or os.environ.get("MELTANO_ENVIRONMENT"),
+    )
+    workers = (
+        int(os.environ["ORCHESTRATOR_WORKERS"]) if os.environ.get("ORCHESTRATOR_WORKERS") else None
+    )
+    jobs = {j.name: dagster_job(project, j, workers) for j in project.jobs()}
+    schedules = [
+        ScheduleDefinition(name=dagster_name(s.name), cron_schedule=s.cron, job=jobs[s.job])
+        for s in project.schedules()
+        if s.job in jobs
+    ]
+    return Definitions(jobs=list(jobs.values()), schedules=schedules)
+
+
+defs = build_definitions()

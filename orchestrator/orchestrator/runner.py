@@ -1,0 +1,137 @@
+"""One partition of a Meltano job as one `meltano run` process.
+
+Meltano writes a plugin's config, catalog and incoming state to `.meltano/run/<plugin>/`, one
+directory per plugin *name*, and deletes them when the plugin ends. Two runs of tap-planful at
+once in one project would read each other's config (another scenario) or state. So each partition
+runs with its own `MELTANO_SYS_DIR_ROOT`, whose plugin directories (the installed virtual
+environments) are links to the project's: private run files, shared installs, no reinstall.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.project import Partition
+
+SHARED_POSTGRES_URL = "SHARED_POSTGRES_URL"
+PLUGIN_KINDS = ("extractors", "loaders", "mappers", "utilities", "transformers", "files")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    state_id: str
+    returncode: int
+    seconds: float
+    cpu_seconds: float
+    """CPU time of Meltano and the plugins it ran (user + system)."""
+    log: Path
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def meltano_executable() -> str:
+    """The `meltano` of this interpreter's environment (the one the orchestrator was installed
+    with), else the one on PATH."""
+    local = Path(sys.executable).with_name("meltano")
+    return str(local) if local.exists() else "meltano"
+
+
+def private_sys_dir(project_root: Path, job: str, partition: Partition) -> Path:
+    """`.meltano/partitions/<job>/<key>/` with links to the project's installed plugins."""
+    shared = project_root / ".meltano"
+    own = shared / "partitions" / job / (partition.key or "all")
+    own.mkdir(parents=True, exist_ok=True)
+    for kind in PLUGIN_KINDS:
+        (shared / kind).mkdir(exist_ok=True)
+        link = own / kind
+        if not link.is_symlink():
+            link.symlink_to(shared / kind, target_is_directory=True)
+    return own
+
+
+def state_id(environment: str, task: str, suffix: str) -> str:
+    """The state ID Meltano gives `tap target` in `environment` with `--state-id-suffix`."""
+    extractor, *_, loader = task.split()
+    return ":".join(p for p in (environment, f"{extractor}-to-{loader}", suffix) if p)
+
+
+def system_database_uri(project_root: Path, env: dict[str, str]) -> str:
+    """SHARED_POSTGRES_URL (the shared environment's PostgreSQL) in SQLAlchemy's form for
+    psycopg 3, the driver of meltano[postgres]; else the project's SQLite file (the default one
+    lives in the sys dir, which is private to each partition here)."""
+    shared = env.get(SHARED_POSTGRES_URL)
+    if shared:
+        scheme, _, rest = shared.partition("://")
+        if scheme not in {"postgres", "postgresql"}:
+            msg = f"{SHARED_POSTGRES_URL} must be a postgresql://user:password@host:port/db URL"
+            raise ValueError(msg)
+        return f"postgresql+psycopg://{rest}"
+    return f"sqlite:///{project_root / '.meltano' / 'meltano.db'}"
+
+
+def _meltano(
+    project_root: Path, sys_dir: Path, env: dict[str, str], arguments: list[str]
+) -> tuple[int, float, float, Path]:
+    """`meltano <arguments>` with its own sys dir, output appended to `run.log` there (Meltano's
+    own log lines: no setting values, so no secrets)."""
+    env = {**os.environ, **env, "MELTANO_SYS_DIR_ROOT": str(sys_dir)}
+    env.setdefault("MELTANO_DATABASE_URI", system_database_uri(project_root, env))
+    log = sys_dir / "run.log"
+    started, cpu = time.monotonic(), _children_cpu()
+    with log.open("a", encoding="utf-8") as output:  # a retry appends: both attempts kept
+        output.write(
+            f"=== meltano {' '.join(arguments)} at {time.strftime('%FT%TZ', time.gmtime())}\n"
+        )
+        output.flush()
+        completed = subprocess.run(  # noqa: S603 - our meltano, arguments from the project
+            [meltano_executable(), *arguments],
+            cwd=project_root,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    return completed.returncode, time.monotonic() - started, _children_cpu() - cpu, log
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children and the descendants they waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def upgrade_system_database(project_root: Path, job: str) -> RunResult:
+    """`meltano upgrade database` once before the partitions: Meltano migrates a new system
+    database on first use, and several runs doing that at once fail ("Cannot upgrade the system
+    database"), as the first test of this package showed on a fresh PostgreSQL."""
+    partition = Partition("system-database", "system database")
+    sys_dir = private_sys_dir(project_root, job, partition)
+    return RunResult("", *_meltano(project_root, sys_dir, {}, ["upgrade", "database"]))
+
+
+def run_partition(
+    project_root: Path,
+    *,
+    environment: str,
+    job: str,
+    task: str,
+    partition: Partition,
+    extra_env: dict[str, str] | None = None,
+) -> RunResult:
+    """`meltano --environment=<env> run --state-id-suffix=<key> <job>` in the partition's own
+    sys dir."""
+    sys_dir = private_sys_dir(project_root, job, partition)
+    arguments = [f"--environment={environment}", "run"]
+    if partition.key:
+        arguments.append(f"--state-id-suffix={partition.key}")
+    # ORCHESTRATOR_PARTITION lets meltano.yml give a partition its own paths: ${...} in config
+    own = {**(extra_env or {}), **partition.env, "ORCHESTRATOR_PARTITION": partition.key or "all"}
+    outcome = _meltano(project_root, sys_dir, own, [*arguments, job])
+    return RunResult(state_id(environment, task, partition.key), *outcome)

@@ -1,0 +1,257 @@
+"""The Dagster orchestrator (orchestrator/) running the Planful job as scenario partitions on
+shared PostgreSQL state: real `dagster job execute` (multiprocess executor) calling real
+`meltano run` against the Planful emulator, the system database and the warehouse on the
+pipeline tests' PostgreSQL.
+
+Two runners: runner A is the session's Meltano project, runner B a second working directory
+with its own copy of the project files. B links A's installed plugins instead of running
+`meltano install` again (a real second machine installs at image build); its run files, logs
+and Dagster instance are its own, and the only thing it shares with A is the PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from tests.pipelines.conftest import PLUGIN_DIRS, PROJECT_FILES, REPO
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.postgres]
+
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+JOB = "finance_to_postgres"
+SCENARIOS = ["Actual", "2025 Budget", "2026 Budget"]
+KEYS = {"Actual": "actual", "2025 Budget": "2025-budget", "2026 Budget": "2026-budget"}
+STATE_ID = "shared:tap-planful-to-target-postgres"
+LOOKBACK = 3  # the tap's default gl_lookback_periods
+
+
+def _sandbox_settings(kind: str, plugin: str, *names: str) -> dict[str, str]:
+    """Settings of meltano.yml's sandbox environment (the emulators' credentials) as variables:
+    the shared environment takes them from the environment, as a production runner does."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    sandbox = next(e for e in project["environments"] if e["name"] == "sandbox")
+    config = next(p for p in sandbox["config"]["plugins"][kind] if p["name"] == plugin)["config"]
+    prefix = plugin.upper().replace("-", "_")
+    return {f"{prefix}_{name.upper()}": config[name] for name in names}
+
+
+@pytest.fixture(scope="module")
+def shared_postgres(postgres):
+    """Fresh `meltano_shared` (system database and state) and `orchestrated` (warehouse)."""
+    with psycopg.connect(postgres.url, autocommit=True) as db:
+        for name in ("meltano_shared", "orchestrated"):
+            db.execute(f"drop database if exists {name} with (force)")
+            db.execute(f"create database {name}")
+    return postgres
+
+
+@pytest.fixture(scope="module")
+def runners(meltano_project, shared_postgres, tmp_path_factory):
+    """Runner A (the session's project) and runner B (a second working directory)."""
+    second = tmp_path_factory.mktemp("runner-b")
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, second / name)
+        else:
+            shutil.copy2(source, second / name)
+    for name in PLUGIN_DIRS:
+        (second / name).symlink_to(REPO / name, target_is_directory=True)
+    (second / ".meltano").mkdir()
+    for kind in ("extractors", "loaders"):
+        (second / ".meltano" / kind).symlink_to(meltano_project.root / ".meltano" / kind)
+
+    server = shared_postgres
+    env = {
+        **meltano_project.env,
+        **_sandbox_settings("extractors", "tap-planful", "login_name", "password", "tenant_code"),
+        **_sandbox_settings("loaders", "target-planhat", "api_token", "tenant_token"),
+        "MELTANO_ENVIRONMENT": "shared",
+        "SHARED_POSTGRES_URL": server.with_database("meltano_shared").url,
+        "TAP_PLANFUL_SCENARIOS": json.dumps(SCENARIOS),
+        "TAP_PLANFUL_SCENARIO_FISCAL_YEARS": json.dumps({"2025 Budget": 2025, "2026 Budget": 2026}),
+        "TARGET_POSTGRES_HOST": server.host,
+        "TARGET_POSTGRES_PORT": str(server.port),
+        "TARGET_POSTGRES_USER": server.user,
+        "TARGET_POSTGRES_PASSWORD": server.password,
+        "TARGET_POSTGRES_DATABASE": "orchestrated",
+        "ORCHESTRATOR_WORKERS": "3",
+        "ORCHESTRATOR_RETRIES": "1",
+        "ORCHESTRATOR_RETRY_DELAY": "0",
+    }
+    return {"A": meltano_project.root, "B": second}, env
+
+
+def _dagster(
+    root: Path, env: dict[str, str], *args: str, job: str = JOB
+) -> subprocess.CompletedProcess[str]:
+    """`dagster job execute` of the Planful job in `root`, with the runner's own instance."""
+    home = root / ".dagster"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return subprocess.run(
+        [DAGSTER, "job", "execute", "-m", "orchestrator.definitions", "-j", job, *args],
+        cwd=root,
+        env={**env, "MELTANO_PROJECT_ROOT": str(root), "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def _succeeded(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+def _gl_calls(emulator) -> Counter:
+    return Counter(
+        call.filters["Scenario"][1]
+        for call in emulator.soap.calls
+        if call.operation == "GLData_RetrieveWithLogin"
+    )
+
+
+def _query(server, sql: str, *params) -> list[tuple]:
+    with psycopg.connect(server.with_database("meltano_shared").url) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def _runs(server, since) -> list[tuple]:
+    """Meltano's runs (state ID, result, start, end) since `since`, from the shared database."""
+    return _query(
+        server,
+        "select job_name, state, started_at, ended_at from runs where started_at >= %s "
+        "order by started_at",
+        since,
+    )
+
+
+def _now(server):
+    return _query(server, "select now() at time zone 'utc'")[0][0]
+
+
+def _gl_rows(server) -> Counter:
+    with psycopg.connect(server.with_database("orchestrated").url) as db:
+        rows = db.execute('select "Scenario", count(*) from tap_planful.gl_data group by 1')
+        return Counter(dict(rows.fetchall()))
+
+
+def test_partitions_in_parallel_then_a_second_runner_resumes(runners, sandboxes, shared_postgres):
+    roots, env = runners
+    planful = sandboxes["planful"].emulator
+    server = shared_postgres
+
+    # Runner A: the three scenario partitions at once.
+    started = _now(server)
+    planful.soap.calls.clear()
+    _succeeded(_dagster(roots["A"], env))
+    first_calls = _gl_calls(planful)
+    assert set(first_calls) == set(SCENARIOS)
+    expected = Counter({s: planful.gl_row_count(s) for s in SCENARIOS})
+    assert _gl_rows(server) == expected
+
+    runs = _runs(server, started)
+    assert sorted(r[0] for r in runs) == sorted(f"{STATE_ID}:{k}" for k in KEYS.values())
+    assert {r[1] for r in runs} == {"SUCCESS"}
+    # in parallel: every partition started before the first one ended
+    assert max(r[2] for r in runs) < min(r[3] for r in runs)
+
+    # Each partition has its own state ID holding its own scenario's bookmark only.
+    for scenario, key in KEYS.items():
+        (state,) = _query(
+            server, "select completed_state from state where state_id = %s", f"{STATE_ID}:{key}"
+        )[0]
+        bookmarks = json.loads(state)["singer_state"]["bookmarks"]["gl_data"]["partitions"]
+        assert [b["context"]["Scenario"] for b in bookmarks] == [scenario]
+
+    # Runner B, another working directory, continues from A's bookmarks: lookback windows only.
+    planful.soap.calls.clear()
+    _succeeded(_dagster(roots["B"], env))
+    assert _gl_calls(planful) == dict.fromkeys(SCENARIOS, LOOKBACK + 1)
+    assert sum(first_calls.values()) > 3 * (LOOKBACK + 1) * len(SCENARIOS)
+    assert _gl_rows(server) == expected  # re-read periods upserted: every row once
+    assert not (roots["B"] / ".meltano" / "meltano.db").exists()  # no local state on B
+
+
+def test_a_failing_partition_is_retried_alone(runners, sandboxes, shared_postgres):
+    roots, env = runners
+    planful = sandboxes["planful"].emulator
+    server = shared_postgres
+    started = _now(server)
+    # The next SOAP call answers with a SOAP Fault: whichever partition makes it fails.
+    planful.add_faults(
+        [
+            {
+                "status": 500,
+                "content_type": "text/xml; charset=utf-8",
+                "body": (
+                    '<?xml version="1.0" encoding="utf-8"?><soap:Envelope '
+                    'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+                    "<soap:Fault><faultcode>soap:Server</faultcode>"
+                    "<faultstring>Injected outage</faultstring><detail /></soap:Fault>"
+                    "</soap:Body></soap:Envelope>"
+                ),
+                "method": "POST",
+                "path": "HostAPI",
+                "times": 1,
+            }
+        ]
+    )
+    planful.soap.calls.clear()
+    _succeeded(_dagster(roots["A"], env))
+
+    runs = _runs(server, started)
+    per_partition = Counter(r[0] for r in runs)
+    failed = [r[0] for r in runs if r[1] == "FAIL"]
+    assert len(failed) == 1, runs
+    assert per_partition[failed[0]] == 2  # failed, then retried (and done)
+    assert sorted(per_partition.values()) == [1, 1, 2]  # the others ran once
+    assert [r[1] for r in runs if r[0] == failed[0]] == ["FAIL", "SUCCESS"]
+    assert _gl_rows(server) == Counter({s: planful.gl_row_count(s) for s in SCENARIOS})
+
+
+def test_planhat_objects_in_turn_with_a_shared_ledger(runners, fresh_planhat, shared_postgres):
+    """customers-to-planhat as one partition per Planhat object, companies before the end users
+    that point at them; the ledger in the shared PostgreSQL lets runner B send nothing again."""
+    roots, env = runners
+    planhat = fresh_planhat
+    server = shared_postgres
+    started = _now(server)
+    planhat.request_log.clear()
+    _succeeded(_dagster(roots["A"], env, job="customers_to_planhat"))
+
+    runs = _runs(server, started)
+    prefix = "shared:tap-customers-to-target-planhat"
+    assert [(r[0], r[1]) for r in runs] == [
+        (f"{prefix}:companies", "SUCCESS"),
+        (f"{prefix}:endusers", "SUCCESS"),
+    ]
+    assert runs[0][3] <= runs[1][2]  # one writer at a time: end users after companies
+    writes = [r for r in planhat.requests() if r["method"] != "GET"]
+    assert writes
+    ledger = dict(
+        _query(
+            server,
+            "select s.object, count(*) from planhat_ledger l "
+            "join planhat_ledger_scopes s using (scope) group by 1",
+        )
+    )
+    customers = sum(1 for _ in (REPO / "data" / "customers.jsonl").open())
+    assert ledger == {"companies": customers, "endusers": customers}
+
+    # Runner B reads the whole file again (newer file time: the tap's bookmark lets it through)
+    # and sends nothing: the shared ledger knows what Planhat acknowledged to runner A.
+    (roots["B"] / "data" / "customers.jsonl").touch()
+    planhat.request_log.clear()
+    _succeeded(_dagster(roots["B"], env, job="customers_to_planhat"))
+    assert [r for r in planhat.requests() if r["method"] != "GET"] == []
