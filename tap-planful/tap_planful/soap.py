@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import re
 import typing as t
-from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from connector_core.http import one_line
+from connector_core.retry import is_retriable_status
+from connector_core.urls import checked_base_url
 from lxml import etree
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
 from tap_planful.client import (
-    ERROR_DETAIL_LIMIT,
     PLANFUL_DOMAIN,
     PlanfulStream,
-    checked_base_url,
     shape_error,
     structured_subdomain,
 )
@@ -58,7 +58,7 @@ def soap_url(config: Mapping[str, t.Any]) -> str:
     the tenant host is a guess, which the connection check reports clearly when wrong.
     """
     if config.get("soap_url"):
-        return checked_base_url(config["soap_url"])
+        return checked_base_url(config["soap_url"], "soap_url")
     return (
         f"https://{structured_subdomain(config.get('subdomain') or '')}.{PLANFUL_DOMAIN}{SOAP_PATH}"
     )
@@ -129,12 +129,6 @@ class StateFreeStream(PlanfulStream):
     def get_new_paginator(self) -> None:
         return None
 
-    @cached_property
-    @override
-    def _secrets(self) -> list[str]:
-        names = ("login_name", "password", "access_id", "access_key", "access_token")
-        return [str(self.config[name]) for name in names if self.config.get(name)]
-
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
         for name, value in self.call(self.operation, self.item, self.request_body(context)):
@@ -203,7 +197,7 @@ class StateFreeStream(PlanfulStream):
             fault = self._fault_text(text)
             if fault is not None:
                 raise FatalAPIError(self._fault_message(operation, fault))
-        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        if is_retriable_status(status):
             raise RetriableAPIError(
                 f"{operation}: HTTP {status} from the Planful web service", response
             )
@@ -227,10 +221,7 @@ class StateFreeStream(PlanfulStream):
         return " ".join((fault.findtext("faultstring") or "").split())
 
     def _fault_message(self, operation: str, fault: str) -> str:
-        for secret in self._secrets:
-            fault = fault.replace(secret, "***")
-        if len(fault) > ERROR_DETAIL_LIMIT:
-            fault = fault[:ERROR_DETAIL_LIMIT] + "..."
+        fault = one_line(self.redact(fault))
         if _LOGIN_WORDS.search(fault):
             return (
                 f"Planful refused the web-service login for {operation}: {fault} "

@@ -1,4 +1,4 @@
-"""A reader that closes our stdout early (`tap-planful ... | head`) ends the tap as it ends any
+"""A reader that closes our stdout early (`tap-planful ... | head`) ends a tap as it ends any
 Unix tool: killed by SIGPIPE, silently.
 
 Python ignores SIGPIPE, so a write to a closed pipe raises `BrokenPipeError` wherever it happens;
