@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 import requests
+from connector_core.failures import describe
 from connector_core.http import new_session
 from connector_core.retry import CONNECTION_ERRORS, is_retriable_status
 from requests.auth import AuthBase
@@ -33,6 +34,7 @@ SCOPE = "admin_api_v2"
 ASSERTION_LIFETIME_SECONDS = 60
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300
 RENEWAL_MARGIN_SECONDS = 60
+HOST_SETTINGS = "`environment` (or `api_url`)"
 CREDENTIAL_SETTINGS = "`client_id`, `client_secret`, `username` and `environment` (or `api_url`)"
 KEY_SETTINGS = (
     "`client_id`, `client_assertion_algorithm`, `private_key` (the key whose public half "
@@ -120,10 +122,12 @@ class TokenManager:
             return request()
         except AssertionExpiredError as exc:
             raise ClockSkewError(clock_skew_message(tries, exc.response)) from exc
-        except retry_on as exc:
-            said = exc if isinstance(exc, TokenEndpointBusyError) else type(exc).__name__
+        except CONNECTION_ERRORS as exc:
+            msg = "No PlanSource access token: " + describe(exc, HOST_SETTINGS)
+            raise TokenEndpointUnavailableError(msg) from exc
+        except TokenEndpointBusyError as exc:
             msg = (
-                f"Could not obtain a PlanSource access token after {tries} tries ({said}); "
+                f"Could not obtain a PlanSource access token after {tries} tries ({exc}); "
                 "raise `retry_max_tries` if PlanSource is slow to recover."
             )
             raise TokenEndpointUnavailableError(msg) from exc

@@ -17,7 +17,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
-from tap_plansource.auth import PlanSourceAuth, TokenManager
+from tap_plansource.auth import HOST_SETTINGS, PlanSourceAuth, TokenManager
 from tap_plansource.sensitive import SensitiveFieldPolicy
 from tap_plansource.settings import (
     ALIASES,
@@ -387,9 +387,6 @@ class TapPlanSource(Tap):
         streams: list[Any] = [stream_type(self) for stream_type in STREAM_TYPES]
         streams += [CustomStream(self, definition) for definition in self.settings.custom_streams]
         return streams
-
-
-HOST_SETTINGS = "`environment` (or `api_url`)"
 
 
 def _config_redactor(params: Any) -> Redactor:
