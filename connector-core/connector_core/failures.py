@@ -13,6 +13,7 @@ import typing as t
 from urllib.parse import urlsplit
 
 import requests
+from singer_sdk import exceptions
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from connector_core.http import one_line
@@ -31,19 +32,35 @@ class UserError(Exception):
     """An error the user can fix; its message says what to fix."""
 
 
-class InputLineError(UserError):
+def input_line_message(line_number: int, line: str | bytes, problem: str) -> str:
+    """`Input line N: <problem>. ...` with at most INPUT_SAMPLE_LIMIT characters of the line."""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    sample = text.strip()
+    if len(sample) > INPUT_SAMPLE_LIMIT:
+        sample = sample[:INPUT_SAMPLE_LIMIT] + "..."
+    problem = one_line(problem, 600).rstrip(". ")
+    return (
+        f"Input line {line_number}: {problem}. Fix the program that produced the input; the "
+        f"line starts {sample!r}"
+    )
+
+
+class InputLineError(UserError, exceptions.InvalidInputLine):
     """A line of the input that is not a Singer message the plugin can take."""
 
     def __init__(self, line_number: int, line: str | bytes, problem: str) -> None:
-        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-        sample = text.strip()
-        if len(sample) > INPUT_SAMPLE_LIMIT:
-            sample = sample[:INPUT_SAMPLE_LIMIT] + "..."
-        super().__init__(
-            f"Input line {line_number}: {problem}. Fix the producer of the input; the line "
-            f"starts {sample!r}"
-        )
+        super().__init__(input_line_message(line_number, line, problem))
         self.line_number = line_number
+
+
+INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    exceptions.InvalidInputLine,
+    exceptions.MissingKeyPropertiesError,
+    exceptions.RecordsWithoutSchemaException,
+    exceptions.InvalidRecord,
+    exceptions.InvalidJSONSchema,
+)
+"""singer-sdk's errors about what a line holds; the reader tags them with the line."""
 
 
 class StopRequested(BaseException):
@@ -66,11 +83,15 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     RetriableAPIError,
     requests.RequestException,
     ConfigValidationError,
+    *INPUT_ERRORS,
 )
 
 
 def describe(exc: BaseException, hosts: str, redact: Callable[[str], str] = str) -> str:
     """`exc` on one line, naming what to fix; `hosts` names the host settings to check."""
+    tagged = getattr(exc, "input_line", None)
+    if tagged is not None and not isinstance(exc, InputLineError):
+        return input_line_message(*tagged, str(exc))
     if isinstance(exc, ConfigValidationError):
         errors = [str(error) for error in (exc.errors or [])] or [str(exc)]
         said = "; ".join(errors)
@@ -141,6 +162,24 @@ class _SdkNoise(logging.Filter):
         return True
 
 
+_cleanups: list[Callable[[], None]] = []
+
+
+def on_failure(cleanup: Callable[[], None]) -> None:
+    """Run `cleanup` when the run fails or is stopped, before the ERROR line (e.g. let the batch
+    in flight finish so that its STATE goes out)."""
+    _cleanups.append(cleanup)
+
+
+def _clean_up(logger: logging.Logger) -> None:
+    while _cleanups:
+        cleanup = _cleanups.pop()
+        try:
+            cleanup()
+        except BaseException as exc:  # the run's own error is the one to report
+            logger.debug("Clean-up after the failure failed too", exc_info=exc)
+
+
 @contextlib.contextmanager
 def clean_failures(
     logger: logging.Logger, hosts: str, redact: Callable[[str], str] = str
@@ -153,6 +192,7 @@ def clean_failures(
     try:
         yield
     except StopRequested as stop:
+        _clean_up(logger)
         fail(
             logger,
             f"{stop}: the run did not finish; its last STATE covers only what was completed, "
@@ -161,7 +201,11 @@ def clean_failures(
             stop.exit_code,
         )
     except USER_ERRORS as exc:
+        _clean_up(logger)
         fail(logger, describe(exc, hosts, redact), exc)
+    except BaseException:
+        _clean_up(logger)
+        raise
     finally:
         for handler in handlers:
             handler.removeFilter(noise)

@@ -77,10 +77,12 @@ class RetryPolicy:
         retry_on: tuple[type[BaseException], ...],
         on_backoff: Callable[[t.Any], None] | None = None,
         max_tries: int | None = None,
+        waits: Callable[[], Generator[float, t.Any, None]] | None = None,
     ) -> Callable[..., T]:
-        """`function` tried again on `retry_on` exceptions, at most `max_tries` times in all."""
+        """`function` tried again on `retry_on` exceptions, at most `max_tries` times in all,
+        after the policy's waits (or those of `waits`, which may stretch them)."""
         return backoff.on_exception(
-            self.waits,
+            waits or self.waits,
             retry_on,
             max_tries=max_tries or self.max_tries,
             jitter=None,

@@ -20,7 +20,7 @@ def retry_properties(defaults: RetryPolicy, service: str) -> list[th.Property]:
     return [
         th.Property(
             "request_timeout",
-            th.NumberType(minimum=1),
+            th.NumberType(exclusive_minimum=0),
             default=defaults.timeout,
             title="Request timeout (s)",
             description=f"Seconds to wait for {service} to answer one request.",
