@@ -259,10 +259,15 @@ class PlanhatClient:
         try:
             return retrying()
         except RetriableAPIError as exc:
-            tried = f" (gave up after {max_tries} attempts)" if max_tries > 1 else ""
+            tried = (
+                f" Gave up after {max_tries} attempts: try again later, or raise "
+                "`retry_max_tries` / `retry_max_wait`."
+                if max_tries > 1
+                else ""
+            )
             cause = exc.__cause__
             if isinstance(cause, CONNECTION_ERRORS) and not isinstance(exc, UnknownOutcomeError):
-                raise FatalAPIError(describe(cause, setting) + tried) from None
+                raise FatalAPIError(describe(cause, setting)) from None
             raise FatalAPIError(f"{exc}{tried}") from None
 
     def _waits(self) -> Generator[float, Any, None]:
@@ -303,8 +308,8 @@ def _hint(status: int, host: str) -> str:
 
 def _was_sent(exc: BaseException) -> bool:
     """False only when the request certainly never reached the server (no connection made)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return False  # no connection, or no TLS session: the request never left
     seen: set[int] = set()
     pending: list[Any] = [exc]
     while pending:

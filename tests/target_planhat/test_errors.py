@@ -131,7 +131,7 @@ def test_server_error_then_success(planhat):
 def test_retries_exhausted_fail_the_run_without_state(planhat):
     planhat.emulator.add_faults([{"status": 500, "times": 10}])
     config = config_for(planhat.url, retry_max_tries=3)
-    with pytest.raises(FatalAPIError, match=r"answered 500.*gave up after 3 attempts"):
+    with pytest.raises(FatalAPIError, match=r"answered 500.*Gave up after 3 attempts"):
         run_target(config, [*messages("companies", GOOD, ["externalId"]), state({"b": 4})])
     assert len(planhat.emulator.requests(path="^/companies$")) == 3
 
