@@ -375,12 +375,19 @@ class TapPlanSource(Tap):
     def subscriber_directory(self) -> SubscriberDirectory:
         return SubscriberDirectory(self)
 
+    @property
     @override
-    def load_streams(self) -> list[Stream]:
+    def streams(self) -> dict[str, Stream]:
         """Streams in discovery order rather than by name: `coverages` is synced before the
-        streams derived from its rows, so they reuse them instead of reading coverages again."""
+        streams derived from its rows, so they reuse them instead of reading coverages again.
+        (singer-sdk's `load_streams`, which sorts by name, is final: the order is set here.)"""
+        streams = super().streams
         order = {stream_type.name: index for index, stream_type in enumerate(STREAM_TYPES)}
-        return sorted(super().load_streams(), key=lambda stream: order.get(stream.name, len(order)))
+        ranked = sorted(streams.items(), key=lambda item: order.get(item[0], len(order)))
+        if list(streams) != [name for name, _ in ranked]:
+            streams.clear()
+            streams.update(ranked)  # the SDK's own mapping, so its cache keeps the order
+        return streams
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -438,6 +438,8 @@ class PlanhatSink(BatchSink):
         return batch
 
     def process_batch(self, context: dict) -> None:
+        """Pending parents (companies, then end users) go first, whoever drains this sink."""
+        self.target.drain_parents(self)
         batch = self.take_batch()
         token = self.target.batch_started(self)
         self.inflight.submit(lambda: self._send_then_release(batch, context, token))

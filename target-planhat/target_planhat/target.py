@@ -394,19 +394,17 @@ class TargetPlanhat(Target):
         sinks = [*self._sinks_to_clear, *self._sinks_active.values()]
         return [sink for sink in sinks if isinstance(sink, PlanhatSink)]
 
-    def _drain_parents(self, child: PlanhatSink, *, below: int | None = None) -> None:
-        """Drain pending companies (then end users) before a batch that may name them."""
-        rank = child.obj.parent_rank if below is None else below
-        parents = [s for s in self._planhat_sinks() if s.obj.parent_rank < rank and s.current_size]
-        for parent in sorted(parents, key=lambda s: s.obj.parent_rank):
+    def drain_parents(self, child: PlanhatSink) -> None:
+        """Drain pending companies (then end users) before a batch that may name them; called
+        by every sink's `process_batch`, so singer-sdk's own (final) `drain_all` keeps the order.
+        """
+        parents = [
+            sink
+            for sink in self._planhat_sinks()
+            if sink.obj.parent_rank < child.obj.parent_rank and sink.current_size
+        ]
+        for parent in sorted(parents, key=lambda sink: sink.obj.parent_rank):
             self.drain_one(parent)
-
-    def drain_all(self, *, is_endofpipe: bool = False) -> None:
-        """Companies first, then end users, then the SDK's order for everything else."""
-        ranks = [sink.obj.parent_rank for sink in self._planhat_sinks()]
-        if ranks:
-            self._drain_parents(self._planhat_sinks()[0], below=max(ranks))
-        super().drain_all(is_endofpipe=is_endofpipe)
 
     # -- STATE as soon as it is safe ----------------------------------------------------------
 
@@ -477,7 +475,6 @@ class TargetPlanhat(Target):
                     sink.stream_name,
                     sink.current_size,
                 )
-                self._drain_parents(sink)
                 self.drain_one(sink)
         self._handle_max_record_age()
 
