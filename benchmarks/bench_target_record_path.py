@@ -87,8 +87,8 @@ def main() -> None:
     best = {TargetPlanhat: float("inf"), SdkPathTarget: float("inf")}
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(args.rounds):
-            for target_class in best:
-                best[target_class] = min(best[target_class], run(target_class, text, workdir))
+            for target_class, so_far in best.items():
+                best[target_class] = min(so_far, run(target_class, text, workdir))
     ours, sdk = best[TargetPlanhat], best[SdkPathTarget]
     print(f"records: {args.records:,}, best of {args.rounds} interleaved rounds (dry run)")
     print(f"{'record path':<32}{'seconds':>9}{'records/s':>12}")
