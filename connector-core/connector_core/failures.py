@@ -91,7 +91,8 @@ def describe(exc: BaseException, hosts: str, redact: Callable[[str], str] = str)
     """`exc` on one line, naming what to fix; `hosts` names the host settings to check."""
     tagged = getattr(exc, "input_line", None)
     if tagged is not None and not isinstance(exc, InputLineError):
-        return input_line_message(*tagged, str(exc))
+        line_number, line = tagged
+        return input_line_message(line_number, line, str(exc))
     if isinstance(exc, ConfigValidationError):
         errors = [str(error) for error in (exc.errors or [])] or [str(exc)]
         said = "; ".join(errors)
@@ -120,13 +121,12 @@ def describe(exc: BaseException, hosts: str, redact: Callable[[str], str] = str)
 
 
 def _origin(exc: requests.RequestException) -> str:
+    """`scheme://host[:port]` of the failed request: never its path or query (tokens)."""
     url = exc.request.url if exc.request is not None and exc.request.url else ""
-    parts = urlsplit(url)
-    return (
-        f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        if (parts.hostname)
-        else "the host"
-    )
+    parts = urlsplit(url if isinstance(url, str) else url.decode())
+    if not parts.hostname:
+        return "the host"
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 def _reason(exc: BaseException) -> str:

@@ -12,6 +12,8 @@ import requests
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    from connector_core.redact import Redactor
+
 DETAIL_LIMIT = 300
 """Characters of a server's own message kept in an error line."""
 MESSAGE_KEYS = ("message", "Message", "error_description", "error", "errors", "status")
@@ -21,7 +23,7 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def new_session(
-    user_agent: str, headers: Mapping[str, str] | None = None, redact: Callable | None = None
+    user_agent: str, headers: Mapping[str, str] | None = None, redact: Redactor | None = None
 ) -> requests.Session:
     """A session for one plugin: its User-Agent and fixed headers; urllib3's request lines (at
     DEBUG) scrubbed by `redact`."""

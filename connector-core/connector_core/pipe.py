@@ -64,7 +64,7 @@ def guard_stdout() -> None:
     # unbuffered stays unbuffered (`python -u`, PYTHONUNBUFFERED): writes go straight out
     binary = io.BufferedWriter(raw) if isinstance(stdout.buffer, io.BufferedWriter) else raw
     sys.stdout = io.TextIOWrapper(
-        binary,  # type: ignore[arg-type]
+        binary,
         encoding=stdout.encoding,
         errors=stdout.errors,
         line_buffering=stdout.line_buffering,

@@ -74,7 +74,7 @@ class RetryPolicy:
     def retrying(
         self,
         function: Callable[..., T],
-        retry_on: tuple[type[BaseException], ...],
+        retry_on: tuple[type[Exception], ...],
         on_backoff: Callable[[t.Any], None] | None = None,
         max_tries: int | None = None,
         waits: Callable[[], Generator[float, t.Any, None]] | None = None,

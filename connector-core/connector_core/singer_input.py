@@ -20,7 +20,7 @@ if t.TYPE_CHECKING:
 
 _decode = msgspec.json.Decoder().decode
 
-REQUIRED: Mapping[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
+REQUIRED: Mapping[str, tuple[tuple[str, type], ...]] = {
     "SCHEMA": (("stream", str), ("schema", dict)),
     "RECORD": (("stream", str), ("record", dict)),
     "STATE": (("value", dict),),
@@ -35,7 +35,7 @@ def message_problem(message: t.Any, batch_root: Path | None) -> str | None:
     if not isinstance(message, dict):
         return "it is not a JSON object"
     kind = message.get("type")
-    if kind not in REQUIRED:
+    if not isinstance(kind, str) or kind not in REQUIRED:
         return f"unknown message type {kind!r} (expected one of {', '.join(REQUIRED)})"
     for key, expected in REQUIRED[kind]:
         value = message.get(key)
@@ -90,7 +90,7 @@ class CheckedReader(MsgSpecReader):
         problem = message_problem(message, self.batch_root)
         if problem:
             raise InputLineError(self.line_number, line, problem)
-        return message  # type: ignore[no-any-return]
+        return message
 
     @override
     def process_lines(

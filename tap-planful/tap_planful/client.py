@@ -190,7 +190,7 @@ class PlanfulStream(RESTStream[int]):
 
     @property
     @override
-    def timeout(self) -> float:
+    def timeout(self) -> float:  # type: ignore[override]  # requests takes fractions too
         return self.retry_policy.timeout
 
     @cached_property
@@ -316,8 +316,8 @@ class StructuredPlanningStream(PlanfulStream):
     def url_base(self) -> str:
         return structured_base_url(self.config)
 
-    @property  # type: ignore[override]
-    def path(self) -> str:
+    @property
+    def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
         """The `path_overrides` entry for this stream, else the contract's default."""
         return (self.config.get("path_overrides") or {}).get(self.name) or self.default_path
 

@@ -121,8 +121,8 @@ class StateFreeStream(PlanfulStream):
         parts = urlsplit(soap_url(self.config))
         return f"{parts.scheme}://{parts.netloc}"
 
-    @property  # type: ignore[override]
-    def path(self) -> str:
+    @property
+    def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
         return urlsplit(soap_url(self.config)).path
 
     @override
@@ -163,7 +163,12 @@ class StateFreeStream(PlanfulStream):
             self.config.get("tenant_code"),
         )
         payload = envelope(operation, credentials, body)
-        send = self.request_decorator(self._post)
+        send = t.cast(
+            "t.Callable[[str, bytes], requests.Response]",
+            self.request_decorator(
+                self._post  # type: ignore[arg-type]  # backoff passes any arguments through
+            ),
+        )
         response = send(operation, payload)
         try:
             yield from self._items(operation, item, response, convert or named_value)
@@ -281,7 +286,7 @@ class StateFreeStream(PlanfulStream):
 
     def _checked_chunks(self, operation: str, response: requests.Response) -> Iterator[bytes]:
         """The body in chunks; the first PROLOG_LIMIT bytes are checked for a DTD first."""
-        head = b""
+        head: bytes | None = b""
         for chunk in response.iter_content(CHUNK_BYTES):
             if head is None:
                 yield chunk

@@ -207,7 +207,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         "path_overrides",
         th.ObjectType(
             *(
-                th.Property(stream.name, th.StringType, default=stream.default_path)
+                th.Property(
+                    stream.name,  # type: ignore[misc]  # a class attribute of our streams
+                    th.StringType,
+                    default=stream.default_path,
+                )
                 for stream in STRUCTURED_STREAMS
             ),
             additional_properties=False,
@@ -429,7 +433,7 @@ class TapPlanful(Tap):
 
     @classmethod
     @override
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
         """Errors a user can fix (settings, credentials, host, an outage) are one line, exit 1;
         the traceback only at debug level."""
         with clean_failures(cls.logger, HOST_SETTINGS, cls.redactor(kwargs)):
