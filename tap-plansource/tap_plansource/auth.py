@@ -165,7 +165,7 @@ class TokenManager:
         if settings.username_placement in {"form", "both"}:
             form["logged_in_user"] = settings.username
         algorithm = settings.client_assertion_algorithm
-        key = settings.client_secret if algorithm == "HS256" else settings.private_key
+        key = settings.client_secret if algorithm == "HS256" else settings.private_key or ""
         headers = {"kid": settings.key_id} if settings.key_id else None
         form["client_assertion"] = jwt.encode(claims, key, algorithm=algorithm, headers=headers)
         self._redact.add(form["client_assertion"])

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, cached_property
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
@@ -163,7 +163,7 @@ def page_evidence(envelope: Any) -> PageEvidence:
     links = data.get("links")
     if not _is_paging_links(links):
         return PageEvidence(total=total)
-    named = {link.get("rel"): link.get("href") for link in links if isinstance(link, dict)}
+    named = {link.get("rel"): link.get("href") for link in links or () if isinstance(link, dict)}
     next_page = _page_number(named["next"]) or 0 if named.get("next") else None
     return PageEvidence(True, next_page, _page_number(named.get("last")), total)
 
@@ -248,7 +248,7 @@ class PlanSourceStream(RESTStream[int]):
 
     @property
     @override
-    def timeout(self) -> float:
+    def timeout(self) -> float:  # type: ignore[override]  # requests takes fractions too
         return self.plansource.settings.request_timeout
 
     @cached_property
@@ -332,7 +332,7 @@ class PlanSourceStream(RESTStream[int]):
         if is_retriable_status(status):
             tries = self.backoff_max_tries()
             return f"Tried {tries} times; raise `retry_max_tries` if PlanSource is slow to recover."
-        hints = {
+        hints: dict[int, str] = {
             HTTPStatus.BAD_REQUEST: f"Check {self.bad_request_hint}.",
             HTTPStatus.UNAUTHORIZED: (
                 "The access token was refused even after renewing it: check `client_id`, "
@@ -435,7 +435,8 @@ class PlanSourceStream(RESTStream[int]):
             response = self._request(prepared, context)
             return response, list(self.parse_response(response))
 
-        return self.request_decorator(attempt)(prepared, context)
+        retrying = self.request_decorator(attempt)  # type: ignore[arg-type]  # any result passes
+        return cast("tuple[requests.Response, list]", retrying(prepared, context))
 
     def _pages(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
         """Each page's records in order, while the evidence says more pages follow.
@@ -466,6 +467,7 @@ class PlanSourceStream(RESTStream[int]):
                     del in_flight[page]
                     request_counter.increment()
                     if not records and isinstance(paginator, PlanSourcePaginator):
+                        assert page is not None  # numbered pages
                         response, records = self._empty_page(
                             context, page, response, records_read, requested
                         )
@@ -518,7 +520,7 @@ class PlanSourceStream(RESTStream[int]):
                 attempt,
                 tries,
             )
-            time.sleep(waits.send(None))  # type: ignore[arg-type]
+            time.sleep(waits.send(None))
             response, records = self._fetch(context, page)
             if records:
                 return response, records

@@ -317,6 +317,8 @@ def _custom_streams(
         if problems:
             errors.extend(f"{where}: {problem}" for problem in problems)
             continue
+        assert isinstance(name, str)
+        assert isinstance(path, str)
         seen.add(name)
         streams.append(
             CustomStreamDefinition(

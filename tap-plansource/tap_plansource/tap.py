@@ -298,7 +298,7 @@ class TapPlanSource(Tap):
 
     @classmethod
     @override
-    def invoke(cls, **kwargs: Any) -> None:  # type: ignore[override]
+    def invoke(cls, **kwargs: Any) -> None:
         """Run the CLI with a short GIL switch interval.
 
         Pages are read from sockets by a few threads while the main thread processes records;
@@ -332,7 +332,8 @@ class TapPlanSource(Tap):
     @cached_property
     def settings(self) -> Settings:
         settings = Settings.from_config(
-            self.config, reserved_stream_names=[t.name for t in STREAM_TYPES]
+            self.config,
+            reserved_stream_names=[t.name for t in STREAM_TYPES],  # type: ignore[misc]
         )
         if settings.start_date and settings.start_date > datetime.datetime.now(datetime.UTC):
             self.logger.warning(
@@ -382,7 +383,10 @@ class TapPlanSource(Tap):
         streams derived from its rows, so they reuse them instead of reading coverages again.
         (singer-sdk's `load_streams`, which sorts by name, is final: the order is set here.)"""
         streams = super().streams
-        order = {stream_type.name: index for index, stream_type in enumerate(STREAM_TYPES)}
+        order = {
+            stream_type.name: index  # type: ignore[misc]  # a class attribute of our streams
+            for index, stream_type in enumerate(STREAM_TYPES)
+        }
         ranked = sorted(streams.items(), key=lambda item: order.get(item[0], len(order)))
         if list(streams) != [name for name, _ in ranked]:
             streams.clear()

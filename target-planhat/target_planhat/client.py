@@ -341,7 +341,7 @@ def _count(value: Any) -> int:
 
 
 def _bulk_result(status: int, envelope: dict[str, Any]) -> BulkResult:
-    errors = []
+    errors: list[tuple[str, Any]] = []
     for key in _error_keys(envelope):
         entries = envelope[key]
         errors.extend(

@@ -9,7 +9,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import click
@@ -273,7 +273,8 @@ class TargetPlanhat(Target):
         return url.strip().rstrip("/")
 
     def _validated_routes(self) -> dict[str, Route]:
-        errors, routes = [], {}
+        errors: list[str] = []
+        routes: dict[str, Route] = {}
         for stream, entry in (self.config.get("object_mapping") or {}).items():
             route = self._route(stream, entry, errors)
             if route is not None:
@@ -465,7 +466,7 @@ class TargetPlanhat(Target):
             if record is None:  # filtered out by the stream map
                 continue
             self._assert_sink_exists(stream_map.stream_alias)
-            sink = self.get_sink(stream_map.stream_alias, record=record)
+            sink = cast("PlanhatSink", self.get_sink(stream_map.stream_alias, record=record))
             sink.receive(record, message_dict)
             if sink.first_pending is None:
                 sink.first_pending = self.records_received
@@ -520,7 +521,7 @@ class TargetPlanhat(Target):
         ctx.exit(0)
 
     @classmethod
-    def invoke(cls, **kwargs: Any) -> None:  # type: ignore[override]
+    def invoke(cls, **kwargs: Any) -> None:
         """Run the CLI with the interpreter tuned for a stream of records and one sending thread.
 
         The target owns its process, so it may tune these interpreter-wide settings: a short
