@@ -17,9 +17,10 @@ from singer_sdk import exceptions
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from connector_core.http import one_line
+from connector_core.redact import config_redactor
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
     from types import FrameType
 
 INPUT_SAMPLE_LIMIT = 200
@@ -182,9 +183,14 @@ def _clean_up(logger: logging.Logger) -> None:
 
 @contextlib.contextmanager
 def clean_failures(
-    logger: logging.Logger, hosts: str, redact: Callable[[str], str] = str
+    logger: logging.Logger,
+    hosts: str,
+    params: Mapping[str, t.Any] | None = None,
+    schema: Mapping[str, t.Any] | None = None,
 ) -> Iterator[None]:
-    """Run a command line: user errors and stop signals end in one ERROR line."""
+    """Run a command line: user errors and stop signals end in one ERROR line, with the
+    secrets (by `schema`) of the config given on the command line (`params`) redacted."""
+    redact = config_redactor(params or {}, schema or {})
     noise = _SdkNoise(logger)
     handlers = [*logging.getLogger().handlers, *logger.handlers]
     for handler in handlers:

@@ -4,7 +4,8 @@ other libraries' log records (urllib3 logs request lines at DEBUG)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 # Shorter values are not searched for (they would match ordinary words).
 MIN_SECRET_LENGTH = 6
@@ -51,3 +52,15 @@ def redact_logger(name: str, redact: Redactor) -> None:
     logger = logging.getLogger(name)
     if not any(isinstance(f, RedactingFilter) and f.redact is redact for f in logger.filters):
         logger.addFilter(RedactingFilter(redact))
+
+
+def config_redactor(params: Mapping[str, Any], schema: Mapping[str, Any]) -> Redactor:
+    """The secrets (`secret: true` in the plugin's config schema) of the config given on the
+    command line (`--config`, as singer-sdk's CLI parsed it), for error lines."""
+    config = getattr(params.get("config"), "config", None) or {}
+    names = [
+        name
+        for name, prop in (schema.get("properties") or {}).items()
+        if isinstance(prop, dict) and (prop.get("secret") or prop.get("writeOnly"))
+    ]
+    return Redactor(str(config.get(name) or "") for name in names)

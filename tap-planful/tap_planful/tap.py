@@ -7,7 +7,6 @@ import typing as t
 
 from connector_core import flattening, pipe
 from connector_core.failures import clean_failures, install_stop_signals
-from connector_core.redact import Redactor
 from connector_core.settings import retry_properties
 from connector_core.urls import base_url_problem
 from singer_sdk import Tap
@@ -18,7 +17,6 @@ from typing_extensions import override
 from tap_planful.client import (
     DEFAULT_DYNAMIC_API_URL,
     RETRY_DEFAULTS,
-    SECRET_SETTINGS,
     structured_subdomain,
 )
 from tap_planful.soap import OBSERVED_SOAP_URL, SOAP_PATH
@@ -436,7 +434,7 @@ class TapPlanful(Tap):
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
         """Errors a user can fix (settings, credentials, host, an outage) are one line, exit 1;
         the traceback only at debug level."""
-        with clean_failures(cls.logger, HOST_SETTINGS, cls.redactor(kwargs)):
+        with clean_failures(cls.logger, HOST_SETTINGS, kwargs, cls.config_jsonschema):
             try:
                 super().invoke(*args, **kwargs)
             finally:
@@ -446,21 +444,15 @@ class TapPlanful(Tap):
     @override
     def cb_test(cls, ctx: t.Any, param: t.Any, value: str) -> None:
         """The connection test (`--test`) fails the same way: one line naming what to fix."""
-        with clean_failures(cls.logger, HOST_SETTINGS, cls.redactor(ctx.params)):
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             super().cb_test(ctx, param, value)
 
     @classmethod
     @override
     def cb_discover(cls, ctx: t.Any, param: t.Any, value: bool) -> None:
         """Discovery (`--discover`) fails the same way."""
-        with clean_failures(cls.logger, HOST_SETTINGS, cls.redactor(ctx.params)):
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             super().cb_discover(ctx, param, value)
-
-    @staticmethod
-    def redactor(params: t.Mapping[str, t.Any]) -> Redactor:
-        """The secrets of the config given on the command line, for error lines."""
-        config = getattr(params.get("config"), "config", None) or {}
-        return Redactor(str(config.get(name) or "") for name in SECRET_SETTINGS)
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -307,21 +307,21 @@ class TapPlanSource(Tap):
         The tap owns its process, so it can tune this interpreter-wide setting.
         """
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
-        with clean_failures(cls.logger, HOST_SETTINGS, _config_redactor(kwargs)):
+        with clean_failures(cls.logger, HOST_SETTINGS, kwargs, cls.config_jsonschema):
             super().invoke(**kwargs)
 
     @classmethod
     @override
     def cb_test(cls, ctx: Any, param: Any, value: str) -> None:
         """The connection test (`--test`) fails the same way: one line naming what to fix."""
-        with clean_failures(cls.logger, HOST_SETTINGS, _config_redactor(ctx.params)):
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             super().cb_test(ctx, param, value)
 
     @classmethod
     @override
     def cb_discover(cls, ctx: Any, param: Any, value: bool) -> None:
         """Discovery (`--discover`) fails the same way."""
-        with clean_failures(cls.logger, HOST_SETTINGS, _config_redactor(ctx.params)):
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             super().cb_discover(ctx, param, value)
 
     def __init__(self, *args: Any, config: Any = None, **kwargs: Any) -> None:
@@ -398,13 +398,6 @@ class TapPlanSource(Tap):
         streams: list[Any] = [stream_type(self) for stream_type in STREAM_TYPES]
         streams += [CustomStream(self, definition) for definition in self.settings.custom_streams]
         return streams
-
-
-def _config_redactor(params: Any) -> Redactor:
-    """The secrets of the config given on the command line, for error lines."""
-    config = getattr(params.get("config"), "config", None) or {}
-    names = ("client_secret", "private_key", "sensitive_hash_salt")
-    return Redactor(str(config.get(name) or "") for name in names)
 
 
 if __name__ == "__main__":

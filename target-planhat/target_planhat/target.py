@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import click
 from connector_core.failures import clean_failures, install_stop_signals, on_failure
-from connector_core.redact import Redactor
 from connector_core.settings import Alias, renamed, retry_properties
 from connector_core.singer_input import CheckedReader
 from connector_core.urls import base_url_problem
@@ -44,12 +43,6 @@ from target_planhat.sinks import (
 
 if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
-
-
-def _config_redactor(params: Any) -> Redactor:
-    """The secrets of the config given on the command line, for error lines."""
-    config = getattr(params.get("config"), "config", None) or {}
-    return Redactor(str(config.get(name) or "") for name in ("api_token", "tenant_token"))
 
 
 DEFAULT_API_URL = "https://api.planhat.com"
@@ -504,7 +497,7 @@ class TargetPlanhat(Target):
         if not value:
             return
         config = ctx.params.get("config")
-        with clean_failures(cls.logger, HOST_SETTINGS, _config_redactor(ctx.params)):
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             target = cls(
                 config=config.config if config else None,
                 parse_env_config=bool(config and config.parse_env),
@@ -533,7 +526,7 @@ class TargetPlanhat(Target):
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        with clean_failures(cls.logger, HOST_SETTINGS, _config_redactor(kwargs)):
+        with clean_failures(cls.logger, HOST_SETTINGS, kwargs, cls.config_jsonschema):
             super().invoke(**kwargs)
 
     @classmethod
