@@ -51,7 +51,9 @@ def write_files(tmp_path: Path, **files: Any) -> list[str]:
     return arguments
 
 
-def run(module: str, arguments: list[str], stdin: str | None = None) -> Run:
+def run(
+    module: str, arguments: list[str], stdin: str | None = None, env: dict[str, str] | None = None
+) -> Run:
     """`python -m <module> <arguments>` to its end."""
     done = subprocess.run(
         [sys.executable, "-m", module, *arguments],
@@ -60,7 +62,7 @@ def run(module: str, arguments: list[str], stdin: str | None = None) -> Run:
         text=True,
         check=False,
         timeout=120,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     return Run(done.returncode, done.stdout, done.stderr)
 

@@ -32,6 +32,18 @@ def test_an_unreachable_host(tmp_path):
     assert "check the host settings (`subdomain`, `soap_url`, `api_url`" in line
 
 
+def test_the_traceback_shows_at_debug_level(tmp_path):
+    config = config_for(f"http://127.0.0.1:{free_port()}", retry_max_tries=1)
+    arguments = write_files(
+        tmp_path, config=config, catalog=catalog_selecting(config, {"currencies"})
+    )
+    outcome = run(TAP, arguments, env={"TAP_PLANFUL_LOGLEVEL": "debug"})
+    assert outcome.returncode == 1
+    assert "Could not reach http://127.0.0.1:" in outcome.errors[-1]  # SDK lines too, at debug
+    assert "Traceback of the error above" in outcome.stderr
+    assert "Traceback (most recent call last)" in outcome.stderr
+
+
 def test_tls_to_a_host_that_speaks_no_tls(planful, tmp_path):
     config = config_for(planful.url.replace("http://", "https://"), retry_max_tries=1)
     outcome = run_tap(config, {"currencies"}, tmp_path)
