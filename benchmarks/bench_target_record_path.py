@@ -1,7 +1,7 @@
 """Micro-benchmark: target-planhat's own record path (`TargetPlanhat._process_record_message`
 and `PlanhatSink.receive`, private singer-sdk hooks) against singer-sdk's own, in one process.
 
-    python benchmarks/bench_target_record_path.py [-n RECORDS] [--rounds R]
+    python benchmarks/bench_target_record_path.py [--quick] [-n RECORDS] [--rounds R]
 
 Both targets read the same RECORD lines of `companies` in a dry run (nothing is sent: the
 time is the record path and the staging of each item), interleaved R times; the best of each is
@@ -79,9 +79,11 @@ def run(target_class: type[TargetPlanhat], text: str, workdir: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", "--records", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="20,000 records instead of 100,000")
+    parser.add_argument("-n", "--records", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    args.records = args.records or (20_000 if args.quick else 100_000)
     logging.disable(logging.INFO)
     text = lines(args.records)
     best = {TargetPlanhat: float("inf"), SdkPathTarget: float("inf")}
