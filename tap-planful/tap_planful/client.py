@@ -8,11 +8,7 @@ and takes an `X-ACCESS-TOKEN` header. Each family has a base stream class here.
 
 from __future__ import annotations
 
-import email.utils
-import ipaddress
-import random
 import re
-import time
 import typing as t
 from functools import cached_property
 from http import HTTPStatus
@@ -22,14 +18,20 @@ from xml.etree.ElementTree import Element, tostring
 import defusedxml
 import defusedxml.ElementTree
 import msgspec
+from connector_core.http import http_failure
+from connector_core.redact import Redactor
+from connector_core.retry import RetryPolicy, is_retriable_status, retry_cause
+from connector_core.urls import checked_base_url
 from singer_sdk.authenticators import APIKeyAuthenticator, BasicAuthenticator
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
+from tap_planful.writer import flush_open_writers
+
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Mapping
+    from collections.abc import Generator, Iterable, Iterator, Mapping
     from xml.etree.ElementTree import Element as XMLElement
 
     import requests
@@ -37,9 +39,8 @@ if t.TYPE_CHECKING:
 
 DEFAULT_DYNAMIC_API_URL = "https://modelapi.hostanalytics.com/api"
 PLANFUL_DOMAIN = "planful.com"
-MAX_RETRY_AFTER_SECONDS = 600.0
-MAX_BACKOFF_SECONDS = 60.0
-ERROR_DETAIL_LIMIT = 300
+RETRY_DEFAULTS = RetryPolicy(max_tries=5, initial_wait=1.0, max_wait=60.0, timeout=300)
+SECRET_SETTINGS = ("login_name", "password", "access_id", "access_key", "access_token")
 
 _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _json_decoder = msgspec.json.Decoder()
@@ -51,16 +52,6 @@ def shown(value: str) -> str:
     if "@" in value:
         return "(a value with credentials in it: 'user:password@' is not shown and not allowed)"
     return repr(value)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is this machine, the only place plain http:// may go."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def structured_subdomain(value: str) -> str:
@@ -99,33 +90,10 @@ def structured_subdomain(value: str) -> str:
     return candidate
 
 
-def checked_base_url(value: str) -> str:
-    """A URL setting: https (plain http only to a loopback host, e.g. a local emulator or
-    proxy), a host, and nothing that could leak."""
-    try:
-        parts = urlsplit(value.strip())
-        host = parts.hostname
-    except ValueError:
-        parts, host = None, None
-    if parts is None or parts.scheme not in {"http", "https"} or not host:
-        msg = f"expected an https URL such as 'https://na04.{PLANFUL_DOMAIN}', got {shown(value)}"
-        raise ValueError(msg)
-    if "@" in parts.netloc or parts.query or parts.fragment:
-        msg = "the URL must not carry credentials, a query string or a fragment"
-        raise ValueError(msg)
-    if parts.scheme == "http" and not is_loopback(host):
-        msg = (
-            f"plain http:// sends credentials in clear; use https:// (http is allowed only "
-            f"for a loopback host), got {shown(value)}"
-        )
-        raise ValueError(msg)
-    return value.strip().rstrip("/")
-
-
 def structured_base_url(config: Mapping[str, t.Any]) -> str:
     """`api_url` when set, else `https://{subdomain}.planful.com`."""
     if config.get("api_url"):
-        return checked_base_url(config["api_url"])
+        return checked_base_url(config["api_url"], "api_url")
     if not config.get("subdomain"):
         msg = "Structured Planning needs `subdomain` (or `api_url`)"
         raise ConfigValidationError(msg, errors=[msg])
@@ -134,26 +102,9 @@ def structured_base_url(config: Mapping[str, t.Any]) -> str:
 
 def dynamic_base_url(config: Mapping[str, t.Any]) -> str:
     """`dynamic_api_url` when set, else the documented US production host."""
-    return checked_base_url(config.get("dynamic_api_url") or DEFAULT_DYNAMIC_API_URL)
-
-
-def retry_after_seconds(response: requests.Response | None) -> float | None:
-    """Seconds the server asked us to wait (`Retry-After` as seconds or an HTTP date)."""
-    if response is None:
-        return None
-    header = response.headers.get("Retry-After")
-    if not header:
-        return None
-    header = header.strip()
-    if header.isdigit():
-        seconds = float(header)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+    return checked_base_url(
+        config.get("dynamic_api_url") or DEFAULT_DYNAMIC_API_URL, "dynamic_api_url"
+    )
 
 
 def parse_xml(text: str | bytes, where: str) -> XMLElement:
@@ -239,46 +190,41 @@ class PlanfulStream(RESTStream[int]):
 
     @property
     @override
-    def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 300))
+    def timeout(self) -> float:  # type: ignore[override]  # requests takes fractions too
+        return self.retry_policy.timeout
 
-    # -- retries ---------------------------------------------------------------------------
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """The shared retry settings (`retry_max_tries`, `retry_initial_wait`, ...)."""
+        return RetryPolicy.from_config(self.config, RETRY_DEFAULTS)
+
+    @cached_property
+    def redact(self) -> Redactor:
+        """Scrubs the configured secrets from anything the stream reports."""
+        return Redactor(str(self.config.get(name) or "") for name in SECRET_SETTINGS)
+
+    # -- retries (singer-sdk's backoff hooks, fed by the shared policy) --------------------
 
     @override
     def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
-        return self._retry_waits()
-
-    def _retry_waits(self) -> Generator[float, t.Any, None]:
-        """Retry-After when the server sends one, else exponential from `retry_initial_wait`."""
-        exception = yield 0.0  # backoff primes the generator with None
-        wait = float(self.config.get("retry_initial_wait", 1.0))
-        while True:
-            requested = retry_after_seconds(getattr(exception, "response", None))
-            if requested is None:
-                exception = yield min(wait * random.uniform(1.0, 1.25), MAX_BACKOFF_SECONDS)
-                wait *= 2
-            else:
-                exception = yield requested
+        return self.retry_policy.waits()
 
     @override
     def backoff_jitter(self, value: float) -> float:
-        return value  # jitter is applied in `_retry_waits`, never to a server's Retry-After
+        return value  # the policy jitters its own waits, never a server's Retry-After
 
     @override
     def backoff_max_tries(self) -> int:
-        return int(self.config.get("retry_max_tries", 5))
+        return self.retry_policy.max_tries
 
     @override
     def backoff_handler(self, details: t.Any) -> None:
-        exc = details.get("exception")
-        response = getattr(exc, "response", None)
-        cause = f"HTTP {response.status_code}" if response is not None else type(exc).__name__
         self.logger.warning(
             "Retrying %s %s in %.2f s after %s (attempt %d of %d)",
             self.http_method,
             self.path,
             details.get("wait", 0.0),
-            cause,
+            retry_cause(details),
             details.get("tries", 0),
             self.backoff_max_tries(),
         )
@@ -288,15 +234,13 @@ class PlanfulStream(RESTStream[int]):
     @override
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
-        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        if is_retriable_status(status):
             raise RetriableAPIError(self.response_error_message(response), response)
         if status >= HTTPStatus.BAD_REQUEST:
-            hint = self.error_hint(status)
-            message = self.response_error_message(response)
-            raise FatalAPIError(f"{message}. {hint}" if hint else message)
+            raise FatalAPIError(self.response_error_message(response))
 
     def error_hint(self, status: int) -> str:
-        """What the operator should check for a 4xx answer."""
+        """What the operator should check for an error status."""
         if status == HTTPStatus.UNAUTHORIZED:
             return f"Planful did not accept the credentials: check {self.credential_settings}."
         if status == HTTPStatus.FORBIDDEN:
@@ -309,40 +253,8 @@ class PlanfulStream(RESTStream[int]):
     @override
     def response_error_message(self, response: requests.Response) -> str:
         """Status, method and path plus the API's own message, never headers or secrets."""
-        kind = "Client" if response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR else "Server"
-        path = urlsplit(response.url).path or self.path
-        method = response.request.method if response.request is not None else self.http_method
-        message = f"{response.status_code} {kind} Error: {response.reason} for {method} {path}"
-        detail = self._error_detail(response)
-        return f"{message}: {detail}" if detail else message
-
-    def _error_detail(self, response: requests.Response) -> str:
-        text = response.text.strip()
-        if not text:
-            return ""
-        detail = text
-        try:
-            body = _json_decoder.decode(response.content)
-        except msgspec.DecodeError:
-            if text.startswith("<"):
-                detail = re.sub(r"<[^>]+>", " ", text)
-        else:
-            if isinstance(body, dict):
-                for key in ("Message", "message", "error", "status"):
-                    if isinstance(body.get(key), str):
-                        detail = body[key]
-                        break
-        detail = " ".join(detail.split())
-        for secret in self._secrets:
-            detail = detail.replace(secret, "***")
-        if len(detail) > ERROR_DETAIL_LIMIT:
-            detail = detail[:ERROR_DETAIL_LIMIT] + "..."
-        return detail
-
-    @cached_property
-    def _secrets(self) -> list[str]:
-        names = ("access_id", "access_key", "access_token")
-        return [str(self.config[name]) for name in names if self.config.get(name)]
+        hint = self.error_hint(response.status_code)
+        return http_failure("Planful", response, self.redact, hint=hint)
 
     # -- records ---------------------------------------------------------------------------
 
@@ -356,7 +268,17 @@ class PlanfulStream(RESTStream[int]):
         if context is None and self.partitions == []:
             self.logger.info("%s: nothing to read; it needs %s", self.name, self.partitions_from)
             return iter(())
-        return self.partition_records(context)
+        return self._flushed_at_end(self.partition_records(context))
+
+    @staticmethod
+    def _flushed_at_end(records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+        """The records; once read (or when reading fails) the emitted ones leave the writer's
+        buffer, so none waits for a STATE that may never come (a failed run emits none after
+        them, so no bookmark passes them)."""
+        try:
+            yield from records
+        finally:
+            flush_open_writers()
 
     def partition_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The records of one partition (of the whole stream when it has none)."""
@@ -394,8 +316,8 @@ class StructuredPlanningStream(PlanfulStream):
     def url_base(self) -> str:
         return structured_base_url(self.config)
 
-    @property  # type: ignore[override]
-    def path(self) -> str:
+    @property
+    def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
         """The `path_overrides` entry for this stream, else the contract's default."""
         return (self.config.get("path_overrides") or {}).get(self.name) or self.default_path
 

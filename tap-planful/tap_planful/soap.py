@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import re
 import typing as t
-from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from connector_core.http import one_line
+from connector_core.retry import is_retriable_status
+from connector_core.urls import checked_base_url
 from lxml import etree
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
 from tap_planful.client import (
-    ERROR_DETAIL_LIMIT,
     PLANFUL_DOMAIN,
     PlanfulStream,
-    checked_base_url,
     shape_error,
     structured_subdomain,
 )
@@ -58,7 +58,7 @@ def soap_url(config: Mapping[str, t.Any]) -> str:
     the tenant host is a guess, which the connection check reports clearly when wrong.
     """
     if config.get("soap_url"):
-        return checked_base_url(config["soap_url"])
+        return checked_base_url(config["soap_url"], "soap_url")
     return (
         f"https://{structured_subdomain(config.get('subdomain') or '')}.{PLANFUL_DOMAIN}{SOAP_PATH}"
     )
@@ -121,19 +121,13 @@ class StateFreeStream(PlanfulStream):
         parts = urlsplit(soap_url(self.config))
         return f"{parts.scheme}://{parts.netloc}"
 
-    @property  # type: ignore[override]
-    def path(self) -> str:
+    @property
+    def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
         return urlsplit(soap_url(self.config)).path
 
     @override
     def get_new_paginator(self) -> None:
         return None
-
-    @cached_property
-    @override
-    def _secrets(self) -> list[str]:
-        names = ("login_name", "password", "access_id", "access_key", "access_token")
-        return [str(self.config[name]) for name in names if self.config.get(name)]
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict]:
@@ -169,7 +163,12 @@ class StateFreeStream(PlanfulStream):
             self.config.get("tenant_code"),
         )
         payload = envelope(operation, credentials, body)
-        send = self.request_decorator(self._post)
+        send = t.cast(
+            "t.Callable[[str, bytes], requests.Response]",
+            self.request_decorator(
+                self._post  # type: ignore[arg-type]  # backoff passes any arguments through
+            ),
+        )
         response = send(operation, payload)
         try:
             yield from self._items(operation, item, response, convert or named_value)
@@ -203,7 +202,7 @@ class StateFreeStream(PlanfulStream):
             fault = self._fault_text(text)
             if fault is not None:
                 raise FatalAPIError(self._fault_message(operation, fault))
-        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        if is_retriable_status(status):
             raise RetriableAPIError(
                 f"{operation}: HTTP {status} from the Planful web service", response
             )
@@ -227,10 +226,7 @@ class StateFreeStream(PlanfulStream):
         return " ".join((fault.findtext("faultstring") or "").split())
 
     def _fault_message(self, operation: str, fault: str) -> str:
-        for secret in self._secrets:
-            fault = fault.replace(secret, "***")
-        if len(fault) > ERROR_DETAIL_LIMIT:
-            fault = fault[:ERROR_DETAIL_LIMIT] + "..."
+        fault = one_line(self.redact(fault))
         if _LOGIN_WORDS.search(fault):
             return (
                 f"Planful refused the web-service login for {operation}: {fault} "
@@ -290,7 +286,7 @@ class StateFreeStream(PlanfulStream):
 
     def _checked_chunks(self, operation: str, response: requests.Response) -> Iterator[bytes]:
         """The body in chunks; the first PROLOG_LIMIT bytes are checked for a DTD first."""
-        head = b""
+        head: bytes | None = b""
         for chunk in response.iter_content(CHUNK_BYTES):
             if head is None:
                 yield chunk

@@ -8,6 +8,7 @@ in a warning, so RECORDs never carry fields their SCHEMA does not describe.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import typing as t
 from functools import cached_property
@@ -46,10 +47,13 @@ GL_ELEMENTS = frozenset(GL_ORDER)
 _SEGMENT_TYPE = re.compile(r"Segment([1-8])")
 
 
-def whole(text: str | None, element: str, where: str) -> int | None:
+def whole(text: Value, element: str, where: str) -> int | None:
     """An `int` element's text as a number; anything else ends the run naming the element."""
     if text is None:
         return None
+    if not isinstance(text, str):
+        msg = f"{where}: <{element}> holds elements, not a whole number"
+        raise FatalAPIError(msg)
     try:
         return int(text)
     except ValueError:
@@ -80,7 +84,7 @@ def pairs(value: Value) -> list[tuple[str, Value]]:
 class UndeclaredElements:
     """Names elements the schema does not declare, once per stream, then leaves them out."""
 
-    def __init__(self, stream: Stream, declared: set[str]) -> None:
+    def __init__(self, stream: Stream, declared: t.AbstractSet[str]) -> None:
         self.stream, self.declared, self.seen = stream, declared, set[str]()
 
     def check(self, names: Iterable[str]) -> None:
@@ -359,7 +363,7 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
 
         for period in periods:
             extracted_at, rows = read(period)
-            yield period, extracted_at, rows, lambda period=period: read(period)
+            yield period, extracted_at, rows, functools.partial(read, period)
 
     def read_period(self, scenario: str, period: Period) -> Iterator[dict[str, t.Any]]:
         """Rows of one scenario and period, one call per amount type, as they are parsed."""

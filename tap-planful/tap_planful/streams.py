@@ -37,6 +37,7 @@ if t.TYPE_CHECKING:
 
     import requests
     from singer_sdk.helpers.types import Context
+    from singer_sdk.streams import Stream
 
 SEGMENT_COLUMNS = tuple(f"Segment{n}" for n in range(1, 9))
 DEFAULT_GL_LOOKBACK_PERIODS = 3
@@ -77,7 +78,7 @@ class DataLoadRulesStream(StructuredPlanningStream):
 
     @property
     @override
-    def path(self) -> str:
+    def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
         rule_type = self.config.get("data_load_rule_type") or "all"
         return super().path + ("" if rule_type == "all" else f"/{rule_type}")
 
@@ -108,10 +109,16 @@ MEMBER_ATTRIBUTES = th.Property(
 )
 
 
+def records_of(stream: Stream) -> Iterable[dict[str, t.Any]]:
+    """The records of an unpartitioned stream (its `get_records(None)`, never (record, context)
+    pairs: our streams have no child contexts to hand back)."""
+    return t.cast("Iterable[dict[str, t.Any]]", stream.get_records(None))
+
+
 def segment_partitions(stream: PlanfulStream) -> list[dict]:
     """`segments` when set, else every segment the tenant defines (read by `segments`)."""
     numbers = stream.config.get("segments") or [
-        record["SegmentNumber"] for record in stream._tap.streams["segments"].get_records(None)
+        record["SegmentNumber"] for record in records_of(stream._tap.streams["segments"])
     ]
     return [{"SegmentNumber": number} for number in numbers]
 
@@ -331,7 +338,7 @@ class GLPeriods(PlanfulStream):
         if not self.writes_rows_as_read:
             super()._write_record_message(record)
             return
-        self._tap.message_writer.write_record(
+        t.cast("RecordBufferingWriter", self._tap.message_writer).write_record(
             self.name, record, self._stream_version, self._extracted_at
         )
         self.state_manager.is_flushed = False
@@ -415,9 +422,7 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
     @cached_property
     def scenario_catalog(self) -> dict[str, dict]:
         """Every scenario the tenant defines, by name (read only when `scenarios` is not set)."""
-        return {
-            record["Name"]: record for record in self._tap.streams["scenarios"].get_records(None)
-        }
+        return {record["Name"]: record for record in records_of(self._tap.streams["scenarios"])}
 
     @override
     def scenario_record(self, name: str) -> Mapping[str, t.Any]:
@@ -487,9 +492,10 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
         except msgspec.DecodeError as exc:
             msg = f"The response of GET {self.path} is not JSON: {exc}"
             raise FatalAPIError(msg) from None
-        for row in rows:
+        records = t.cast("list[dict[str, t.Any]]", rows)
+        for row in records:
             row["period_key"] = row["FiscalYear"] * 100 + row["FiscalMonth"]
-        return rows
+        return records
 
 
 def is_actual(name: str, scenario: Mapping[str, t.Any]) -> bool:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import re
-import sys
 import typing as t
 
-import requests
+from connector_core import flattening, pipe
+from connector_core.failures import clean_failures, install_stop_signals
+from connector_core.settings import retry_properties
+from connector_core.urls import base_url_problem
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from tap_planful import flattening, pipe
-from tap_planful.client import DEFAULT_DYNAMIC_API_URL, checked_base_url, structured_subdomain
+from tap_planful.client import (
+    DEFAULT_DYNAMIC_API_URL,
+    RETRY_DEFAULTS,
+    structured_subdomain,
+)
 from tap_planful.soap import OBSERVED_SOAP_URL, SOAP_PATH
 from tap_planful.soap_streams import AMOUNT_TYPES, DEFAULT_AMOUNT_TYPES, SOAP_STREAMS
 from tap_planful.streams import (
@@ -22,7 +27,7 @@ from tap_planful.streams import (
     STRUCTURED_STREAMS,
     DataLoadRulesStream,
 )
-from tap_planful.writer import RecordBufferingWriter
+from tap_planful.writer import RecordBufferingWriter, flush_open_writers
 
 if t.TYPE_CHECKING:
     import click
@@ -200,7 +205,11 @@ CONFIG_SCHEMA = th.PropertiesList(
         "path_overrides",
         th.ObjectType(
             *(
-                th.Property(stream.name, th.StringType, default=stream.default_path)
+                th.Property(
+                    stream.name,  # type: ignore[misc]  # a class attribute of our streams
+                    th.StringType,
+                    default=stream.default_path,
+                )
                 for stream in STRUCTURED_STREAMS
             ),
             additional_properties=False,
@@ -283,25 +292,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
         description="Dynamic Planning calculations to report the status of.",
     ),
-    th.Property(
-        "request_timeout",
-        th.IntegerType(minimum=1),
-        default=300,
-        description="Seconds per HTTP request",
-    ),
-    th.Property(
-        "retry_max_tries",
-        th.IntegerType(minimum=1),
-        default=5,
-        description="Attempts per request on 429, 5xx and connection errors",
-    ),
-    th.Property(
-        "retry_initial_wait",
-        th.NumberType(minimum=0),
-        default=1.0,
-        description="Seconds before the first retry when the server sends no "
-        "Retry-After; doubles each time",
-    ),
+    *retry_properties(RETRY_DEFAULTS, "Planful"),
 ).to_dict()
 
 
@@ -362,18 +353,15 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             errors.append("`subdomain` (or `api_url`) is required for Structured Planning")
     if "dynamic" in families and not config.get("access_token"):
         errors.append(f"`access_token` is required when api_type is {config.get('api_type')!r}")
-    checks = [
-        ("subdomain", structured_subdomain),
-        ("api_url", checked_base_url),
-        ("soap_url", checked_base_url),
-        ("dynamic_api_url", checked_base_url),
-    ]
-    for name, check in checks:
-        if config.get(name):
-            try:
-                check(config[name])
-            except ValueError as exc:
-                errors.append(f"`{name}`: {exc}")
+    if config.get("subdomain"):
+        try:
+            structured_subdomain(config["subdomain"])
+        except ValueError as exc:
+            errors.append(f"`subdomain`: {exc}")
+    for name in ("api_url", "soap_url", "dynamic_api_url"):
+        problem = base_url_problem(config[name]) if config.get(name) else None
+        if problem:
+            errors.append(f"`{name}` {problem}")
     errors += _path_errors(config.get("path_overrides") or {})
     unnamed = sorted(
         set(config.get("scenario_fiscal_years") or {}) - set(config.get("scenarios") or [])
@@ -403,20 +391,7 @@ def _path_errors(overrides: t.Mapping[str, t.Any]) -> list[str]:
     return errors
 
 
-USER_ERRORS = (FatalAPIError, RetriableAPIError, requests.exceptions.RequestException)
-
-
-def one_line(exc: BaseException) -> str:
-    """What went wrong, on one line, without request internals."""
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        url = exc.request.url if exc.request is not None else "the Planful host"
-        return (
-            f"Could not connect to {url.split('?')[0]} ({type(exc).__name__}): check the host "
-            "settings (`subdomain`, `soap_url`, `api_url`, `dynamic_api_url`) and the network."
-        )
-    if isinstance(exc, RetriableAPIError):
-        return f"Planful kept failing after every retry: {exc}. Try again later."
-    return " ".join(str(exc).split()) or type(exc).__name__
+HOST_SETTINGS = "the host settings (`subdomain`, `soap_url`, `api_url`, `dynamic_api_url`)"
 
 
 class TapPlanful(Tap):
@@ -450,37 +425,34 @@ class TapPlanful(Tap):
             self.logger.warning(error)
         return errors
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        install_stop_signals()
+
     @classmethod
     @override
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
         """Errors a user can fix (settings, credentials, host, an outage) are one line, exit 1;
         the traceback only at debug level."""
-        try:
-            super().invoke(*args, **kwargs)
-        except USER_ERRORS as exc:
-            cls.fail(exc)
+        with clean_failures(cls.logger, HOST_SETTINGS, kwargs, cls.config_jsonschema):
+            try:
+                super().invoke(*args, **kwargs)
+            finally:
+                flush_open_writers()  # the records gathered since the last STATE line
 
     @classmethod
     @override
     def cb_test(cls, ctx: t.Any, param: t.Any, value: str) -> None:
         """The connection test (`--test`) fails the same way: one line naming what to fix."""
-        try:
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             super().cb_test(ctx, param, value)
-        except USER_ERRORS as exc:
-            cls.fail(exc)
 
     @classmethod
-    def fail(cls, exc: BaseException) -> t.NoReturn:
-        cls.logger.error("%s", one_line(exc))
-        cls.logger.debug("Traceback of the error above", exc_info=exc)
-        sys.exit(1)
-
     @override
-    def sync_all(self) -> None:
-        try:
-            super().sync_all()
-        finally:
-            self.message_writer.flush()
+    def cb_discover(cls, ctx: t.Any, param: t.Any, value: bool) -> None:
+        """Discovery (`--discover`) fails the same way."""
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
+            super().cb_discover(ctx, param, value)
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import typing as t
+import weakref
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder, serialize_jsonl
 from singer_sdk.singerlib import RecordMessage
@@ -28,6 +29,7 @@ class RecordBufferingWriter(MsgSpecWriter):
 
     def __init__(self) -> None:
         super().__init__()
+        _open_writers.add(self)
         self._pending = bytearray()
         self._frame_key: tuple[str, int | None, datetime.datetime] | None = None
         self._frame = (b"", b"")
@@ -75,6 +77,15 @@ class RecordBufferingWriter(MsgSpecWriter):
             view = view[written or 0 :]
         view.release()
         self._pending.clear()
+
+
+_open_writers: weakref.WeakSet[RecordBufferingWriter] = weakref.WeakSet()
+
+
+def flush_open_writers() -> None:
+    """Write out what every writer still holds: the end of a run, finished or not."""
+    for writer in list(_open_writers):
+        writer.flush()
 
 
 def record_frame(

@@ -19,13 +19,13 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-import backoff
 import jwt
 import requests
+from connector_core.failures import describe
+from connector_core.http import new_session
+from connector_core.retry import CONNECTION_ERRORS, is_retriable_status
 from requests.auth import AuthBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-
-from tap_plansource.retries import wait_times
 
 if TYPE_CHECKING:
     from tap_plansource.settings import Redactor, Settings
@@ -34,6 +34,7 @@ SCOPE = "admin_api_v2"
 ASSERTION_LIFETIME_SECONDS = 60
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300
 RENEWAL_MARGIN_SECONDS = 60
+HOST_SETTINGS = "`environment` (or `api_url`)"
 CREDENTIAL_SETTINGS = "`client_id`, `client_secret`, `username` and `environment` (or `api_url`)"
 KEY_SETTINGS = (
     "`client_id`, `client_assertion_algorithm`, `private_key` (the key whose public half "
@@ -96,7 +97,7 @@ class TokenManager:
         self._redact = redact
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
-        self._session = requests.Session()
+        self._session = new_session("tap-plansource", redact=redact)
         self.issued = 0
 
     def access_token(self) -> str:
@@ -113,24 +114,21 @@ class TokenManager:
                 self._token = None
 
     def _request_token(self) -> AccessToken:
-        tries = self._settings.max_retries + 1
-        request = backoff.on_exception(
-            wait_times,
-            (TokenEndpointBusyError, requests.ConnectionError, requests.Timeout),
-            max_tries=tries,
-            on_backoff=self._log_retry,
-            jitter=None,
-            initial_delay=self._settings.retry_initial_delay,
-        )(self._post_token_request)
+        policy = self._settings.retry
+        tries = policy.max_tries
+        retry_on = (TokenEndpointBusyError, *CONNECTION_ERRORS)
+        request = policy.retrying(self._post_token_request, retry_on, self._log_retry)
         try:
             return request()
         except AssertionExpiredError as exc:
             raise ClockSkewError(clock_skew_message(tries, exc.response)) from exc
-        except (TokenEndpointBusyError, requests.ConnectionError, requests.Timeout) as exc:
-            said = exc if isinstance(exc, TokenEndpointBusyError) else type(exc).__name__
+        except CONNECTION_ERRORS as exc:
+            msg = "No PlanSource access token: " + describe(exc, HOST_SETTINGS)
+            raise TokenEndpointUnavailableError(msg) from exc
+        except TokenEndpointBusyError as exc:
             msg = (
-                f"Could not obtain a PlanSource access token after {tries} tries ({said}); "
-                "raise `max_retries` if PlanSource is slow to recover."
+                f"Could not obtain a PlanSource access token after {tries} tries ({exc}); "
+                "raise `retry_max_tries` if PlanSource is slow to recover."
             )
             raise TokenEndpointUnavailableError(msg) from exc
 
@@ -167,7 +165,7 @@ class TokenManager:
         if settings.username_placement in {"form", "both"}:
             form["logged_in_user"] = settings.username
         algorithm = settings.client_assertion_algorithm
-        key = settings.client_secret if algorithm == "HS256" else settings.private_key
+        key = settings.client_secret if algorithm == "HS256" else settings.private_key or ""
         headers = {"kid": settings.key_id} if settings.key_id else None
         form["client_assertion"] = jwt.encode(claims, key, algorithm=algorithm, headers=headers)
         self._redact.add(form["client_assertion"])
@@ -201,7 +199,7 @@ class TokenManager:
         error, description = oauth_error(response)
         error, description = self._redact(error), self._redact(description)
         said = f"{error}: {description}" if description else error
-        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        if is_retriable_status(status):
             return TokenEndpointBusyError(
                 f"PlanSource token endpoint answered {status} ({said})", response
             )

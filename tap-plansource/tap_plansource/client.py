@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, cached_property
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import requests
+from connector_core.http import http_failure, new_session
+from connector_core.retry import is_retriable_status, retry_cause
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import PageNumberPaginator, SinglePagePaginator
@@ -33,7 +35,6 @@ from singer_sdk.streams.rest import PageContext, RESTStream
 from typing_extensions import override
 
 from tap_plansource.normalize import RecordNormalizer
-from tap_plansource.retries import wait_times
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -162,7 +163,7 @@ def page_evidence(envelope: Any) -> PageEvidence:
     links = data.get("links")
     if not _is_paging_links(links):
         return PageEvidence(total=total)
-    named = {link.get("rel"): link.get("href") for link in links if isinstance(link, dict)}
+    named = {link.get("rel"): link.get("href") for link in links or () if isinstance(link, dict)}
     next_page = _page_number(named["next"]) or 0 if named.get("next") else None
     return PageEvidence(True, next_page, _page_number(named.get("last")), total)
 
@@ -247,8 +248,8 @@ class PlanSourceStream(RESTStream[int]):
 
     @property
     @override
-    def timeout(self) -> int:
-        return int(self.plansource.settings.request_timeout)
+    def timeout(self) -> float:  # type: ignore[override]  # requests takes fractions too
+        return self.plansource.settings.request_timeout
 
     @cached_property
     @override
@@ -279,9 +280,7 @@ class PlanSourceStream(RESTStream[int]):
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
         envelope = envelope_of(response)
         if isinstance(envelope, dict) and envelope.get("status") == "failure":
-            raise PlanSourceAPIError(
-                self.error_message(response.status_code, response.url, envelope)
-            )
+            raise PlanSourceAPIError(self.error_message(response, envelope))
         return records_in(
             envelope.get("data") if isinstance(envelope, dict) else envelope, self.records_key
         )
@@ -289,7 +288,7 @@ class PlanSourceStream(RESTStream[int]):
     @override
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
-        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        if is_retriable_status(status):
             raise RetriableAPIError(self.response_error_message(response), response)
         if status >= HTTPStatus.BAD_REQUEST:
             raise PlanSourceAPIError(self.response_error_message(response), status)
@@ -301,32 +300,39 @@ class PlanSourceStream(RESTStream[int]):
             envelope = _decoder.decode(response.content)
         except msgspec.DecodeError:
             envelope = None
-        return self.error_message(response.status_code, response.url, envelope, response.reason)
+        return self.error_message(response, envelope)
 
-    def error_message(self, status: int, url: str, envelope: Any, reason: str | None = None) -> str:
+    def error_message(self, response: requests.Response, envelope: Any) -> str:
         """`PlanSource answered <status> to GET <path>: <its message> (<code>). <setting hint>`."""
         errors = envelope.get("errors") if isinstance(envelope, dict) else None
         if isinstance(errors, list):
             errors = errors[0] if errors else None
-        said = reason or "no message"
+        status, said = response.status_code, None
         if isinstance(errors, dict):
             if isinstance(errors.get("http_status"), int):
                 status = errors["http_status"]
-            said = str(errors.get("message") or said)[:300]
+            said = str(errors.get("message") or response.reason or "no message")
             if errors.get("error_code") not in {None, "", status}:
                 said += f" ({errors['error_code']})"
         elif isinstance(errors, str) and errors:
-            said = errors[:300]
-        path, said = urlsplit(url).path, self.plansource.redact(said).rstrip(". ")
-        hint = self.setting_hint(status)
-        return f"PlanSource answered {status} to GET {path}: {said}. {hint}".strip()
+            said = errors
+        message = http_failure(
+            "PlanSource",
+            response,
+            self.plansource.redact,
+            detail=said or response.reason or "no message",
+            hint=self.setting_hint(status),
+        )
+        if status != response.status_code:  # the envelope's own status wins
+            message = message.replace(f" {response.status_code} to ", f" {status} to ", 1)
+        return message
 
     def setting_hint(self, status: int) -> str:
         """Which setting to check for an error status."""
-        if status >= HTTPStatus.INTERNAL_SERVER_ERROR or status == HTTPStatus.TOO_MANY_REQUESTS:
+        if is_retriable_status(status):
             tries = self.backoff_max_tries()
-            return f"Tried {tries} times; raise `max_retries` if PlanSource is slow to recover."
-        hints = {
+            return f"Tried {tries} times; raise `retry_max_tries` if PlanSource is slow to recover."
+        hints: dict[int, str] = {
             HTTPStatus.BAD_REQUEST: f"Check {self.bad_request_hint}.",
             HTTPStatus.UNAUTHORIZED: (
                 "The access token was refused even after renewing it: check `client_id`, "
@@ -342,26 +348,23 @@ class PlanSourceStream(RESTStream[int]):
 
     @override
     def backoff_wait_generator(self) -> Iterator[float]:  # type: ignore[override]
-        return wait_times(self.plansource.settings.retry_initial_delay)
+        return self.plansource.settings.retry.waits()
 
     @override
     def backoff_jitter(self, value: float) -> float:
-        return value
+        return value  # the policy jitters its own waits, never a server's Retry-After
 
     @override
     def backoff_max_tries(self) -> int:
-        return self.plansource.settings.max_retries + 1
+        return self.plansource.settings.retry.max_tries
 
     @override
     def backoff_handler(self, details: Details) -> None:
-        failure = details.get("exception")
-        response = getattr(failure, "response", None)
-        cause = f"HTTP {response.status_code}" if response is not None else type(failure).__name__
         self.logger.warning(
             "%s: GET %s failed (%s); try %d of %d, next in %.1f s",
             self.name,
             self.path,
-            cause,
+            retry_cause(details),
             details["tries"],
             self.backoff_max_tries(),
             details.get("wait", 0.0),
@@ -373,7 +376,7 @@ class PlanSourceStream(RESTStream[int]):
         """One session per thread: pages of a stream are requested from a small thread pool."""
         session = getattr(self._sessions, "session", None)
         if session is None:
-            session = self._sessions.session = requests.Session()
+            session = self._sessions.session = new_session(self.user_agent)
         return session
 
     @override
@@ -432,7 +435,8 @@ class PlanSourceStream(RESTStream[int]):
             response = self._request(prepared, context)
             return response, list(self.parse_response(response))
 
-        return self.request_decorator(attempt)(prepared, context)
+        retrying = self.request_decorator(attempt)  # type: ignore[arg-type]  # any result passes
+        return cast("tuple[requests.Response, list]", retrying(prepared, context))
 
     def _pages(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
         """Each page's records in order, while the evidence says more pages follow.
@@ -463,6 +467,7 @@ class PlanSourceStream(RESTStream[int]):
                     del in_flight[page]
                     request_counter.increment()
                     if not records and isinstance(paginator, PlanSourcePaginator):
+                        assert page is not None  # numbered pages
                         response, records = self._empty_page(
                             context, page, response, records_read, requested
                         )
@@ -503,7 +508,7 @@ class PlanSourceStream(RESTStream[int]):
                 return response, []
             promise = f"page {page + 1} has records"
         tries = self.backoff_max_tries()
-        waits = wait_times(self.plansource.settings.retry_initial_delay)
+        waits = self.plansource.settings.retry.waits()
         next(waits)
         for attempt in range(2, tries + 1):
             self.logger.warning(
@@ -515,7 +520,7 @@ class PlanSourceStream(RESTStream[int]):
                 attempt,
                 tries,
             )
-            time.sleep(waits.send(None))  # type: ignore[arg-type]
+            time.sleep(waits.send(None))
             response, records = self._fetch(context, page)
             if records:
                 return response, records

@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from connector_core.redact import Redactor
+from connector_core.retry import RetryPolicy
+from connector_core.settings import Alias
+from connector_core.urls import base_url_problem, is_loopback
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -36,9 +39,6 @@ PAYROLL_MODES = ("per_subscriber", "bulk")
 # JWT client assertion algorithms: HMAC with the client secret, or a private key (RSA, EC P-256).
 ASSERTION_ALGORITHMS = ("HS256", "RS256", "ES256")
 MAX_PAGE_SIZE = 500
-# Shorter values are not searched for in texts (they would match ordinary words).
-MIN_SECRET_LENGTH = 6
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # SSNs as PlanSource names them on subscribers, dependents, payroll, EOI, ACA and survey answers.
 SSN_FIELD_NAMES = ("ssn", "subscriber_ssn", "dependent_ssn")
 
@@ -52,13 +52,16 @@ DEFAULTS: dict[str, Any] = {
     "aca_overlap_minutes": 60,
     "sensitive_fields": "mask",
     "sensitive_field_names": list(SSN_FIELD_NAMES),
-    "request_timeout": 120,
-    "max_retries": 5,
-    "retry_initial_delay": 2.0,
     "prefetch_pages": 2,
     "payroll_mode": "per_subscriber",
     "client_assertion_algorithm": "HS256",
 }
+RETRY_DEFAULTS = RetryPolicy(max_tries=6, initial_wait=2.0, max_wait=60.0, timeout=120)
+# The names of the retry settings before the three plugins shared one vocabulary.
+ALIASES = (
+    Alias("max_retries", "retry_max_tries", lambda retries: int(retries) + 1, " plus one"),
+    Alias("retry_initial_delay", "retry_initial_wait"),
+)
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
@@ -105,10 +108,13 @@ class Settings:
     sensitive_field_names: frozenset[str]
     sensitive_hash_salt: str | None = field(repr=False)
     custom_streams: tuple[CustomStreamDefinition, ...]
-    request_timeout: float
-    max_retries: int
-    retry_initial_delay: float
+    retry: RetryPolicy
     prefetch_pages: int
+
+    @property
+    def request_timeout(self) -> float:
+        """Seconds to wait for one answer."""
+        return self.retry.timeout
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -155,20 +161,16 @@ class Settings:
                 f"`username_placement` must be one of {list(USERNAME_PLACEMENTS)}, "
                 f"got {values['username_placement']!r}"
             )
-        for name in (
-            "payroll_lookback_days",
-            "aca_overlap_minutes",
-            "max_retries",
-            "prefetch_pages",
-        ):
+        for name in ("payroll_lookback_days", "aca_overlap_minutes", "prefetch_pages"):
             if not isinstance(values[name], int) or values[name] < 0:
                 errors.append(
                     f"`{name}` must be a whole number of at least 0, got {values[name]!r}"
                 )
-        for name in ("request_timeout", "retry_initial_delay"):
-            # The SDK reads config files with decimal.Decimal for non-integers.
-            if not isinstance(values[name], int | float | Decimal) or values[name] <= 0:
-                errors.append(f"`{name}` must be a number of seconds above 0, got {values[name]!r}")
+        retry = RetryPolicy.from_config(values, RETRY_DEFAULTS)
+        if retry.timeout <= 0:
+            errors.append(
+                f"`request_timeout` must be a number of seconds above 0, got {retry.timeout}"
+            )
         custom_streams = _custom_streams(
             values.get("custom_streams") or [], set(reserved_stream_names), errors
         )
@@ -217,9 +219,7 @@ class Settings:
             ),
             sensitive_hash_salt=salt,
             custom_streams=custom_streams,
-            request_timeout=float(values["request_timeout"]),
-            max_retries=values["max_retries"],
-            retry_initial_delay=float(values["retry_initial_delay"]),
+            retry=retry,
             prefetch_pages=values["prefetch_pages"],
         )
 
@@ -235,35 +235,21 @@ def _api_url(values: Mapping[str, Any], errors: list[str]) -> str:
     override = values.get("api_url")
     if not override:
         return f"https://{ENVIRONMENT_HOSTS[environment]}{API_PATH}"
-    try:
-        parts = urlsplit(str(override).strip())
-        host = parts.hostname or ""
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        shown = "" if "@" in str(override) else f": {override!r}"  # may hold a password
-        errors.append(f"`api_url` is not a valid URL{shown}")
+    problem = base_url_problem(str(override))
+    if problem:
+        errors.append(f"`api_url` {problem}")
         return ""
+    parts = urlsplit(str(override).strip())
+    host = parts.hostname or ""
+    port_ok = parts.port is None or 0 < parts.port < 65536
     problems = []
-    if parts.scheme not in {"https", "http"} or (
-        parts.scheme == "http" and host not in LOOPBACK_HOSTS
-    ):
-        problems.append("use https (plain http is accepted only for a loopback sandbox)")
-    if parts.username or parts.password or "@" in parts.netloc:
-        # The URL is not repeated: it holds a password.
-        errors.append(
-            "`api_url` is not accepted: it carries credentials (`user:password@`); remove them, "
-            "the tap authenticates with `client_id` and `client_secret`"
-        )
-        return ""
-    if parts.query or parts.fragment:
-        problems.append("leave out query string and fragment")
-    if not (_HOSTNAME.match(host) or host in LOOPBACK_HOSTS) or not port_ok:
+    if not (_HOSTNAME.match(host) or is_loopback(host)) or not port_ok:
         problems.append("give a plain host name")
     path = parts.path.rstrip("/")
     if path not in {"", API_PATH} and not path.endswith(API_PATH):
         problems.append(f"the path must end with {API_PATH}")
     if problems:
-        errors.append(f"`api_url` {override!r} is not accepted: " + "; ".join(problems))
+        errors.append("`api_url` is not accepted: " + "; ".join(problems))
         return ""
     return f"{parts.scheme}://{parts.netloc}{path if path.endswith(API_PATH) else path + API_PATH}"
 
@@ -331,6 +317,8 @@ def _custom_streams(
         if problems:
             errors.extend(f"{where}: {problem}" for problem in problems)
             continue
+        assert isinstance(name, str)
+        assert isinstance(path, str)
         seen.add(name)
         streams.append(
             CustomStreamDefinition(
@@ -381,24 +369,4 @@ def signing_key_problem(algorithm: str, private_key: str | None) -> str | None:
     return None
 
 
-class Redactor:
-    """Replaces every known secret in a text with `***`: the secret settings, and the access
-    tokens and client assertions issued while the tap runs (an API may echo any of them)."""
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        self._secrets = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
-        for secret in secrets:
-            # A PEM key echoed back may come line by line.
-            self._secrets.update(
-                line for line in secret.splitlines() if len(line) >= MIN_SECRET_LENGTH
-            )
-
-    def add(self, secret: str) -> None:
-        if len(secret) >= MIN_SECRET_LENGTH:
-            self._secrets.add(secret)
-
-    def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+__all__ = ["Redactor"]  # the core's, re-exported for the tap

@@ -352,7 +352,7 @@ class PayrollDeductionsStream(PlanSourceStream):
 class AcaStream(PlanSourceStream):
     """ACA records changed since the bookmark (minutes before now, plus an overlap), deletes too."""
 
-    primary_keys = ("id",)
+    primary_keys: tuple[str, ...] = ("id",)
     replication_key = "updated_at"
     bad_request_hint = "`start_date` and `aca_overlap_minutes`"
 

@@ -8,23 +8,26 @@ import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from connector_core import flattening, pipe
+from connector_core.failures import clean_failures, install_stop_signals
+from connector_core.settings import renamed, retry_properties
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
-from tap_plansource import flattening, pipe
-from tap_plansource.auth import PlanSourceAuth, TokenManager
+from tap_plansource.auth import HOST_SETTINGS, PlanSourceAuth, TokenManager
 from tap_plansource.sensitive import SensitiveFieldPolicy
 from tap_plansource.settings import (
+    ALIASES,
     ASSERTION_ALGORITHMS,
     DEFAULTS,
     ENVIRONMENT_HOSTS,
     MAX_PAGE_SIZE,
     PAYROLL_MODES,
     PLAN_YEAR_SELECTORS,
+    RETRY_DEFAULTS,
     SENSITIVE_MODES,
     USERNAME_PLACEMENTS,
     Redactor,
@@ -262,24 +265,9 @@ class TapPlanSource(Tap):
             th.ArrayType(CUSTOM_STREAM),
             description="Extra streams over any GET endpoint of the Admin API.",
         ),
-        th.Property(
-            "request_timeout",
-            th.NumberType,
-            default=DEFAULTS["request_timeout"],
-            description="Seconds to wait for PlanSource to answer one request.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType(minimum=0),
-            default=DEFAULTS["max_retries"],
-            description="Retries of a request after 429, 5xx, timeouts and dropped connections.",
-        ),
-        th.Property(
-            "retry_initial_delay",
-            th.NumberType,
-            default=DEFAULTS["retry_initial_delay"],
-            description="Seconds before the first retry, doubling up to 60 s; `Retry-After` wins.",
-        ),
+        *retry_properties(RETRY_DEFAULTS, "PlanSource"),
+        ALIASES[0].property(th.IntegerType(minimum=0)),
+        ALIASES[1].property(th.NumberType(minimum=0)),
         th.Property(
             "user_agent",
             th.StringType,
@@ -310,7 +298,7 @@ class TapPlanSource(Tap):
 
     @classmethod
     @override
-    def invoke(cls, **kwargs: Any) -> None:  # type: ignore[override]
+    def invoke(cls, **kwargs: Any) -> None:
         """Run the CLI with a short GIL switch interval.
 
         Pages are read from sockets by a few threads while the main thread processes records;
@@ -319,22 +307,33 @@ class TapPlanSource(Tap):
         The tap owns its process, so it can tune this interpreter-wide setting.
         """
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
-        try:
+        with clean_failures(cls.logger, HOST_SETTINGS, kwargs, cls.config_jsonschema):
             super().invoke(**kwargs)
-        except FatalAPIError as error:
-            # Our messages say what happened and what to check: one line, traceback at DEBUG.
-            cls.logger.error("%s", error)
-            cls.logger.debug("Traceback of the failure above", exc_info=True)
-            sys.exit(1)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    @classmethod
+    @override
+    def cb_test(cls, ctx: Any, param: Any, value: str) -> None:
+        """The connection test (`--test`) fails the same way: one line naming what to fix."""
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
+            super().cb_test(ctx, param, value)
+
+    @classmethod
+    @override
+    def cb_discover(cls, ctx: Any, param: Any, value: bool) -> None:
+        """Discovery (`--discover`) fails the same way."""
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
+            super().cb_discover(ctx, param, value)
+
+    def __init__(self, *args: Any, config: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, config=renamed(config, ALIASES, self.logger), **kwargs)
         _ = self.settings  # settings errors surface while the CLI still reports them one a line
+        install_stop_signals()
 
     @cached_property
     def settings(self) -> Settings:
         settings = Settings.from_config(
-            self.config, reserved_stream_names=[t.name for t in STREAM_TYPES]
+            self.config,
+            reserved_stream_names=[t.name for t in STREAM_TYPES],  # type: ignore[misc]
         )
         if settings.start_date and settings.start_date > datetime.datetime.now(datetime.UTC):
             self.logger.warning(
@@ -377,12 +376,22 @@ class TapPlanSource(Tap):
     def subscriber_directory(self) -> SubscriberDirectory:
         return SubscriberDirectory(self)
 
+    @property
     @override
-    def load_streams(self) -> list[Stream]:
+    def streams(self) -> dict[str, Stream]:
         """Streams in discovery order rather than by name: `coverages` is synced before the
-        streams derived from its rows, so they reuse them instead of reading coverages again."""
-        order = {stream_type.name: index for index, stream_type in enumerate(STREAM_TYPES)}
-        return sorted(super().load_streams(), key=lambda stream: order.get(stream.name, len(order)))
+        streams derived from its rows, so they reuse them instead of reading coverages again.
+        (singer-sdk's `load_streams`, which sorts by name, is final: the order is set here.)"""
+        streams = super().streams
+        order = {
+            stream_type.name: index  # type: ignore[misc]  # a class attribute of our streams
+            for index, stream_type in enumerate(STREAM_TYPES)
+        }
+        ranked = sorted(streams.items(), key=lambda item: order.get(item[0], len(order)))
+        if list(streams) != [name for name, _ in ranked]:
+            streams.clear()
+            streams.update(ranked)  # the SDK's own mapping, so its cache keeps the order
+        return streams
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -8,28 +8,28 @@ with every secret scrubbed from it.
 
 from __future__ import annotations
 
-import email.utils
-import logging
-import random
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import backoff
 import msgspec
 import requests
+from connector_core.failures import describe
+from connector_core.http import http_failure, new_session
+from connector_core.redact import Redactor
+from connector_core.retry import CONNECTION_ERRORS, RetryPolicy, is_retriable_status
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
+    import logging
+    from collections.abc import Generator, Iterator
 
     from target_planhat.objects import PlanhatObject
 
 BULK_STATUSES = frozenset({200, 206, 400, 403})
 LIST_PAGE_SIZE = 2000
-ERROR_SNIPPET = 300
 _decode = msgspec.json.Decoder().decode
 
 
@@ -57,16 +57,7 @@ class SendResult:
     unknown_outcomes: int = 0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to retry 429, 5xx and connection errors."""
-
-    max_tries: int = 8
-    base_seconds: float = 2.0
-    max_wait_seconds: float = 60.0
-    settle_seconds: float = 0.0
-    """Least wait before re-sending a request whose outcome is unknown, so a late write of the
-    first attempt lands before the re-send (and long before any later batch)."""
+RETRY_DEFAULTS = RetryPolicy(max_tries=8, initial_wait=2.0, max_wait=60.0, timeout=300.0)
 
 
 class UnknownOutcomeError(RetriableAPIError):
@@ -92,35 +83,14 @@ class Throttle:
             time.sleep(delay)
 
 
-def retry_after_seconds(response: requests.Response | None) -> float | None:
-    """Seconds a `Retry-After` header asks for (delta-seconds or HTTP date), if any."""
-    header = response.headers.get("Retry-After") if response is not None else None
-    if not header:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _waits(policy: RetryPolicy) -> Generator[float, Any, None]:
-    """Backoff waits: what `Retry-After` asks for when sent, else jittered exponential."""
-    failure = yield 0.0
-    attempt = 0
+def _waits(policy: RetryPolicy, settle_seconds: float) -> Generator[float, Any, None]:
+    """The shared policy's waits; at least `settle_seconds` after a request got no answer."""
+    waits = policy.waits()
+    failure = yield next(waits)
     while True:
-        asked = retry_after_seconds(getattr(failure, "response", None))
-        if asked is None:
-            ceiling = policy.base_seconds * 2**attempt
-            asked = ceiling / 2 + random.uniform(0, ceiling / 2)
-        attempt += 1
-        wait = min(asked, policy.max_wait_seconds)
+        wait = waits.send(failure)
         if isinstance(failure, UnknownOutcomeError):
-            wait = max(wait, policy.settle_seconds)
+            wait = max(wait, settle_seconds)
         failure = yield wait
 
 
@@ -136,23 +106,25 @@ class PlanhatClient:
         tenant_token: str | None,
         max_requests_per_minute: int,
         retry: RetryPolicy,
-        timeout: float,
+        settle_seconds: float = 0.0,
         logger: logging.Logger,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.analytics_url = analytics_url.rstrip("/")
-        self._secrets = [s for s in (api_token, tenant_token) if s]
         self._tenant_token = tenant_token
         self.retry = retry
-        self.timeout = timeout
+        self.settle_seconds = settle_seconds
+        """Least wait before re-sending a request whose outcome is unknown, so a late write of
+        the first attempt lands before the re-send (and long before any later batch)."""
+        self.timeout = retry.timeout
         self.logger = logger
         self.throttle = Throttle(max_requests_per_minute)
-        self.session = requests.Session()
-        self.session.headers["Content-Type"] = "application/json"
-        self.session.headers["User-Agent"] = "target-planhat"
-        self._auth = BearerTokenAuthenticator(token=api_token)
         # urllib3 logs every request line at DEBUG, tenant token (in analytics paths) included.
-        logging.getLogger("urllib3.connectionpool").addFilter(_Redacting(self.redact))
+        self.redact = Redactor((api_token, tenant_token))
+        self.session = new_session(
+            "target-planhat", {"Content-Type": "application/json"}, self.redact
+        )
+        self._auth = BearerTokenAuthenticator(token=api_token)
 
     # -- public operations ------------------------------------------------------------------
 
@@ -165,7 +137,7 @@ class PlanhatClient:
         envelope = self._json(response)
         is_envelope = isinstance(envelope, dict)
         if not (is_envelope and (_error_keys(envelope) or response.status_code in {200, 206})):
-            self._fail(response, f"PUT {self.api_url}/{obj.endpoint}", "main")
+            self._fail(response, "main")
         result = _bulk_result(response.status_code, envelope)
         result.unknown_outcomes = len(unknown)
         return result
@@ -226,11 +198,6 @@ class PlanhatClient:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
     def _request(
         self,
         method: str,
@@ -246,6 +213,7 @@ class PlanhatClient:
         """One call with retries; `unknown` collects attempts whose outcome is unknown."""
         base = self.api_url if host == "main" else self.analytics_url
         where = f"{method} {base}{self.redact(path)}"
+        setting = HOST_SETTINGS[host]
 
         def attempt() -> requests.Response:
             if host == "main":
@@ -259,23 +227,21 @@ class PlanhatClient:
                     auth=self._auth,
                     timeout=self.timeout,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except CONNECTION_ERRORS as exc:
                 if unknown is not None and _was_sent(exc):  # a write Planhat may still apply
                     unknown.append(1)
                     msg = (
                         f"{where} got no answer ({type(exc).__name__}): Planhat may still apply "
                         "it, so the same request is re-sent before anything else"
                     )
-                    raise UnknownOutcomeError(msg) from None
-                setting = "`region` / `api_url`" if host == "main" else "`analytics_url`"
+                    raise UnknownOutcomeError(msg) from exc
                 msg = f"{where} failed: {type(exc).__name__}; is the host right? check {setting}"
-                raise RetriableAPIError(msg) from None
+                raise RetriableAPIError(msg) from exc
             if response.status_code in accept:
                 return response
-            if response.status_code == 429 or response.status_code >= 500:
-                msg = f"{where} answered {response.status_code}: {self._snippet(response)}"
-                raise RetriableAPIError(msg, response)
-            return self._fail(response, where, host)
+            if is_retriable_status(response.status_code):
+                raise RetriableAPIError(http_failure("Planhat", response, self.redact), response)
+            return self._fail(response, host)
 
         def log_retry(details: dict[str, Any]) -> None:
             self.logger.warning(
@@ -287,70 +253,63 @@ class PlanhatClient:
             )
 
         max_tries = tries or self.retry.max_tries
-        retrying = backoff.on_exception(
-            lambda: _waits(self.retry),
-            RetriableAPIError,
-            max_tries=max_tries,
-            jitter=None,
-            on_backoff=log_retry,
-            logger=None,
+        retrying = self.retry.retrying(
+            attempt, (RetriableAPIError,), log_retry, max_tries, waits=self._waits
         )
         try:
-            return retrying(attempt)()
+            return retrying()
         except RetriableAPIError as exc:
-            tried = f" (gave up after {max_tries} attempts)" if max_tries > 1 else ""
+            tried = (
+                f" Gave up after {max_tries} attempts: try again later, or raise "
+                "`retry_max_tries` / `retry_max_wait`."
+                if max_tries > 1
+                else ""
+            )
+            cause = exc.__cause__
+            if isinstance(cause, CONNECTION_ERRORS) and not isinstance(exc, UnknownOutcomeError):
+                raise FatalAPIError(describe(cause, setting)) from None
             raise FatalAPIError(f"{exc}{tried}") from None
 
-    def _fail(self, response: requests.Response, where: str, host: str) -> NoReturn:
-        status = response.status_code
-        if status == 401:
-            msg = (
-                f"{where} answered 401 Unauthorized: Planhat rejected the API token. Check "
-                "`api_token`, and `region` (a token only works on its own region's host: "
-                "app-us3.planhat.com means region us3) or `api_url`"
-            )
-        elif status == 403:
-            msg = f"{where} answered 403 Forbidden: the service account may not write this object"
-        elif status == 404:
-            check = (
-                "`region` / `api_url`" if host == "main" else "`analytics_url` and `tenant_token`"
-            )
-            msg = f"{where} answered 404 Not Found: check {check}"
-        elif status == 413:
-            msg = f"{where} answered 413: body too large; lower `analytics_batch_bytes`"
-        else:
-            msg = f"{where} answered {status}: {self._snippet(response)}"
-        raise FatalAPIError(msg)
+    def _waits(self) -> Generator[float, Any, None]:
+        return _waits(self.retry, self.settle_seconds)
 
-    def _snippet(self, response: requests.Response) -> str:
-        text = response.text[:ERROR_SNIPPET].strip().replace("\n", " ")
-        return self.redact(text) or response.reason or "empty body"
+    def _fail(self, response: requests.Response, host: str) -> NoReturn:
+        raise FatalAPIError(
+            http_failure("Planhat", response, self.redact, hint=_hint(response.status_code, host))
+        )
 
     def _json(self, response: requests.Response) -> Any:
         try:
             return _decode(response.content)
         except msgspec.DecodeError:
-            where = self.redact(f"{response.request.method} {response.url}")
-            msg = f"{where} answered {response.status_code} with a body that is not JSON: "
-            raise FatalAPIError(msg + self._snippet(response)) from None
+            hint = "the body is not JSON: is `region` / `api_url` a Planhat API host?"
+            raise FatalAPIError(http_failure("Planhat", response, self.redact, hint=hint)) from None
 
 
-class _Redacting(logging.Filter):
-    """Scrubs secrets out of another library's log records."""
+HOST_SETTINGS = {"main": "`region` / `api_url`", "analytics": "`analytics_url`"}
 
-    def __init__(self, redact: Callable[[str], str]) -> None:
-        super().__init__()
-        self.redact = redact
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.redact(record.getMessage()), ()
-        return True
+def _hint(status: int, host: str) -> str:
+    """What to check for an error status of `host`."""
+    if status == 401:
+        return (
+            "Planhat rejected the API token: check `api_token`, and `region` (a token only "
+            "works on its own region's host: app-us3.planhat.com means region us3) or `api_url`."
+        )
+    if status == 403:
+        return "The service account may not write this object: check its permissions in Planhat."
+    if status == 404:
+        check = "`region` / `api_url`" if host == "main" else "`analytics_url` and `tenant_token`"
+        return f"Check {check}."
+    if status == 413:
+        return "The body was too large: lower `analytics_batch_bytes`."
+    return ""
 
 
 def _was_sent(exc: BaseException) -> bool:
     """False only when the request certainly never reached the server (no connection made)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return False  # no connection, or no TLS session: the request never left
     seen: set[int] = set()
     pending: list[Any] = [exc]
     while pending:
@@ -382,7 +341,7 @@ def _count(value: Any) -> int:
 
 
 def _bulk_result(status: int, envelope: dict[str, Any]) -> BulkResult:
-    errors = []
+    errors: list[tuple[str, Any]] = []
     for key in _error_keys(envelope):
         entries = envelope[key]
         errors.extend(

@@ -438,6 +438,8 @@ class PlanhatSink(BatchSink):
         return batch
 
     def process_batch(self, context: dict) -> None:
+        """Pending parents (companies, then end users) go first, whoever drains this sink."""
+        self.target.drain_parents(self)
         batch = self.take_batch()
         token = self.target.batch_started(self)
         self.inflight.submit(lambda: self._send_then_release(batch, context, token))
@@ -822,12 +824,12 @@ class AnalyticsSendSink(PlanhatSink):
         for error in errors:
             item = _item(error)
             found = positions.get(_encode(item)) if item is not None else None
-            position = next((p for p in found or () if p not in refused), None)
-            if position is None:
+            named = next((p for p in found or () if p not in refused), None)
+            if named is None:
                 unplaced += 1
             else:
-                refused.add(position)
-            staged = entries[position] if position is not None else None
+                refused.add(named)
+            staged = entries[named] if named is not None else None
             self.report.reject(
                 stream=self.stream_name,
                 obj=self.obj.name,

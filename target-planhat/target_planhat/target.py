@@ -9,16 +9,19 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import click
+from connector_core.failures import clean_failures, install_stop_signals, on_failure
+from connector_core.settings import Alias, renamed, retry_properties
+from connector_core.singer_input import CheckedReader
+from connector_core.urls import base_url_problem
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
-from target_planhat.client import PlanhatClient, RetryPolicy
+from target_planhat.client import RETRY_DEFAULTS, PlanhatClient, RetryPolicy
 from target_planhat.inflight import InFlight
 from target_planhat.ledger import DEFAULT_LEDGER_PATH, Ledger, fingerprint, open_ledger
 from target_planhat.objects import (
@@ -41,10 +44,17 @@ from target_planhat.sinks import (
 if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
 
+
 DEFAULT_API_URL = "https://api.planhat.com"
 DEFAULT_ANALYTICS_URL = "https://analytics.planhat.com"
 REGION_PATTERN = r"^[a-z]{2}[0-9]{0,2}$"
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+HOST_SETTINGS = "`region` / `api_url` and `analytics_url`"
+# The names of the retry settings before the three plugins shared one vocabulary.
+ALIASES = (
+    Alias("retry_base_seconds", "retry_initial_wait"),
+    Alias("retry_max_wait_seconds", "retry_max_wait"),
+    Alias("request_timeout_seconds", "request_timeout"),
+)
 GIL_SWITCH_INTERVAL_SECONDS = 0.0002
 """Lets the in-flight batch's thread take each chunk off the socket as it arrives (default 5 ms)."""
 DEFAULT_SETTLE_SECONDS = 30.0
@@ -70,7 +80,7 @@ class TargetPlanhat(Target):
     """Singer target for Planhat."""
 
     name = "target-planhat"
-    message_reader_class = MsgSpecReader
+    message_reader_class = CheckedReader  # BATCH messages refused: no batch root
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -170,30 +180,8 @@ class TargetPlanhat(Target):
             default=ANALYTICS_MAX_BODY_BYTES,
             description="Largest request body sent to the analytics host (its limit is 32 MB).",
         ),
-        th.Property(
-            "retry_max_tries",
-            th.IntegerType(minimum=1),
-            default=8,
-            description="Attempts per request on 429, 5xx and connection errors before failing.",
-        ),
-        th.Property(
-            "retry_base_seconds",
-            th.NumberType(minimum=0),
-            default=2.0,
-            description="First backoff wait; it doubles per retry (a Retry-After header wins).",
-        ),
-        th.Property(
-            "retry_max_wait_seconds",
-            th.NumberType(minimum=0),
-            default=60.0,
-            description="Longest single wait between retries, also capping Retry-After.",
-        ),
-        th.Property(
-            "request_timeout_seconds",
-            th.NumberType(exclusive_minimum=0),
-            default=300.0,
-            description="Timeout of one HTTP request.",
-        ),
+        *retry_properties(RETRY_DEFAULTS, "Planhat"),
+        *(alias.property(th.NumberType(minimum=0)) for alias in ALIASES),
         th.Property(
             "settle_seconds",
             th.NumberType(minimum=0),
@@ -244,8 +232,10 @@ class TargetPlanhat(Target):
         ),
     ).to_dict()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, config: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, config=renamed(config, ALIASES, self.logger), **kwargs)
+        install_stop_signals()
+        on_failure(self.abandon)
         self.max_parallelism = (
             1  # Planhat asks for sequential bulk calls; one client, one throttle.
         )
@@ -268,20 +258,16 @@ class TargetPlanhat(Target):
 
     def _validated_url(self, setting: str, default: str) -> str:
         url = self.config.get(setting) or default
-        parts = urlsplit(url)
-        problem = None
-        if parts.scheme not in {"https", "http"} or not parts.hostname:
-            problem = "must be an http(s) URL with a host"
-        elif parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-            problem = "must use https (http only on loopback): the token must not travel in clear"
-        elif parts.username or parts.password or parts.query or parts.fragment:
-            problem = "must not carry credentials, a query or a fragment"
+        problem = base_url_problem(url)
         if problem:
-            raise ConfigValidationError("Config validation failed", errors=[f"{setting} {problem}"])
-        return url.rstrip("/")
+            raise ConfigValidationError(
+                "Config validation failed", errors=[f"`{setting}` {problem}"]
+            )
+        return url.strip().rstrip("/")
 
     def _validated_routes(self) -> dict[str, Route]:
-        errors, routes = [], {}
+        errors: list[str] = []
+        routes: dict[str, Route] = {}
         for stream, entry in (self.config.get("object_mapping") or {}).items():
             route = self._route(stream, entry, errors)
             if route is not None:
@@ -333,13 +319,8 @@ class TargetPlanhat(Target):
             api_token=self.config["api_token"],
             tenant_token=self.config.get("tenant_token"),
             max_requests_per_minute=self.config.get("max_requests_per_minute", 200),
-            retry=RetryPolicy(
-                max_tries=self.config.get("retry_max_tries", 8),
-                base_seconds=float(self.config.get("retry_base_seconds", 2.0)),
-                max_wait_seconds=float(self.config.get("retry_max_wait_seconds", 60.0)),
-                settle_seconds=float(self.config.get("settle_seconds", DEFAULT_SETTLE_SECONDS)),
-            ),
-            timeout=float(self.config.get("request_timeout_seconds", 300.0)),
+            retry=RetryPolicy.from_config(self.config, RETRY_DEFAULTS),
+            settle_seconds=float(self.config.get("settle_seconds", DEFAULT_SETTLE_SECONDS)),
             logger=self.logger,
         )
 
@@ -375,16 +356,31 @@ class TargetPlanhat(Target):
         route = self.route_for(stream_name)
         return AnalyticsSendSink if route.object.host == "analytics" else BulkUpsertSink
 
+    def abandon(self) -> None:
+        """After a failure or a stop signal: the batch in flight is answered (its STATE goes out
+        when Planhat accepted it), the records not yet handed over are dropped with no STATE
+        after them, and the ledger and reports are closed."""
+        try:
+            if "inflight" in self.__dict__:
+                self.inflight.wait()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        if "inflight" in self.__dict__:
+            self.inflight.close()
+        if "ledger" in self.__dict__ and self.ledger is not None:
+            self.ledger.close()
+        if "report" in self.__dict__:
+            self.report.log_summary(dry_run=self.dry_run)
+            self.report.close()
+
     def process_endofpipe(self) -> None:
         try:
             super().process_endofpipe()
             self.inflight.wait()
         finally:
-            self.inflight.close()
-            if "ledger" in self.__dict__ and self.ledger is not None:
-                self.ledger.close()
-            self.report.log_summary(dry_run=self.dry_run)
-            self.report.close()
+            self._close()
 
     # -- parents first ----------------------------------------------------------------------
 
@@ -392,19 +388,17 @@ class TargetPlanhat(Target):
         sinks = [*self._sinks_to_clear, *self._sinks_active.values()]
         return [sink for sink in sinks if isinstance(sink, PlanhatSink)]
 
-    def _drain_parents(self, child: PlanhatSink, *, below: int | None = None) -> None:
-        """Drain pending companies (then end users) before a batch that may name them."""
-        rank = child.obj.parent_rank if below is None else below
-        parents = [s for s in self._planhat_sinks() if s.obj.parent_rank < rank and s.current_size]
-        for parent in sorted(parents, key=lambda s: s.obj.parent_rank):
+    def drain_parents(self, child: PlanhatSink) -> None:
+        """Drain pending companies (then end users) before a batch that may name them; called
+        by every sink's `process_batch`, so singer-sdk's own (final) `drain_all` keeps the order.
+        """
+        parents = [
+            sink
+            for sink in self._planhat_sinks()
+            if sink.obj.parent_rank < child.obj.parent_rank and sink.current_size
+        ]
+        for parent in sorted(parents, key=lambda sink: sink.obj.parent_rank):
             self.drain_one(parent)
-
-    def drain_all(self, *, is_endofpipe: bool = False) -> None:
-        """Companies first, then end users, then the SDK's order for everything else."""
-        ranks = [sink.obj.parent_rank for sink in self._planhat_sinks()]
-        if ranks:
-            self._drain_parents(self._planhat_sinks()[0], below=max(ranks))
-        super().drain_all(is_endofpipe=is_endofpipe)
 
     # -- STATE as soon as it is safe ----------------------------------------------------------
 
@@ -465,7 +459,7 @@ class TargetPlanhat(Target):
             if record is None:  # filtered out by the stream map
                 continue
             self._assert_sink_exists(stream_map.stream_alias)
-            sink = self.get_sink(stream_map.stream_alias, record=record)
+            sink = cast("PlanhatSink", self.get_sink(stream_map.stream_alias, record=record))
             sink.receive(record, message_dict)
             if sink.first_pending is None:
                 sink.first_pending = self.records_received
@@ -475,7 +469,6 @@ class TargetPlanhat(Target):
                     sink.stream_name,
                     sink.current_size,
                 )
-                self._drain_parents(sink)
                 self.drain_one(sink)
         self._handle_max_record_age()
 
@@ -504,19 +497,14 @@ class TargetPlanhat(Target):
         if not value:
             return
         config = ctx.params.get("config")
-        try:
+        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             target = cls(
                 config=config.config if config else None,
                 parse_env_config=bool(config and config.parse_env),
             )
-        except ConfigValidationError as exc:
-            for error in exc.errors or [str(exc)]:
-                cls.logger.error("Config validation error: %s", error)
-            ctx.exit(1)
         problems = target.connection_problems()
-        for problem in problems:
-            cls.logger.error("Connection test: %s", problem)
         if problems:
+            cls.logger.error("Connection test failed: %s", "; ".join(problems))
             ctx.exit(1)
         checked = "the API token" + (
             " and the tenant token" if target.config.get("tenant_token") else ""
@@ -526,7 +514,7 @@ class TargetPlanhat(Target):
         ctx.exit(0)
 
     @classmethod
-    def invoke(cls, **kwargs: Any) -> None:  # type: ignore[override]
+    def invoke(cls, **kwargs: Any) -> None:
         """Run the CLI with the interpreter tuned for a stream of records and one sending thread.
 
         The target owns its process, so it may tune these interpreter-wide settings: a short
@@ -538,7 +526,8 @@ class TargetPlanhat(Target):
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        super().invoke(**kwargs)
+        with clean_failures(cls.logger, HOST_SETTINGS, kwargs, cls.config_jsonschema):
+            super().invoke(**kwargs)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ["meltano.yml", "meltano", "data"]
-PLUGIN_DIRS = ["tap-planful", "tap-plansource", "target-planhat"]
+PLUGIN_DIRS = ["connector-core", "tap-planful", "tap-plansource", "target-planhat"]
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 
 

@@ -21,7 +21,7 @@ from sandbox.plansource.app import (
 from tap_plansource.tap import TapPlanSource
 
 SEED = {"subscribers": 80, "administrators": 6, "foreign_subscribers": 3}
-FAST_RETRIES = {"retry_initial_delay": 0.01, "max_retries": 3, "request_timeout": 10}
+FAST_RETRIES = {"retry_initial_wait": 0.01, "retry_max_tries": 4, "request_timeout": 10}
 
 
 def tap_config(running: Any, **overrides: Any) -> dict[str, Any]:

@@ -148,9 +148,9 @@ def test_a_token_error_echoing_the_assertion_or_secret_is_scrubbed(plansource, t
 def test_assertions_refused_as_expired_right_away_name_the_machine_clock(plansource):
     plansource.emulator.clock_offset += 600  # PlanSource's clock runs ten minutes ahead
     with pytest.raises(ClockSkewError) as failure:
-        run_tap(tap_config(plansource, max_retries=2), ["organizations"])
+        run_tap(tap_config(plansource, retry_max_tries=3), ["organizations"])
     message = str(failure.value)
     assert "refused 3 freshly signed client assertions as expired" in message
     assert "this machine's clock is probably wrong" in message
-    assert "max_retries" not in message
+    assert "retry_max_tries" not in message
     assert len(requests_to(plansource, "^/oauth/v2/token$")) == 3

@@ -68,7 +68,7 @@ def test_defaults():
     ("config", "error"),
     [
         ({"api_url": "http://api.plansource.com/admin/v2"}, "`api_url`"),
-        ({"api_url": "https://user:pw@api.plansource.com/admin/v2"}, "carries credentials"),
+        ({"api_url": "https://user:pw@api.plansource.com/admin/v2"}, "must not carry credentials"),
         ({"api_url": "https://evil.example.com/x?to=api.plansource.com"}, "`api_url`"),
         ({"api_url": "https://api.plansource.com/other"}, "must end with /admin/v2"),
         ({"page_size": 501}, "config['page_size']"),

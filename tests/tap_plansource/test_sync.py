@@ -307,7 +307,7 @@ def test_retry_after_is_honoured(plansource):
     plansource.emulator.add_faults(
         [{"status": 429, "headers": {"Retry-After": "1"}, "path": "^/admin/v2/organizations$"}]
     )
-    sync = run_tap(tap_config(plansource, retry_initial_delay=0.01), streams=["organizations"])
+    sync = run_tap(tap_config(plansource, retry_initial_wait=0.01), streams=["organizations"])
     assert len(sync.records["organizations"]) == 1
     first, second = requests_to(plansource, "^/admin/v2/organizations$")
     assert first["status"] == 429
@@ -318,8 +318,8 @@ def test_retries_give_up_with_the_status_and_the_setting(plansource):
     plansource.emulator.add_faults(
         [{"status": 502, "times": 10, "path": "^/admin/v2/organizations$"}]
     )
-    with pytest.raises(Exception, match=r"502 to GET /admin/v2/organizations.*`max_retries`"):
-        run_tap(tap_config(plansource, max_retries=2), streams=["organizations"])
+    with pytest.raises(Exception, match=r"502 to GET /admin/v2/organizations.*`retry_max_tries`"):
+        run_tap(tap_config(plansource, retry_max_tries=3), streams=["organizations"])
     assert len(requests_to(plansource, "^/admin/v2/organizations$")) == 3
 
 

@@ -23,7 +23,7 @@ def test_connection_test_passes_with_good_settings(planhat, tmp_path):
 def test_connection_test_names_token_and_region_on_401(planhat, tmp_path):
     result = run_cli(config_for(planhat.url, api_token="wrong-token"), tmp_path, None, "--test")
     assert result.returncode == 1
-    assert "401 Unauthorized" in result.stderr
+    assert "Planhat answered 401 to GET /companies" in result.stderr
     assert "`api_token`" in result.stderr
     assert "`region`" in result.stderr
     assert "wrong-token" not in result.stderr

@@ -15,7 +15,8 @@ TargetPlanhat.append_builtin_config(_BUILTIN)  # the SDK's own settings (stream_
 SETTINGS = {
     name: schema
     for name, schema in TargetPlanhat.config_jsonschema["properties"].items()
-    if name not in _BUILTIN["properties"] or name == "validate_records"  # ours: default off
+    if (name not in _BUILTIN["properties"] or name == "validate_records")  # ours: default off
+    and not schema.get("deprecated")  # old names, read as the new ones with a warning
 }
 
 
@@ -36,7 +37,7 @@ def test_meltano_definition_has_every_setting_and_marks_secrets():
     [loader] = definition["plugins"]["loaders"]
     assert (loader["namespace"], loader["pip_url"], loader["executable"]) == (
         "target_planhat",
-        "-e ./target-planhat[postgres]",  # psycopg, for a ledger in PostgreSQL
+        "-e ./connector-core -e ./target-planhat[postgres]",  # psycopg: a ledger in PostgreSQL
         "target-planhat",
     )
     settings = {s["name"]: s for s in loader["settings"]}

@@ -255,9 +255,7 @@ def test_a_late_write_never_overtakes_the_next_batch(planhat, settle, winner):
     planhat.emulator.add_faults([{"delay": 1.5, "times": 1, "method": "PUT"}])
     old = [{"externalId": f"T-{n}", "name": "old"} for n in range(10)]
     new = [{"externalId": f"T-{n}", "name": "new"} for n in range(10)]
-    config = config_for(
-        planhat.url, batch_size_rows=10, request_timeout_seconds=0.5, settle_seconds=settle
-    )
+    config = config_for(planhat.url, batch_size_rows=10, request_timeout=0.5, settle_seconds=settle)
     run = run_target(config, messages("companies", [*old, *new], ["externalId"]))
     time.sleep(2.0)  # long enough for any late write to land
     names = {
@@ -271,7 +269,7 @@ def test_a_send_without_an_answer_is_re_sent_and_reported_as_possibly_twice(plan
     """The analytics host has no upsert: a post that timed out but was kept is stored twice.
     The target cannot tell, so it says so (at-least-once, see the README)."""
     planhat.emulator.add_faults([{"delay": 0.6, "times": 1, "method": "POST"}])
-    config = config_for(planhat.url, request_timeout_seconds=0.3, settle_seconds=0.5)
+    config = config_for(planhat.url, request_timeout=0.3, settle_seconds=0.5)
     run = run_target(config, messages("metrics", _points(5), []))
     time.sleep(0.5)
     assert planhat.emulator.state()["metric_points"] == 10

@@ -1,4 +1,4 @@
-"""A reader that closes our stdout early (`tap-planful ... | head`) ends the tap as it ends any
+"""A reader that closes our stdout early (`tap-planful ... | head`) ends a tap as it ends any
 Unix tool: killed by SIGPIPE, silently.
 
 Python ignores SIGPIPE, so a write to a closed pipe raises `BrokenPipeError` wherever it happens;
@@ -64,7 +64,7 @@ def guard_stdout() -> None:
     # unbuffered stays unbuffered (`python -u`, PYTHONUNBUFFERED): writes go straight out
     binary = io.BufferedWriter(raw) if isinstance(stdout.buffer, io.BufferedWriter) else raw
     sys.stdout = io.TextIOWrapper(
-        binary,  # type: ignore[arg-type]
+        binary,
         encoding=stdout.encoding,
         errors=stdout.errors,
         line_buffering=stdout.line_buffering,

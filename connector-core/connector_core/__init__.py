@@ -1,0 +1,1 @@
+"""What tap-planful, tap-plansource and target-planhat share, written once."""

@@ -1,0 +1,114 @@
+"""The one retry policy: 429, 5xx and connection errors are tried again, after what the server's
+`Retry-After` asks for or else a jittered exponential wait, both capped by `retry_max_wait`.
+
+The same four settings mean the same thing in every plugin (see `settings.RETRY_SETTINGS`). The
+waits are a generator in the shape `backoff.on_exception` (and so singer-sdk's
+`RESTStream.backoff_wait_generator`) expects: it sends each failure in and takes the next wait out.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+import typing as t
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import backoff
+import requests
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Mapping
+
+T = t.TypeVar("T")
+
+CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout)
+
+
+def is_retriable_status(status: int) -> bool:
+    """Overload (429) and server errors (5xx) may pass; other failures will not."""
+    return status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one request may take and how hard it is retried."""
+
+    max_tries: int = 5
+    """Attempts per request, the first included."""
+    initial_wait: float = 1.0
+    """Seconds before the first retry when the server sends no `Retry-After`; doubles each time."""
+    max_wait: float = 60.0
+    """Longest single wait, `Retry-After` included."""
+    timeout: float = 300.0
+    """Seconds to wait for one answer."""
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, t.Any], defaults: RetryPolicy) -> RetryPolicy:
+        """The policy of the shared settings, `defaults` where a setting is unset."""
+
+        def value(name: str, default: float) -> float:
+            setting = config.get(name)
+            return default if setting is None else float(setting)
+
+        return cls(
+            max_tries=max(1, int(value("retry_max_tries", defaults.max_tries))),
+            initial_wait=max(0.0, value("retry_initial_wait", defaults.initial_wait)),
+            max_wait=max(0.0, value("retry_max_wait", defaults.max_wait)),
+            timeout=value("request_timeout", defaults.timeout),
+        )
+
+    def waits(self) -> Generator[float, t.Any, None]:
+        """Waits between tries: the failure's `Retry-After`, else jittered exponential."""
+        attempt = 0
+        failure = yield 0.0  # backoff primes the generator with None
+        while True:
+            asked = retry_after_seconds(getattr(failure, "response", None))
+            if asked is None:
+                ceiling = self.initial_wait * 2**attempt
+                asked = ceiling / 2 + random.uniform(0, ceiling / 2)
+            attempt += 1
+            failure = yield min(asked, self.max_wait)
+
+    def retrying(
+        self,
+        function: Callable[..., T],
+        retry_on: tuple[type[Exception], ...],
+        on_backoff: Callable[[t.Any], None] | None = None,
+        max_tries: int | None = None,
+        waits: Callable[[], Generator[float, t.Any, None]] | None = None,
+    ) -> Callable[..., T]:
+        """`function` tried again on `retry_on` exceptions, at most `max_tries` times in all,
+        after the policy's waits (or those of `waits`, which may stretch them)."""
+        return backoff.on_exception(
+            waits or self.waits,
+            retry_on,
+            max_tries=max_tries or self.max_tries,
+            jitter=None,
+            on_backoff=on_backoff,
+            logger=None,
+        )(function)
+
+
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    """Seconds a `Retry-After` header asks for (delta-seconds or an HTTP date), if any."""
+    header = response.headers.get("Retry-After") if response is not None else None
+    if not header:
+        return None
+    header = header.strip()
+    try:
+        seconds = float(header)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(header).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return max(seconds, 0.0)
+
+
+def retry_cause(details: Mapping[str, t.Any]) -> str:
+    """What failed, for a retry's log line: the status, else the exception's class."""
+    failure = details.get("exception")
+    response = getattr(failure, "response", None)
+    return f"HTTP {response.status_code}" if response is not None else type(failure).__name__

@@ -1,0 +1,100 @@
+"""Each failure a user can cause ends the tap-plansource CLI with one ERROR line naming what to
+fix, exit code 1 and no traceback; SIGTERM and SIGINT end it with 128 + the signal, not 0."""
+
+from __future__ import annotations
+
+import pytest
+from sandbox.core import Fault
+from tap_plansource.tap import TapPlanSource
+
+from tests.cli_failures import SIGNALS, assert_clean_failure, free_port, run, stopped, write_files
+
+from .helpers import tap_config
+
+TAP = "tap_plansource"
+
+
+def arguments(config, streams, tmp_path):
+    catalog = TapPlanSource(config=config, parse_env_config=False).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return write_files(tmp_path, config=config, catalog=catalog)
+
+
+def run_tap(config, streams, tmp_path):
+    return run(TAP, arguments(config, streams, tmp_path))
+
+
+def test_bad_settings_are_one_line(tmp_path):
+    config = {"client_id": "x", "page_size": 0}
+    outcome = run(TAP, write_files(tmp_path, config=config))
+    line = assert_clean_failure(outcome, "Config validation failed")
+    assert "config['page_size']" in line
+    assert "'client_secret' is a required property" in line
+    config = {**tap_config(type("R", (), {"url": "http://plansource.example.com"}))}
+    outcome = run(TAP, write_files(tmp_path, config=config))
+    assert_clean_failure(outcome, "`api_url` plain http:// sends credentials in clear")
+
+
+def test_an_unreachable_host(tmp_path):
+    config = {
+        **tap_config(type("R", (), {"url": f"http://127.0.0.1:{free_port()}"})),
+        "retry_max_tries": 1,
+    }
+    outcome = run_tap(config, ["organizations"], tmp_path)
+    line = assert_clean_failure(outcome, "No PlanSource access token: Could not reach http://127")
+    assert "check `environment` (or `api_url`) and the network" in line
+
+
+def test_tls_to_a_host_that_speaks_no_tls(plansource, tmp_path):
+    config = tap_config(plansource, retry_max_tries=1)
+    config["api_url"] = config["api_url"].replace("http://", "https://")
+    outcome = run_tap(config, ["organizations"], tmp_path)
+    line = assert_clean_failure(outcome, f"TLS failed with https://127.0.0.1:{plansource.port}")
+    assert "wrong version number" in line
+
+
+def test_exhausted_retries(plansource, tmp_path):
+    plansource.emulator.add_faults([Fault(status=503, path="/organizations", times=10)])
+    outcome = run_tap(tap_config(plansource, retry_max_tries=2), ["organizations"], tmp_path)
+    line = assert_clean_failure(outcome, "PlanSource answered 503 to GET /admin/v2/organizations")
+    assert "`retry_max_tries`" in line
+
+
+def test_an_api_fault(plansource, tmp_path):
+    plansource.emulator.add_faults(
+        [Fault(status=403, path="/organizations", body={"errors": {"message": "Forbidden"}})]
+    )
+    outcome = run_tap(tap_config(plansource), ["organizations"], tmp_path)
+    line = assert_clean_failure(outcome, "PlanSource answered 403 to GET /admin/v2/organizations")
+    assert "ask your PlanSource administrator" in line
+
+
+def test_refused_credentials(plansource, tmp_path):
+    outcome = run_tap(
+        tap_config(plansource, client_secret="not-the-secret"), ["organizations"], tmp_path
+    )
+    assert_clean_failure(outcome, "PlanSource refused to issue an access token")
+    assert "not-the-secret" not in outcome.stderr
+
+
+def test_old_retry_setting_names_still_work_with_a_warning(plansource, tmp_path):
+    config = tap_config(plansource)
+    del config["retry_max_tries"], config["retry_initial_wait"]
+    config.update(max_retries=0, retry_initial_delay=0.01)
+    plansource.emulator.add_faults([Fault(status=503, path="/organizations", times=10)])
+    outcome = run_tap(config, ["organizations"], tmp_path)
+    assert "Setting `max_retries` is deprecated" in outcome.stderr
+    assert "Setting `retry_initial_delay` is deprecated" in outcome.stderr
+    assert_clean_failure(outcome, "Tried 1 times")  # max_retries 0 = one try
+
+
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_a_stop_signal_ends_the_run_not_successfully(plansource, tmp_path, signum, code):
+    plansource.emulator.configure(latency_ms=200)
+    config = tap_config(plansource, page_size=5, prefetch_pages=0)
+    outcome = stopped(TAP, arguments(config, ["subscribers"], tmp_path), signum, "page 2")
+    assert_clean_failure(outcome, f"Stopped by {signum.name}: the run did not finish", code)
+    assert not [m for m in outcome.messages if m["type"] == "STATE" and m["value"].get("bookmarks")]

@@ -1,0 +1,83 @@
+"""The private singer-sdk names our plugins still use, each with the parameters we call or
+override it with, so an SDK upgrade that renames or reshapes one fails here, loudly, instead of
+silently changing the record path. And no override of a method singer-sdk marks final.
+
+Kept because they are measured (see the README of each plugin and `benchmarks/`): target-planhat's
+record path (`TargetPlanhat._process_record_message` with `PlanhatSink.receive`, 1.08-1.28x the
+SDK's path in `benchmarks/bench_target_record_path.py`), its STATE-per-batch release (the SDK has
+no public hook for when STATE goes out), tap-planful's buffered RECORD writer and GL bookmark
+(`_write_record_message`, `_increment_stream_state`), its cross-setting checks at config
+validation (`_validate_config`), and tap-plansource's page prefetch (`RESTStream._request` per
+prepared request from its thread pool).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from singer_sdk import Stream, Tap, Target
+from singer_sdk.sinks import Sink
+from singer_sdk.streams import RESTStream
+from tap_planful.tap import TapPlanful
+from tap_plansource.tap import TapPlanSource
+from target_planhat.target import TargetPlanhat
+
+PINNED = [
+    (Target, "_process_record_message", ["self", "message_dict"]),
+    (Target, "_process_state_message", ["self", "message_dict"]),
+    (Target, "_write_state_message", ["self", "state"]),
+    (Target, "_assert_line_requires", ["self", "message_dict", "requires"]),
+    (Target, "_assert_sink_exists", ["self", "stream_name"]),
+    (Target, "_handle_max_record_age", ["self"]),
+    (Sink, "_get_context", ["self", "record"]),
+    (Sink, "_add_sdc_metadata_to_record", ["self", "record", "message", "context"]),
+    (Sink, "_remove_sdc_metadata_from_record", ["self", "record"]),
+    (Sink, "_validate_and_parse", ["self", "record"]),
+    (Sink, "_singer_validate_message", ["self", "record"]),
+    (Sink, "_after_process_record", ["self", "context"]),
+    (Sink, "_parse_timestamps_in_record", ["self", "record", "schema", "treatment"]),
+    (Stream, "_increment_stream_state", ["self", "latest_record", "context"]),
+    (Stream, "_write_record_message", ["self", "record"]),
+    (RESTStream, "_request", ["self", "prepared_request", "context"]),
+    (Tap, "_validate_config", ["self", "raise_errors"]),
+]
+
+ATTRIBUTES = [
+    (Target, "_sinks_active"),
+    (Target, "_sinks_to_clear"),
+    (Stream, "_tap"),
+    (Stream, "_stream_version"),
+]
+"""Private attributes read by our code, found in the SDK class's own source."""
+
+
+@pytest.mark.parametrize(("owner", "name", "parameters"), PINNED, ids=str)
+def test_the_sdk_still_has_the_private_hook(owner, name, parameters):
+    hook = getattr(owner, name, None)
+    assert hook is not None, f"singer-sdk no longer has {owner.__name__}.{name}"
+    assert list(inspect.signature(hook).parameters) == parameters
+
+
+@pytest.mark.parametrize(("owner", "name"), ATTRIBUTES, ids=str)
+def test_the_sdk_still_sets_the_private_attribute(owner, name):
+    assert f"self.{name}" in inspect.getsource(owner), f"{owner.__name__}.{name} is gone"
+
+
+@pytest.mark.parametrize("plugin", [TapPlanful, TapPlanSource, TargetPlanhat])
+def test_no_final_method_is_overridden(plugin):
+    for klass in plugin.__mro__:
+        if klass.__module__.startswith("singer_sdk"):
+            continue
+        for name, value in vars(klass).items():
+            base = next(
+                (
+                    getattr(b, name)
+                    for b in plugin.__mro__[1:]
+                    if name in vars(b) and b.__module__.startswith("singer_sdk")
+                ),
+                None,
+            )
+            if base is not None and getattr(base, "__final__", False):
+                pytest.fail(f"{klass.__name__}.{name} overrides a final singer-sdk method")
+            assert value is not None
