@@ -270,6 +270,7 @@ def main() -> None:
         text=True,
     )
     best: dict[tuple[str, int], Result] = {}
+    assert server.stdout is not None  # stdout=PIPE
     try:
         url = server.stdout.readline().strip().rsplit(" ", 1)[-1]
         sandbox = SandboxClient(url)
