@@ -43,10 +43,14 @@ def normalized(distribution: str) -> str:
 
 
 def declared(member: str) -> set[str]:
-    """Distribution names in `dependencies` (extras and version specifiers dropped)."""
+    """Distribution names in `dependencies` and in the optional extras (their names only)."""
+    project = pyproject(member)["project"]
+    requirements = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        requirements += extra
     return {
         normalized(re.split(r"[\[ ;<>=~!]", requirement, maxsplit=1)[0])
-        for requirement in pyproject(member)["project"].get("dependencies", [])
+        for requirement in requirements
     }
 
 
