@@ -52,7 +52,11 @@ from singer_sdk.authenticators import BasicAuthenticator
 from tap_planful.soap import NAMESPACE, envelope, filter_collection
 from tap_planful.streams import GLDataStream
 
-SCENARIO = {"Name": "2025 Budget", "ScenarioType": "Budget", "FiscalYear": 2025}
+SCENARIO: dict[str, str | int] = {
+    "Name": "2025 Budget",
+    "ScenarioType": "Budget",
+    "FiscalYear": 2025,
+}
 MONTHS = range(1, 13)
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -120,7 +124,11 @@ def raw_floor(url: str, out: Path) -> int:
         for month in MONTHS:
             response = session.get(
                 f"{url}/financemodel/data/gldata",
-                params={"Scenario": SCENARIO["Name"], "FiscalYear": 2025, "FiscalMonth": month},
+                params={
+                    "Scenario": str(SCENARIO["Name"]),
+                    "FiscalYear": "2025",
+                    "FiscalMonth": str(month),
+                },
                 timeout=300,
             )
             response.raise_for_status()
@@ -144,7 +152,7 @@ def raw_soap_floor(url: str, out: Path) -> int:
     with out.open("wb") as sink:
         for month in MONTHS:
             filters = [
-                ("Scenario", "Equals", SCENARIO["Name"]),
+                ("Scenario", "Equals", str(SCENARIO["Name"])),
                 ("AmountType", "Equals", "MTD"),
                 ("FiscalYear", "Equals", "2025"),
                 ("FiscalPeriod", "Equals", str(month)),

@@ -49,7 +49,7 @@ from tap_plansource import schemas
 from tap_plansource.settings import Settings
 from tap_plansource.tap import TapPlanSource
 
-ENDPOINTS = {
+ENDPOINTS: dict[str, tuple[str, dict[str, str]]] = {
     "subscribers": ("/subscribers", {}),
     "coverages": ("/coverages", {"plan_year": "current"}),
 }
@@ -128,7 +128,7 @@ def raw_floor(api_url: str, token: str, out: Path) -> int:
             while True:
                 response = session.get(
                     api_url + path,
-                    params={**params, "page": page, "per_page": PAGE_SIZE},
+                    params={**params, "page": str(page), "per_page": str(PAGE_SIZE)},
                     timeout=300,
                 )
                 response.raise_for_status()
@@ -298,11 +298,11 @@ def main() -> None:
             f"{name:34} {latency:>5}ms {count:>9,} {pages:>6} {elapsed:>8.2f} "
             f"{count / elapsed:>10,.0f} {elapsed / floor:>8.2f}"
         )
-    tap, floor = "tap-plansource (CLI)", "raw floor (requests + msgspec)"
+    tap, raw = "tap-plansource (CLI)", "raw floor (requests + msgspec)"
     unhurried, _, _ = results[tap, 0]
     hurried, _, pages = results[tap, args.latency_ms]
     bound = max(pages * args.latency_ms / 1000, unhurried)
-    print(f"tap without latency / raw floor: {unhurried / results[floor, 0][0]:.2f} (goal <= 2.0)")
+    print(f"tap without latency / raw floor: {unhurried / results[raw, 0][0]:.2f} (goal <= 2.0)")
     print(
         f"tap with {args.latency_ms} ms latency: {hurried:.2f} s / max({pages} pages x "
         f"{args.latency_ms} ms, {unhurried:.2f} s) = {hurried / bound:.2f} (goal <= 1.2)"

@@ -270,6 +270,7 @@ def main() -> None:
         text=True,
     )
     best: dict[tuple[str, int], Result] = {}
+    assert server.stdout is not None  # stdout=PIPE
     try:
         url = server.stdout.readline().strip().rsplit(" ", 1)[-1]
         sandbox = SandboxClient(url)
@@ -405,11 +406,15 @@ def report(results: list[Result], n: int, startup: float, rounds: int) -> None:
         by_case[(case, n)] for case in ("companies", LEDGER_FIRST, LEDGER_SECOND)
     )
     floor = by_case[("SDK floor (no-op sink)", n)]
-    large = by_case.get((LEDGER_FIRST, 10 * n))
+    ledger_large = by_case.get((LEDGER_FIRST, 10 * n))
     print(
         f"ledger: first run records/s, ledger on / none {first.per_second / plain.per_second:.2f},"
         f" net {first.net_per_second / plain.net_per_second:.2f} (goal >= 0.8)"
-        + (f"; peak RSS 10xN / N {large.peak_rss_mb / first.peak_rss_mb:.2f}" if large else "")
+        + (
+            f"; peak RSS 10xN / N {ledger_large.peak_rss_mb / first.peak_rss_mb:.2f}"
+            if ledger_large
+            else ""
+        )
     )
     print(
         f"ledger: 2nd run 1% changed: {second.requests} requests (minimum {second.minimum}); "

@@ -97,7 +97,8 @@ def warehouse_summary(path: Path) -> None:
             "order by table_schema, table_name"
         ).fetchall()
         for schema, table in tables:
-            (count,) = db.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            row = db.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            count = row[0] if row else 0
             say(f"  {schema + '.' + table:<42} {count:>9,}")
 
 

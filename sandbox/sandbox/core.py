@@ -318,7 +318,7 @@ class Emulator:
                 for k, v in request.headers.as_dict().items()
                 if k not in {"authorization", "x-access-token"}
             },
-            "auth": request.headers.get("authorization", "").split(" ")[0] or None,
+            "auth": (request.headers.get("authorization") or "").split(" ")[0] or None,
         }
         if (
             self.settings.get("log_bodies")
@@ -463,7 +463,7 @@ class RunningEmulator:
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
         self.emulator = emulator
         self._server = _Server((host, port), emulator)
-        self.host, self.port = self._server.server_address[:2]
+        self.host, self.port = host, int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=lambda: self._server.serve_forever(poll_interval=0.05),
             name=f"sandbox-{emulator.name}",

@@ -11,12 +11,18 @@ import duckdb
 import pytest
 
 
+def _count(db: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = db.execute(f"select count(*) from {table}").fetchone()
+    assert row is not None
+    return row[0]
+
+
 def _tables(path) -> dict[str, int]:
     with duckdb.connect(str(path), read_only=True) as db:
         names = db.execute(
             "select table_schema || '.' || table_name from information_schema.tables"
         ).fetchall()
-        return {name: db.execute(f"select count(*) from {name}").fetchone()[0] for (name,) in names}
+        return {name: _count(db, name) for (name,) in names}
 
 
 def _column_types(path, table: str) -> dict[str, str]:

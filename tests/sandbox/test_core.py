@@ -104,13 +104,13 @@ def test_unknown_fault_field_is_refused(echo):
 
 def test_spawn_serves_in_its_own_process_with_settings_and_seed():
     process, url = spawn("planhat", settings={"log_bodies": False}, seed={"companies": 5})
-    try:
-        client = SandboxClient(url)
-        assert client.state()["companies"] == 5
-        assert requests.get(f"{url}/__sandbox/config", timeout=5).json()["log_bodies"] is False
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with process:  # closes the stdout pipe and waits
+        try:
+            client = SandboxClient(url)
+            assert client.state()["companies"] == 5
+            assert requests.get(f"{url}/__sandbox/config", timeout=5).json()["log_bodies"] is False
+        finally:
+            process.terminate()
     assert process.returncode is not None
 
 

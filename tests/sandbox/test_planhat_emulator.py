@@ -42,7 +42,9 @@ class Planhat:
         return self.call("GET", path, params=params)
 
     def company_id(self, external_id: str) -> str:
-        return self.emulator.record("companies", f"extid-{external_id}")["_id"]
+        record = self.emulator.record("companies", f"extid-{external_id}")
+        assert record is not None, external_id
+        return record["_id"]
 
 
 @pytest.fixture(scope="module")

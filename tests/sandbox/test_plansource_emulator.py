@@ -52,7 +52,7 @@ def assertion(**overrides) -> str:
         "logged_in_user": DEFAULT_LOGGED_IN_USER,
     }
     claims.update(overrides)
-    secret = claims.pop("_secret", DEFAULT_CLIENT_SECRET)
+    secret = str(claims.pop("_secret", DEFAULT_CLIENT_SECRET))
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, secret, algorithm="HS256")
 
 
@@ -95,7 +95,8 @@ class Api:
         return body["data"]
 
     def all_pages(self, path: str, per_page: int = 100, **params) -> list[dict]:
-        records, page = [], 1
+        records: list[dict] = []
+        page = 1
         while True:
             data = self.data(path, page=page, per_page=per_page, **params)
             chunk = records_of(data)

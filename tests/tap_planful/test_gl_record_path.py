@@ -34,7 +34,9 @@ def without_time(lines: list[bytes]) -> list[bytes]:
     for line in lines:
         if line.startswith(b'{"type":"RECORD"'):
             (stamp,) = TIME_EXTRACTED.findall(line)
-            assert datetime.datetime.fromisoformat(stamp.decode()).utcoffset().total_seconds() == 0
+            offset = datetime.datetime.fromisoformat(stamp.decode()).utcoffset()
+            assert offset is not None
+            assert offset.total_seconds() == 0
     return [TIME_EXTRACTED.sub(b"", line) for line in lines]
 
 

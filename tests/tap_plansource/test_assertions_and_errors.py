@@ -16,6 +16,7 @@ from .helpers import requests_to, run_cli, run_tap, tap_config
 
 def key_pair(algorithm: str) -> tuple[str, str]:
     """A fresh private key (PEM) and its public half (PEM) for `algorithm`."""
+    private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     if algorithm == "RS256":
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     else:

@@ -1,4 +1,4 @@
-"""One realistic record per Planhat object (the README shows the same ones).
+"""One realistic record per Planhat object (target-planhat/README.md shows the same ones).
 
 Child records name their company by externalId, sourceId or `_id`; the seeded emulator holds
 Acme Corporation (externalId ACME-001, sourceId 0015g00000AcmeAAA) and Globex (GLOBEX-002).

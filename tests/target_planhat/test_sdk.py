@@ -91,7 +91,7 @@ _TestTargetPlanhat = get_target_test_class(
 )
 
 
-class TestTargetPlanhat(_TestTargetPlanhat):
+class TestTargetPlanhat(_TestTargetPlanhat):  # type: ignore[misc,valid-type]  # a class the SDK builds
     @pytest.fixture
     def resource(self):
         EMULATOR.emulator.reset()

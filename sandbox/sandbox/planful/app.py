@@ -291,7 +291,7 @@ class PlanfulEmulator(Emulator):
         ):
             msg = "seed option reporting must be a non-empty list of strings"
             raise ValueError(msg)
-        seed = {
+        seed: dict[str, Any] = {
             "first_fiscal_year": _whole(options, "first_fiscal_year", 1900),
             "fiscal_years": _whole(options, "fiscal_years", 1),
             "gl_rows_per_period": _whole(options, "gl_rows_per_period", 0),
@@ -561,11 +561,9 @@ class PlanfulEmulator(Emulator):
             return self.structured_error(
                 request, 400, "A multipart form field named 'file' is required."
             )
-        lines = [
-            line
-            for line in upload.get_payload(decode=True).decode("utf-8", "replace").splitlines()
-            if line.strip()
-        ]
+        payload = upload.get_payload(decode=True)
+        assert isinstance(payload, bytes)  # decode=True on a non-multipart part
+        lines = [line for line in payload.decode("utf-8", "replace").splitlines() if line.strip()]
         execution = {
             "DataLoadRuleId": rule["DataLoadRuleId"],
             "ExcecutionId": f"{rule['DataLoadRuleId']}-{len(self.transfers) + 1:06d}",
@@ -772,7 +770,7 @@ def _flag(value: Any) -> bool:
     return value is True or str(value).strip().lower() in {"true", "yes", "1"}
 
 
-def _whole(options: dict[str, Any], name: str, minimum: int) -> int:
+def _whole(options: Mapping[str, Any], name: str, minimum: int) -> int:
     value = options[name]
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         msg = f"seed option {name} must be an integer >= {minimum}, got {value!r}"

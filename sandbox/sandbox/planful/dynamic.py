@@ -465,7 +465,7 @@ def _opex(years: list[int], first_year: int) -> Model:
         _dimension("Department", DEPARTMENT),
     )
     scenario, time = _dimension("Scenario", OPEX_SCENARIO), _dimension("Time", _time_outline(years))
-    rows = []
+    rows: list[tuple[tuple[str, ...], float]] = []
     for acct, dept, scen, period in itertools.product(
         account.leaves, department.leaves, scenario.leaves, time.leaves
     ):
@@ -503,7 +503,7 @@ def _revenue(years: list[int], first_year: int) -> Model:
         _dimension("Time", _time_outline(years)),
     )
     measure = _dimension("Measure", MEASURE)
-    rows = []
+    rows: list[tuple[tuple[str, ...], float]] = []
     for prod, reg, scen, period in itertools.product(
         product.leaves, region.leaves, scenario.leaves, time.leaves
     ):

@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from xml.sax.saxutils import escape
 
 from sandbox.planful.structured import Segment
@@ -192,7 +192,7 @@ class GeneralLedger:
         pairs = self.xml_pairs
         return f"{pairs[0][p0]}{pairs[1][p1]}{pairs[2][p2]}{pairs[3][p3]}"
 
-    def encoded_rows(self, stop: int, *, xml: bool = False) -> tuple[Sequence[str], Sequence[int]]:
+    def encoded_rows(self, stop: int, *, xml: bool = False) -> tuple[Rows[str], Rows[int]]:
         """Encoded segment fragments (JSON, or XML for SOAP) and bases of rows [0, stop),
         cached while small enough."""
         encode = self._xml_segments if xml else self._encoded_row
@@ -271,6 +271,15 @@ class GeneralLedger:
             )
             self._amount_json[key] = fragments
         return fragments
+
+
+_Item_co = TypeVar("_Item_co", covariant=True)
+
+
+class Rows(Protocol[_Item_co]):
+    """What readers of `encoded_rows` use: the item of a row number."""
+
+    def __getitem__(self, row: int, /) -> _Item_co: ...
 
 
 class _LazyRows:

@@ -196,7 +196,7 @@ class StateFreeService:
             values = [
                 v.text or "" for v in item.iterfind(f"{{{NAMESPACE}}}Value/{{{NAMESPACE}}}string")
             ]
-            if field not in fields:
+            if field is None or field not in fields:
                 raise client_fault(f"'{field}' is not a valid value for Field.")
             if operator not in OPERATORS:
                 raise server_fault(

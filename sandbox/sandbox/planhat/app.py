@@ -317,7 +317,7 @@ class PlanhatEmulator(Emulator):
             return json_response({"error": str(exc)}, 400)
         companies = (request.arg("companyId") or "").split(",")
         filters = {
-            name: request.arg(name) for name in model.list_filters if request.arg(name) is not None
+            name: value for name in model.list_filters if (value := request.arg(name)) is not None
         }
         select = [name for name in (request.arg("select") or "").split(",") if name]
         with self.lock:
@@ -360,9 +360,9 @@ class PlanhatEmulator(Emulator):
         except ValueError as exc:
             return json_response({"error": str(exc)}, 400)
         filters = {
-            n: request.arg(n)
+            n: value
             for n in ("externalId", "sourceId", "status")
-            if request.arg(n) is not None
+            if (value := request.arg(n)) is not None
         }
         with self.lock:
             companies = self.store.companies

@@ -62,7 +62,7 @@ def _link(index: dict[Any, Ids], key: Any, record_id: str) -> None:
     held = index.get(key)
     if held is None:
         index[key] = record_id
-    elif type(held) is str:
+    elif isinstance(held, str):
         index[key] = [held, record_id]
     else:
         held.append(record_id)
@@ -70,7 +70,7 @@ def _link(index: dict[Any, Ids], key: Any, record_id: str) -> None:
 
 def _unlink(index: dict[Any, Ids], key: Any, record_id: str) -> None:
     held = index[key]
-    if type(held) is str:
+    if isinstance(held, str):
         del index[key]
         return
     held.remove(record_id)
@@ -151,7 +151,7 @@ class Collection:
             held = self.index[name].get(value)
         if held is None:
             return []
-        return [held] if type(held) is str else held
+        return [held] if isinstance(held, str) else held
 
     def holds(self, name: str, value: str, company: str | None = None) -> bool:
         """Whether any record has `name` equal to `value` (scoped like `find`, without building

@@ -111,6 +111,7 @@ PLAN_YEAR_OFFSETS = {"previous": -1, "current": 0, "next": 1}
 DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 TRUE_VALUES = frozenset({"true", "1", "yes", "y"})
 T = TypeVar("T")
+Aca = TypeVar("Aca", "AcaOffer", "AcaEnrollee")
 
 
 class ApiError(Exception):
@@ -601,8 +602,9 @@ class PlanSourceEmulator(Emulator):
     def filtered_coverages(self, request: Request, caller: Caller) -> list[Coverage]:
         keep = self.coverage_filter(request, caller)
         return self.cached(
-            ("coverages", *keep.cache_key), lambda: [c for c in self.store.coverages if keep(c)]
-        )  # type: ignore[attr-defined]
+            ("coverages", *keep.cache_key),  # type: ignore[attr-defined]
+            lambda: [c for c in self.store.coverages if keep(c)],
+        )
 
     def lines_by_coverage(self) -> dict[int, list[Any]]:
         return self.grouped(
@@ -883,9 +885,9 @@ class PlanSourceEmulator(Emulator):
         self,
         request: Request,
         caller: Caller,
-        rows: Sequence[AcaOffer | AcaEnrollee],
+        rows: Sequence[Aca],
         subscriber_id: int | None,
-    ) -> list[AcaOffer | AcaEnrollee]:
+    ) -> list[Aca]:
         """Live rows changed since the cutoff, then (with `include_deletes`) the deleted ones."""
         cutoff = self.changes_since(request)
         orgs = caller.organization_ids

@@ -17,6 +17,8 @@ import jwt
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from jwt.types import Options
+
     from sandbox.core import Request
 
 GRANT_TYPE = "client_credentials"
@@ -25,7 +27,7 @@ SCOPE = "admin_api_v2"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 ACCESS_TOKEN_ISSUER = "plansource-sandbox"
 # PyJWT checks times against the wall clock; the emulator checks them against its own clock.
-CLOCK_FREE = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+CLOCK_FREE: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
 class TokenError(Exception):
@@ -225,7 +227,7 @@ class TokenIssuer:
             raise BearerError(400, "Invalid segment encoding") from None
         if claims.get("exp", 0) <= now:
             raise BearerError(401, "Signature has expired", "invalid_token")
-        client = clients.get(claims.get("sub"))
+        client = clients.get(str(claims.get("sub")))
         if client is None:
             raise BearerError(401, "Signature verification failed", "invalid_token")
         return Caller(

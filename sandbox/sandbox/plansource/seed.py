@@ -749,7 +749,7 @@ class Store:
                     self._aca_updated(dice),
                 )
             )
-            people = [
+            people: list[tuple[int | None, str, str, str, int]] = [
                 (
                     None,
                     subscriber.first_name,
@@ -761,12 +761,12 @@ class Store:
             for dependent_id in coverage.dependent_ids:
                 d = self.dependent_by_id[dependent_id]
                 people.append((d.id, d.first_name, d.last_name, d.ssn, d.birthdate))
-            for dependent_id, first, last, ssn, birthdate in people:
+            for person_id, first, last, ssn, birthdate in people:
                 enrollees.append(
                     AcaEnrollee(
                         900_001 + len(enrollees),
                         subscriber.id,
-                        dependent_id,
+                        person_id,
                         first,
                         last,
                         ssn,
