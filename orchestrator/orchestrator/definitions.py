@@ -68,11 +68,12 @@ def partition_op(
             task=meltano_job.tasks[0],
             partition=partition,
         )
-        metadata = {
-            "state_id": result.state_id,
+        attempt = context.retry_number + 1
+        metadata: dict[str, MetadataValue] = {
+            "state_id": MetadataValue.text(result.state_id),
             "seconds": MetadataValue.float(round(result.seconds, 3)),
             "cpu_seconds": MetadataValue.float(round(result.cpu_seconds, 3)),
-            "attempt": context.retry_number + 1,
+            "attempt": MetadataValue.int(attempt),
             "log": MetadataValue.path(str(result.log)),
         }
         if result.returncode:
@@ -85,7 +86,7 @@ def partition_op(
             )
         context.log.info(
             f"{result.state_id}: done in {result.seconds:.2f} s, {result.cpu_seconds:.2f} s CPU "
-            f"(attempt {metadata['attempt']})"
+            f"(attempt {attempt})"
         )
 
     return run_meltano
@@ -124,7 +125,7 @@ def dagster_job(project: MeltanoProject, meltano_job: Job, workers: int | None) 
         name=dagster_name(meltano_job.name),
         description=f"Meltano job {meltano_job.name}: {', '.join(meltano_job.tasks)}",
         executor_def=executor,
-        tags={"meltano/environment": project.environment or ""},
+        tags={"meltano/environment": project.environment},
     )
     def graph() -> None:
         ready = upgrade()

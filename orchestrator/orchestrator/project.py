@@ -90,7 +90,11 @@ class MeltanoProject:
     def __init__(self, root: Path, environment: str | None = None) -> None:
         self.root = root
         self.data = _load(root / "meltano.yml")
-        self.environment = environment or self.data.get("default_environment")
+        chosen = environment or self.data.get("default_environment")
+        if not chosen:
+            msg = "no Meltano environment: set MELTANO_ENVIRONMENT or default_environment"
+            raise ProjectError(msg)
+        self.environment: str = chosen
         self.plugins: dict[str, dict[str, Any]] = {}
         files = [self.data]
         for pattern in self.data.get("include_paths") or []:
