@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 import typing as t
 
-from connector_core import flattening, pipe
 from connector_core.failures import clean_failures, install_stop_signals
 from connector_core.settings import retry_properties
+from connector_core.tap import ConnectorTap
 from connector_core.urls import base_url_problem
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
@@ -30,7 +29,6 @@ from tap_planful.streams import (
 from tap_planful.writer import RecordBufferingWriter, flush_open_writers
 
 if t.TYPE_CHECKING:
-    import click
     from singer_sdk.streams import Stream
 
 FAMILIES = {
@@ -394,25 +392,13 @@ def _path_errors(overrides: t.Mapping[str, t.Any]) -> list[str]:
 HOST_SETTINGS = "the host settings (`subdomain`, `soap_url`, `api_url`, `dynamic_api_url`)"
 
 
-class TapPlanful(Tap):
+class TapPlanful(ConnectorTap):
     """Singer tap for Planful's Structured Planning and Dynamic Planning APIs."""
 
     name = "tap-planful"
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = RecordBufferingWriter
     message_writer: RecordBufferingWriter
-
-    @override
-    def setup_mapper(self) -> None:
-        super().setup_mapper()
-        flattening.register_flattenable_schemas(self)
-
-    @classmethod
-    @override
-    def get_singer_command(cls) -> click.Command:
-        """The CLI, with stdout ending the tap quietly when its reader goes (see `pipe`)."""
-        pipe.guard_stdout()
-        return super().get_singer_command()
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -6,12 +6,12 @@ import datetime
 import logging
 import sys
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from connector_core import flattening, pipe
 from connector_core.failures import clean_failures, install_stop_signals
 from connector_core.settings import renamed, retry_properties
-from singer_sdk import Stream, Tap
+from connector_core.tap import ConnectorTap
+from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import Message, RecordMessage
@@ -39,9 +39,6 @@ from tap_plansource.streams import (
     CustomStream,
     SubscriberDirectory,
 )
-
-if TYPE_CHECKING:
-    import click
 
 CUSTOM_STREAM = th.ObjectType(
     th.Property(
@@ -100,7 +97,7 @@ class RecordBufferingWriter(MsgSpecWriter):
             sys.stdout.flush()
 
 
-class TapPlanSource(Tap):
+class TapPlanSource(ConnectorTap):
     """Employees, dependents, beneficiaries, coverages, payroll and ACA data from PlanSource."""
 
     name = "tap-plansource"
@@ -283,18 +280,6 @@ class TapPlanSource(Tap):
             ),
         ),
     ).to_dict()
-
-    @override
-    def setup_mapper(self) -> None:
-        super().setup_mapper()
-        flattening.register_flattenable_schemas(self)
-
-    @classmethod
-    @override
-    def get_singer_command(cls) -> click.Command:
-        """The CLI, with stdout ending the tap quietly when its reader goes (see `pipe`)."""
-        pipe.guard_stdout()
-        return super().get_singer_command()
 
     @classmethod
     @override
