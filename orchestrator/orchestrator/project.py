@@ -20,6 +20,11 @@ PLANFUL_YEAR_RANGES = "ORCHESTRATOR_PLANFUL_YEAR_RANGES"
 """Optional `2019-2021,2022-2024`: every Planful scenario partition is split by these fiscal year
 ranges (start_fiscal_year / end_fiscal_year), each part with its own state ID."""
 
+PLANFUL_PARTITIONED_STREAM = "gl_data"
+PLANFUL_OTHER_STREAMS = "other-streams"
+"""The state ID suffix of the Planful partition that reads every selected stream but gl_data."""
+PLANFUL_SELECT_FILTER = "TAP_PLANFUL__SELECT_FILTER"
+"""Meltano's `select_filter` extra as a variable: narrows the project's `select` for one run."""
 PLANSOURCE_ORGANISATIONS = "ORCHESTRATOR_PLANSOURCE_ORGANISATIONS"
 """`acme,globex`: one tap-plansource partition per organisation, whose settings come from
 `PLANSOURCE_<ORG>_<SETTING>` variables (e.g. PLANSOURCE_ACME_CLIENT_SECRET)."""
@@ -177,15 +182,33 @@ class MeltanoProject:
         return [], False
 
     def _planful(self, env: dict[str, str]) -> list[Partition]:
-        """One partition per scenario (its plan year kept), times the optional year ranges."""
+        """One `gl_data` partition per scenario (its plan year kept), times the optional year
+        ranges, and one partition for every other selected stream.
+
+        The other streams (segments, currencies, Dynamic Planning…) do not depend on the
+        scenario: read once, not once per scenario, and written by one process, so parallel
+        partitions never upsert the same rows into the same tables at once (two transactions
+        inserting one new key: the second fails on the primary key)."""
         scenarios = self.setting(PLANFUL, "scenarios", env) or []
         plan_years = self.setting(PLANFUL, "scenario_fiscal_years", env) or {}
         ranges = [r.strip() for r in env.get(PLANFUL_YEAR_RANGES, "").split(",") if r.strip()]
+        if not scenarios:
+            return []
+        only_gl = {PLANFUL_SELECT_FILTER: json.dumps([PLANFUL_PARTITIONED_STREAM])}
         partitions = []
+        if not self._selects_only(PLANFUL, PLANFUL_PARTITIONED_STREAM, env):
+            partitions.append(
+                Partition(
+                    PLANFUL_OTHER_STREAMS,
+                    f"every selected stream but {PLANFUL_PARTITIONED_STREAM}",
+                    {PLANFUL_SELECT_FILTER: json.dumps([f"!{PLANFUL_PARTITIONED_STREAM}"])},
+                )
+            )
         for scenario in scenarios:
             # the tap refuses plan years of scenarios it was not given: narrow both
             own_year = {scenario: plan_years[scenario]} if scenario in plan_years else {}
             one = {
+                **only_gl,
                 "TAP_PLANFUL_SCENARIOS": json.dumps([scenario]),
                 "TAP_PLANFUL_SCENARIO_FISCAL_YEARS": json.dumps(own_year),
             }
@@ -202,6 +225,20 @@ class MeltanoProject:
                     Partition(slug(f"{scenario}-{years}"), f"{scenario} {years}", {**one, **part})
                 )
         return partitions
+
+    def _selects_only(self, plugin: str, stream: str, env: dict[str, str]) -> bool:
+        """Whether the plugin's `select` extra (its variable, else meltano.yml) names only
+        properties of `stream` (a partition for the other streams would read nothing)."""
+        variable = plugin.upper().replace("-", "_") + "__SELECT"
+        if variable in env:
+            try:
+                patterns = json.loads(env[variable])
+            except ValueError:
+                msg = f"{variable} must be a JSON list of select patterns, e.g. '[\"gl_data.*\"]'"
+                raise ProjectError(msg) from None
+        else:
+            patterns = self.plugins.get(plugin, {}).get("select") or []
+        return bool(patterns) and all(str(p).startswith(f"{stream}.") for p in patterns)
 
     def _plansource(self, plugin: str, env: dict[str, str]) -> list[Partition]:
         """One partition per organisation; each organisation's `PLANSOURCE_<ORG>_<SETTING>`

@@ -24,10 +24,11 @@ def _jobs(environment: str, **env: str) -> dict:
 
 def test_planful_partitions_are_the_sandbox_scenarios_each_with_its_own_plan_year():
     job = _jobs("sandbox")["finance-to-postgres"]
-    assert [p.label for p in job.partitions][:3] == ["Actual", "2024 Budget", "2025 Budget"]
+    assert [p.label for p in job.partitions][1:4] == ["Actual", "2024 Budget", "2025 Budget"]
     assert not job.sequential
     by_key = {p.key: p.env for p in job.partitions}
     assert json.loads(by_key["actual"]["TAP_PLANFUL_SCENARIOS"]) == ["Actual"]
+    assert json.loads(by_key["actual"]["TAP_PLANFUL__SELECT_FILTER"]) == ["gl_data"]
     assert json.loads(by_key["actual"]["TAP_PLANFUL_SCENARIO_FISCAL_YEARS"]) == {}
     forecast = by_key["2025-3-9"]
     assert json.loads(forecast["TAP_PLANFUL_SCENARIOS"]) == ["2025 3+9"]
@@ -41,16 +42,40 @@ def test_planful_partitions_from_the_runners_variables_and_year_ranges():
     }
     job = _jobs("shared", **env)["finance-to-warehouse"]
     assert [p.key for p in job.partitions] == [
+        "other-streams",
         "actual-2020-2022",
         "actual-2023-2026",
         "2026-budget-2020-2022",
         "2026-budget-2023-2026",
     ]
-    first = job.partitions[0].env
+    first = job.partitions[1].env
     assert first["TAP_PLANFUL_START_FISCAL_YEAR"] == "2020"
     assert first["TAP_PLANFUL_END_FISCAL_YEAR"] == "2022"
     with pytest.raises(ProjectError, match="'2024' is not a range"):
         _jobs("shared", **{**env, "ORCHESTRATOR_PLANFUL_YEAR_RANGES": "2024"})
+
+
+def test_planful_streams_other_than_gl_data_are_one_partition_of_their_own():
+    """Segments, currencies and Dynamic Planning do not depend on the scenario: one run reads
+    them (once, not once per scenario) and is their only writer; every scenario partition
+    reads gl_data alone, the years and plan years of the whole list kept for the others."""
+    env = {
+        "TAP_PLANFUL_SCENARIOS": json.dumps(["Actual", "2026 Budget"]),
+        "TAP_PLANFUL_SCENARIO_FISCAL_YEARS": json.dumps({"2026 Budget": 2026}),
+    }
+    job = _jobs("shared", **env)["finance-to-postgres"]
+    other, *scenarios = job.partitions
+    assert other.key == "other-streams"
+    assert json.loads(other.env["TAP_PLANFUL__SELECT_FILTER"]) == ["!gl_data"]
+    assert "TAP_PLANFUL_SCENARIOS" not in other.env  # the `scenarios` stream lists them all
+    assert [json.loads(p.env["TAP_PLANFUL__SELECT_FILTER"]) for p in scenarios] == [
+        ["gl_data"],
+        ["gl_data"],
+    ]
+    assert _jobs("shared", TAP_PLANFUL_SCENARIOS="[]")["finance-to-postgres"].partitions == []
+    # a project that selects gl_data alone has no other streams to read
+    only_gl = _jobs("shared", **env, TAP_PLANFUL__SELECT='["gl_data.*"]')["finance-to-postgres"]
+    assert [p.key for p in only_gl.partitions] == ["actual", "2026-budget"]
 
 
 def test_partitions_into_one_local_file_run_in_turn():
