@@ -43,6 +43,7 @@ from sandbox.testing import meltano_env, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.pipelines.conftest import PLUGIN_DIRS  # noqa: E402
 from tests.pipelines.postgres import TemporaryPostgres  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -56,7 +57,7 @@ def _project(tmp: Path) -> Path:
     root.mkdir()
     for name in ("meltano", "data"):
         shutil.copytree(ROOT / name, root / name)
-    for name in ("tap-planful", "tap-plansource", "target-planhat"):
+    for name in PLUGIN_DIRS:  # the plugins' pip_url installs connector-core with each
         (root / name).symlink_to(ROOT / name, target_is_directory=True)
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     project["jobs"] = [{"name": JOB, "tasks": ["tap-planful target-jsonl"]}]
