@@ -61,7 +61,17 @@ class OrganizationsStream(PlanSourceStream):
     record_schema = schemas.ORGANIZATION
 
 
-class SubscribersStream(PlanSourceStream):
+class TenantFieldsStream(PlanSourceStream):
+    """A stream whose fields the tenant configures (see `tenant_fields`): before its records
+    are emitted, the fields its meta endpoint types `ssn` join the sensitive ones."""
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        self.plansource.tenant_fields.learn_sensitive(self.name)
+        yield from super().get_records(context)
+
+
+class SubscribersStream(TenantFieldsStream):
     """Employees. No change filter exists, so every sync reads them all."""
 
     name = "subscribers"
@@ -78,7 +88,7 @@ class SubscribersStream(PlanSourceStream):
         return super().query_params(context)
 
 
-class DependentsStream(PlanSourceStream):
+class DependentsStream(TenantFieldsStream):
     """Dependents, with `subscriber_id` from their link and `is_active` from their list."""
 
     name = "dependents"
