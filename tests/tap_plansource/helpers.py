@@ -53,10 +53,11 @@ def run_tap(
     streams: list[str] | None = None,
     state: dict | None = None,
     sink: list[dict[str, Any]] | None = None,
+    catalog: dict[str, Any] | None = None,
 ) -> Sync:
     """Sync the `streams` (all when None) and parse stdout as Singer messages; `sink` receives
-    the messages written even when the sync raises."""
-    tap = TapPlanSource(config=config, state=state or {}, parse_env_config=False)
+    the messages written even when the sync raises. `catalog` as `--catalog` would give it."""
+    tap = TapPlanSource(config=config, state=state or {}, catalog=catalog, parse_env_config=False)
     for name, stream in tap.streams.items():
         stream.selected = streams is None or name in streams
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
