@@ -12,7 +12,7 @@ dependents, so a catalog made earlier (or by hand) cannot let one through in cle
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -20,6 +20,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from tap_plansource.schemas import Schema, typed
 
 if TYPE_CHECKING:
+    from tap_plansource.client import PlanSourceStream
     from tap_plansource.tap import TapPlanSource
 
 #: The streams whose fields a meta endpoint describes, and the stream that reads that endpoint.
@@ -74,7 +75,7 @@ class TenantFields:
         return self._fields[stream_name]
 
     def _read(self, stream_name: str, consequence: str) -> dict[str, dict[str, Any]] | None:
-        meta = self.tap.streams[META_STREAMS[stream_name]]
+        meta = cast("PlanSourceStream", self.tap.streams[META_STREAMS[stream_name]])
         try:
             rows = list(meta.request_records(None))
         except (FatalAPIError, RetriableAPIError, requests.RequestException) as error:
@@ -103,7 +104,8 @@ class TenantFields:
         fields = self.of(stream_name, "its catalog entry declares the built-in fields only")
         if not fields:
             return
-        built_in = self.tap.streams[stream_name].record_schema["properties"]  # type: ignore[attr-defined]
+        stream = cast("PlanSourceStream", self.tap.streams[stream_name])
+        built_in = stream.source_schema["properties"]
         added = {
             name: property_schema(rules) for name, rules in fields.items() if name not in built_in
         }
