@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING, Any, cast
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from tap_plansource.auth import (
+    ClockSkewError,
+    PlanSourceCredentialsError,
+    TokenEndpointUnavailableError,
+)
 from tap_plansource.schemas import Schema, typed
 
 if TYPE_CHECKING:
@@ -40,6 +45,8 @@ DATA_TYPES: dict[str, tuple[str, str | None]] = {
     "boolean": ("boolean", None),
 }
 SETTING = "discover_tenant_fields"
+#: Failures to get a token: the other meta endpoint would fail the same way, so it is not asked.
+TOKEN_ERRORS = (PlanSourceCredentialsError, TokenEndpointUnavailableError, ClockSkewError)
 
 
 def data_type_of(rules: dict[str, Any]) -> str:
@@ -62,6 +69,7 @@ class TenantFields:
     def __init__(self, tap: TapPlanSource) -> None:
         self.tap = tap
         self._fields: dict[str, dict[str, dict[str, Any]] | None] = {}
+        self._no_token = False
 
     @property
     def enabled(self) -> bool:
@@ -70,6 +78,8 @@ class TenantFields:
     def of(self, stream_name: str, consequence: str) -> dict[str, dict[str, Any]] | None:
         """The meta's rules per field name of `stream_name`'s records; None when unreadable
         (then one warning says which endpoint failed, why, `consequence`, and the setting)."""
+        if self._no_token:
+            return None
         if stream_name not in self._fields:
             self._fields[stream_name] = self._read(stream_name, consequence)
         return self._fields[stream_name]
@@ -80,6 +90,9 @@ class TenantFields:
             rows = list(meta.request_records(None))
         except (FatalAPIError, RetriableAPIError, requests.RequestException) as error:
             reason = " ".join(str(error).split()) or type(error).__name__
+            if isinstance(error, TOKEN_ERRORS):
+                self._no_token = True
+                consequence = "no meta endpoint is read and no tenant field is declared"
             self.tap.logger.warning(
                 "%s: could not read GET %s (%s), so %s. Set `%s: false` to skip this lookup.",
                 stream_name,
