@@ -63,6 +63,10 @@ def property_schema(rules: dict[str, Any]) -> Schema:
     return schema
 
 
+class TenantFieldsUnknownError(FatalAPIError):
+    """A sync cannot tell which of the tenant's fields hold SSNs."""
+
+
 class TenantFields:
     """Reads each meta endpoint at most once per run and remembers what it listed."""
 
@@ -84,12 +88,21 @@ class TenantFields:
             self._fields[stream_name] = self._read(stream_name, consequence)
         return self._fields[stream_name]
 
-    def _read(self, stream_name: str, consequence: str) -> dict[str, dict[str, Any]] | None:
+    def _read(self, stream_name: str, consequence: str | None) -> dict[str, dict[str, Any]] | None:
+        """None (and one warning) when unreadable; `consequence` None: raise instead."""
         meta = cast("PlanSourceStream", self.tap.streams[META_STREAMS[stream_name]])
         try:
             rows = list(meta.request_records(None))
         except (FatalAPIError, RetriableAPIError, requests.RequestException) as error:
-            reason = " ".join(str(error).split()) or type(error).__name__
+            reason = self.tap.redact(" ".join(str(error).split()) or type(error).__name__)
+            if consequence is None:
+                msg = (
+                    f"{stream_name}: could not read GET {meta.path} ({reason}), which says which "
+                    "of its fields hold SSNs, so none of its records were emitted. Give the API "
+                    f"user access to it, or set `{SETTING}: false` (then name such fields in "
+                    "`sensitive_field_names`)."
+                )
+                raise TenantFieldsUnknownError(msg) from None
             if isinstance(error, TOKEN_ERRORS):
                 self._no_token = True
                 consequence = "no meta endpoint is read and no tenant field is declared"
@@ -97,7 +110,7 @@ class TenantFields:
                 "%s: could not read GET %s (%s), so %s. Set `%s: false` to skip this lookup.",
                 stream_name,
                 meta.path,
-                self.tap.redact(reason),
+                reason,
                 consequence,
                 SETTING,
             )
@@ -138,10 +151,10 @@ class TenantFields:
         )
 
     def learn_sensitive(self, stream_name: str) -> None:
-        """Before a sync emits `stream_name`, learn which of its fields the meta types `ssn`."""
-        if self.enabled and self.tap.sensitive_policy.active:
-            self.of(
-                stream_name,
-                "fields it types `ssn` are protected only if their names are in "
-                "`sensitive_field_names` (or are `ssn`, `*_ssn`)",
-            )
+        """Before a sync emits `stream_name`, learn which of its fields the meta types `ssn`.
+
+        Unreadable, the sync stops: the records carry every field the tenant configured
+        (the schema allows additional properties), and an SSN under another name would
+        otherwise leave in clear."""
+        if self.enabled and self.tap.sensitive_policy.active and stream_name not in self._fields:
+            self._fields[stream_name] = self._read(stream_name, None)

@@ -113,18 +113,23 @@ class CliRun:
         ]
 
 
-def run_cli(
-    config: dict[str, Any], streams: list[str], tmp_path: Path, state: dict | None = None
-) -> CliRun:
-    """Run the tap's CLI in its own process with `streams` selected (the catalog is the
-    built-in one: no meta lookups, so faults set for the run are left for the run)."""
+def built_in_catalog(config: dict[str, Any], streams: list[str]) -> dict[str, Any]:
+    """The catalog of the built-in schemas with `streams` selected: made without meta lookups,
+    so faults set for a run are met by the run."""
     built_in = {**config, "discover_tenant_fields": False}
     catalog = TapPlanSource(config=built_in, parse_env_config=False).catalog_dict
     for entry in catalog["streams"]:
         for metadata in entry["metadata"]:
             if metadata["breadcrumb"] == []:
                 metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    files = {"config": config, "catalog": catalog, "state": state or {}}
+    return catalog
+
+
+def run_cli(
+    config: dict[str, Any], streams: list[str], tmp_path: Path, state: dict | None = None
+) -> CliRun:
+    """Run the tap's CLI in its own process with `streams` selected (the built-in catalog)."""
+    files = {"config": config, "catalog": built_in_catalog(config, streams), "state": state or {}}
     arguments = [sys.executable, "-m", "tap_plansource"]
     for name, content in files.items():
         path = tmp_path / f"{name}.json"
