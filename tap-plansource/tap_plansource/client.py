@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
+    from singer_sdk.singerlib import Catalog
 
     from tap_plansource.tap import TapPlanSource
 
@@ -229,12 +230,27 @@ class PlanSourceStream(RESTStream[int]):
 
     def __init__(self, tap: TapPlanSource, **kwargs: Any) -> None:
         schema = kwargs.pop("schema", None) or self.record_schema
+        #: The schema PlanSource's values are converted to (before `sensitive_fields`).
+        self.source_schema = schema
         self.normalize = RecordNormalizer(schema)
         #: Things counted while reading (e.g. unresolved custom ids), reported when it ends.
         self.report: Counter[str] = Counter()
         self._sessions = threading.local()
         super().__init__(tap=tap, schema=tap.sensitive_policy.protect_schema(schema), **kwargs)
         self.plansource = tap
+
+    @override
+    def apply_catalog(self, catalog: Catalog) -> None:
+        """Also convert the fields the catalog declares beyond the built-in schema (e.g. the
+        tenant's own fields discovery found), so every emitted field matches its declaration.
+        Built-in fields keep their conversion (the catalog holds them as `sensitive_fields`
+        changed them); without extra fields the normalizer stays the same object."""
+        super().apply_catalog(catalog)
+        own = self.source_schema.get("properties", {})
+        declared = self.effective_schema.get("properties", {})
+        extra = {name: schema for name, schema in declared.items() if name not in own}
+        if extra:
+            self.normalize = RecordNormalizer({"properties": {**own, **extra}})
 
     @property
     @override

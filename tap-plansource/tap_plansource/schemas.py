@@ -23,7 +23,8 @@ _TYPES = {
 }
 
 
-def _typed(json_type: str, fmt: str | None = None) -> Schema:
+def typed(json_type: str, fmt: str | None = None) -> Schema:
+    """A nullable scalar schema (`format` for dates and date-times)."""
     schema: Schema = {"type": [json_type, "null"]}
     if fmt:
         schema["format"] = fmt
@@ -35,7 +36,7 @@ def obj(nested: dict[str, Schema] | None = None, **fields: str) -> Schema:
     properties: dict[str, Schema] = {}
     for group, names in fields.items():
         json_type, fmt = _TYPES[group]
-        properties.update({name: _typed(json_type, fmt) for name in names.split()})
+        properties.update({name: typed(json_type, fmt) for name in names.split()})
     properties.update(nested or {})
     return {"type": "object", "properties": properties, "additionalProperties": True}
 
@@ -78,7 +79,7 @@ SUBSCRIBER = obj(
         benefits_end_date medicare_effective_date medicare_termination_date disabled_on""",
     date_times="status_changed_at locked_at",
     nested={
-        "eligible_org_population_ids": array_of(_typed("integer")),
+        "eligible_org_population_ids": array_of(typed("integer")),
         "benefit_salaries": array_of(
             obj(
                 integers="org_plan_year_id",
@@ -166,7 +167,7 @@ PAYROLL_DEDUCTION = obj(
     dates="""org_plan_year_starts org_plan_year_ends original_effective_date
         change_effective_date termination_date""",
     date_times="updated_at created_at",
-    nested={"changed_fields": array_of(_typed("string"))},
+    nested={"changed_fields": array_of(typed("string"))},
 )
 
 ACA_OFFER = obj(

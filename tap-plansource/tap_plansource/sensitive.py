@@ -17,9 +17,12 @@ import copy
 import hashlib
 import hmac
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tap_plansource.settings import SSN_FIELD_NAMES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 _KEEP_VISIBLE = 4
 _CONTAINERS = frozenset({dict, list})
@@ -56,6 +59,7 @@ class SensitiveFieldPolicy:
         self._salt = (salt or "").encode()
         self._names = set(names)
         self._classified: set[str] = set(names)
+        self._ssn_names: set[str] = set()
 
     @property
     def active(self) -> bool:
@@ -63,6 +67,14 @@ class SensitiveFieldPolicy:
 
     def is_sensitive(self, name: str) -> bool:
         return name.lower() in self._names or _is_ssn_name(name.lower())
+
+    def protect_ssns(self, names: Iterable[str]) -> None:
+        """Protect `names` as SSNs whatever they are called (fields PlanSource's meta types
+        `ssn`): like `ssn` itself, hashed on their digits."""
+        for name in names:
+            self._names.update({name, name.lower()})
+            self._ssn_names.add(name.lower())
+            self._classified.add(name)
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
         """Protect `record` in place (and return it)."""
@@ -118,6 +130,6 @@ class SensitiveFieldPolicy:
 
     def _hash(self, name: str, value: Any) -> str:
         text = str(value)
-        if _is_ssn_name(name.lower()):
+        if _is_ssn_name(name.lower()) or name.lower() in self._ssn_names:
             text = "".join(ch for ch in text if ch.isdigit()) or text
         return hmac.new(self._salt, text.encode(), hashlib.sha256).hexdigest()

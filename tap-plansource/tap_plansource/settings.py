@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "prefetch_pages": 2,
     "payroll_mode": "per_subscriber",
     "client_assertion_algorithm": "HS256",
+    "discover_tenant_fields": True,
 }
 RETRY_DEFAULTS = RetryPolicy(max_tries=6, initial_wait=2.0, max_wait=60.0, timeout=120)
 # The names of the retry settings before the three plugins shared one vocabulary.
@@ -110,6 +111,7 @@ class Settings:
     custom_streams: tuple[CustomStreamDefinition, ...]
     retry: RetryPolicy
     prefetch_pages: int
+    discover_tenant_fields: bool = True
 
     @property
     def request_timeout(self) -> float:
@@ -221,6 +223,7 @@ class Settings:
             custom_streams=custom_streams,
             retry=retry,
             prefetch_pages=values["prefetch_pages"],
+            discover_tenant_fields=bool(values["discover_tenant_fields"]),
         )
 
 

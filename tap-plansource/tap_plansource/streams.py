@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -61,7 +62,36 @@ class OrganizationsStream(PlanSourceStream):
     record_schema = schemas.ORGANIZATION
 
 
-class SubscribersStream(PlanSourceStream):
+class TenantFieldsStream(PlanSourceStream):
+    """A stream whose fields the tenant configures (see `tenant_fields`): before its records
+    are emitted, the fields its meta endpoint types `ssn` join the sensitive ones. The meta is
+    read while the first page is requested, and awaited before that page's records go on."""
+
+    _learning: Future[None] | None = None
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        learn = self.plansource.tenant_fields.learn_sensitive
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-meta") as pool:
+            self._learning = pool.submit(learn, self.name)
+            try:
+                yield from super().get_records(context)
+            finally:
+                self._await_learning()
+
+    @override
+    def record_batches(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
+        for batch in super().record_batches(context):
+            self._await_learning()
+            yield batch
+
+    def _await_learning(self) -> None:
+        learning, self._learning = self._learning, None
+        if learning is not None:
+            learning.result()
+
+
+class SubscribersStream(TenantFieldsStream):
     """Employees. No change filter exists, so every sync reads them all."""
 
     name = "subscribers"
@@ -78,7 +108,7 @@ class SubscribersStream(PlanSourceStream):
         return super().query_params(context)
 
 
-class DependentsStream(PlanSourceStream):
+class DependentsStream(TenantFieldsStream):
     """Dependents, with `subscriber_id` from their link and `is_active` from their list."""
 
     name = "dependents"

@@ -39,6 +39,7 @@ from tap_plansource.streams import (
     CustomStream,
     SubscriberDirectory,
 )
+from tap_plansource.tenant_fields import META_STREAMS, TenantFields
 
 CUSTOM_STREAM = th.ObjectType(
     th.Property(
@@ -258,6 +259,17 @@ class TapPlanSource(ConnectorTap):
             description="Secret key for `sensitive_fields: hash` (required in that mode).",
         ),
         th.Property(
+            "discover_tenant_fields",
+            th.BooleanType,
+            default=DEFAULTS["discover_tenant_fields"],
+            description=(
+                "At discovery, read `/subscriber/meta` and `/dependent/meta` and declare in the "
+                "`subscribers` and `dependents` schemas the tenant's fields the built-in schemas "
+                "lack (typed from their `data_type`); before a sync, learn which fields they "
+                "type `ssn`, so `sensitive_fields` protects them. `false` skips both lookups."
+            ),
+        ),
+        th.Property(
             "custom_streams",
             th.ArrayType(CUSTOM_STREAM),
             description="Extra streams over any GET endpoint of the Admin API.",
@@ -352,6 +364,23 @@ class TapPlanSource(ConnectorTap):
         return SensitiveFieldPolicy(
             settings.sensitive_mode, settings.sensitive_field_names, settings.sensitive_hash_salt
         )
+
+    @cached_property
+    def tenant_fields(self) -> TenantFields:
+        return TenantFields(self)
+
+    @property
+    @override
+    def catalog_dict(self) -> dict:
+        """The discovered catalog; with `discover_tenant_fields`, `subscribers` and
+        `dependents` also declare the fields their meta endpoints list (discovery only: a sync
+        takes its schemas from the catalog it is given)."""
+        catalog = super().catalog_dict
+        if self.tenant_fields.enabled:
+            for entry in catalog["streams"]:
+                if entry["tap_stream_id"] in META_STREAMS:
+                    self.tenant_fields.declare(entry)
+        return catalog
 
     @cached_property
     def coverage_dimensions(self) -> CoverageDimensions:

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import pytest
 from sandbox.core import Fault
-from tap_plansource.tap import TapPlanSource
 
 from tests.cli_failures import SIGNALS, assert_clean_failure, free_port, run, stopped, write_files
 
-from .helpers import tap_config
+from .helpers import built_in_catalog, tap_config
 
 TAP = "tap_plansource"
 
 
 def arguments(config, streams, tmp_path):
-    catalog = TapPlanSource(config=config, parse_env_config=False).catalog_dict
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    return write_files(tmp_path, config=config, catalog=catalog)
+    return write_files(tmp_path, config=config, catalog=built_in_catalog(config, streams))
 
 
 def run_tap(config, streams, tmp_path):
@@ -70,6 +64,21 @@ def test_an_api_fault(plansource, tmp_path):
     outcome = run_tap(tap_config(plansource), ["organizations"], tmp_path)
     line = assert_clean_failure(outcome, "PlanSource answered 403 to GET /admin/v2/organizations")
     assert "ask your PlanSource administrator" in line
+
+
+def test_an_unreadable_meta_stops_a_sync_before_any_person_leaves(plansource, tmp_path):
+    """Which tenant fields hold SSNs is unknown: nothing of the stream is emitted."""
+    plansource.emulator.configure(tenant_fields=True)
+    plansource.emulator.add_faults(
+        [Fault(status=403, path="/subscriber/meta", body={"errors": {"message": "Forbidden"}})]
+    )
+    outcome = run_tap(tap_config(plansource), ["subscribers"], tmp_path)
+    line = assert_clean_failure(outcome, "subscribers: could not read GET /subscriber/meta")
+    assert "403" in line
+    assert "`discover_tenant_fields: false`" in line
+    assert '"type": "RECORD"' not in outcome.stdout
+    ssns = {s.ssn for s in plansource.emulator.store.subscribers}
+    assert not any(ssn in outcome.stdout for ssn in ssns)
 
 
 def test_refused_credentials(plansource, tmp_path):

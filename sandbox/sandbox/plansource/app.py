@@ -44,6 +44,11 @@ Settings (`--set key=value`, `POST /__sandbox/config`), defaults in brackets:
 - `empty_pages` [[]]: faults answering a list page 200 with no records while its paging metadata
   (payroll's `total`, `next` link) still describes the rows, e.g. `{"path":
   "^/admin/v2/subscribers$", "page": 3, "times": 1}` (`times: null`: every time).
+- `tenant_fields` [false]: the tenant configured fields beyond PlanSource's documented models:
+  `/subscriber/meta` lists `employee_badge_number` (string), `union_dues_rate` (decimal),
+  `remote_worker` (boolean), `alternate_tax_id` (ssn) and `parking_zone` (a `data_type` no
+  source documents), `/dependent/meta` lists `student_verified_on` (date), and the records carry
+  them (PlanSource's loose forms: decimal strings, `Y`/`N`, `YYYY/MM/DD`, a clear SSN).
 - `rate_limit` [0 = off]: requests allowed per `rate_limit_window_seconds` [1] on the emulator
   clock; beyond it 429 with `Retry-After`.
 - core: `latency_ms` [0], `log_bodies` [true]; faults through `/__sandbox/faults`, e.g. the token
@@ -218,6 +223,7 @@ class PlanSourceEmulator(Emulator):
         "aca_enrollee_ids": False,
         "administrators_default_changes_since": 1,
         "empty_pages": [],
+        "tenant_fields": False,
     }
     default_seed = {
         "seed": 42,
@@ -279,6 +285,7 @@ class PlanSourceEmulator(Emulator):
             links_form=self.setting("links_form"),
             custom_id_links=self.setting("custom_id_links"),
             aca_enrollee_ids=self.setting("aca_enrollee_ids"),
+            tenant_fields=self.setting("tenant_fields"),
         )
 
     def cached(self, key: tuple[Any, ...], build: Callable[[], T]) -> T:
@@ -503,11 +510,11 @@ class PlanSourceEmulator(Emulator):
 
     @api_get(r"/subscriber/meta")
     def subscriber_meta(self, request: Request, caller: Caller) -> Response:
-        return success(subscriber_meta())
+        return success(subscriber_meta(self.setting("tenant_fields")))
 
     @api_get(r"/dependent/meta")
     def dependent_meta(self, request: Request, caller: Caller) -> Response:
-        return success(dependent_meta())
+        return success(dependent_meta(self.setting("tenant_fields")))
 
     @api_get(r"/dependents")
     def dependents(self, request: Request, caller: Caller) -> Response:

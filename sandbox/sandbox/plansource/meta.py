@@ -33,7 +33,31 @@ def _pairs(values: tuple[str, ...] | list[str]) -> list[list[str]]:
     return [[value, value] for value in values]
 
 
-def subscriber_meta() -> dict[str, Any]:
+# Fields a tenant configured beyond PlanSource's documented models (the `tenant_fields` switch):
+# `data_type` as the meta endpoints type them.
+TENANT_SUBSCRIBER_FIELDS = {
+    "employee_badge_number": _field("Badge Number", "string"),
+    "union_dues_rate": _field("Union Dues Rate", "decimal"),
+    "remote_worker": _field("Remote Worker", "boolean"),
+    "alternate_tax_id": _field("Alternate Tax Id", "ssn"),
+    "parking_zone": _field("Parking Zone", "parking_zone"),
+}
+TENANT_DEPENDENT_FIELDS = {
+    "student_verified_on": _field("Student Verified On", "date"),
+}
+
+
+def subscriber_meta(tenant_fields: bool = False) -> dict[str, Any]:
+    meta = _subscriber_meta()
+    return {**meta, **TENANT_SUBSCRIBER_FIELDS} if tenant_fields else meta
+
+
+def dependent_meta(tenant_fields: bool = False) -> dict[str, Any]:
+    meta = _dependent_meta()
+    return {**meta, **TENANT_DEPENDENT_FIELDS} if tenant_fields else meta
+
+
+def _subscriber_meta() -> dict[str, Any]:
     return {
         "first_name": _field("First Name", "string", required=True),
         "middle_name": _field("Middle Name", "string"),
@@ -67,7 +91,7 @@ def subscriber_meta() -> dict[str, Any]:
     }
 
 
-def dependent_meta() -> dict[str, Any]:
+def _dependent_meta() -> dict[str, Any]:
     return {
         "first_name": _field("First Name", "string", required=True),
         "last_name": _field("Last Name", "string", required=True),

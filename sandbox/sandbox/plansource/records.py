@@ -103,6 +103,7 @@ class Renderer:
         links_form: str = "array",
         custom_id_links: bool = False,
         aca_enrollee_ids: bool = False,
+        tenant_fields: bool = False,
     ) -> None:
         self.store = store
         self.mask_dependent_ssn = mask_dependent_ssn
@@ -110,6 +111,7 @@ class Renderer:
         self.links_form = links_form
         self.custom_id_links = custom_id_links
         self.aca_enrollee_ids = aca_enrollee_ids
+        self.tenant_fields = tenant_fields
 
     def links(self, href: str) -> dict[str, str] | list[dict[str, str]]:
         return links(href, self.links_form)
@@ -213,9 +215,26 @@ class Renderer:
         for number in range(1, 31):
             record[f"udef_{number}"] = None
         record["udef_1"] = f"CC-{1000 + s.division * 10 + s.location}"
+        if self.tenant_fields:
+            record.update(
+                employee_badge_number=f"B-{s.id:06d}",
+                union_dues_rate=f"{10 + s.id % 7}.25" if s.employment_level == "Part Time" else "",
+                remote_worker="Y" if s.id % 3 == 0 else "N",
+                alternate_tax_id=self.other_ssn(s.ssn),
+                parking_zone=f"P{s.location}",
+            )
         return record
 
     def dependent(self, d: Dependent) -> dict[str, Any]:
+        record = self._dependent(d)
+        if self.tenant_fields:
+            # Children of student age have a verification date; everyone else none.
+            record["student_verified_on"] = (
+                slash_date(d.birthdate + 18 * 365) if d.relationship_code != "Spouse" else None
+            )
+        return record
+
+    def _dependent(self, d: Dependent) -> dict[str, Any]:
         subscriber = self.store.subscriber_by_id[d.subscriber_id]
         place = PLACES[subscriber.place]
         return {
