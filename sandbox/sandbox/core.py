@@ -82,6 +82,8 @@ class Response:
     body: Any = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
+    cut_after: int | None = None
+    """Close the connection after this many bytes of the body (a fault: a dropped answer)."""
 
     def encode(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -115,7 +117,9 @@ class Fault:
     """A forced response for the next `times` requests that match `method` and `path` (a regex).
 
     `status` with `body`/`headers` answers instead of the route; `drop` closes the connection;
-    `delay` (seconds) sleeps first and then, if no status and no drop, lets the route answer.
+    `delay` (seconds) sleeps first and then, if no status and no drop, lets the route answer;
+    `cut_after` lets the route answer but closes the connection after that many bytes of its
+    body (the connection dropped in the middle of an answer).
     """
 
     status: int | None = None
@@ -127,6 +131,7 @@ class Fault:
     path: str | None = None
     drop: bool = False
     delay: float = 0.0
+    cut_after: int | None = None
 
     def matches(self, request: Request) -> bool:
         if self.method and self.method.upper() != request.method:
@@ -287,9 +292,12 @@ class Emulator:
                 raise DropConnection
             if fault.status is not None:
                 return Response(fault.status, fault.body, dict(fault.headers), fault.content_type)
-        early = self.before_route(request)
-        if early is not None:
-            return early
+        response = self.before_route(request) or self._route(request)
+        if fault is not None and fault.cut_after is not None:
+            response.cut_after = fault.cut_after
+        return response
+
+    def _route(self, request: Request) -> Response:
         allowed: list[str] = []
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(request.path)
@@ -419,6 +427,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
+            if response.cut_after is not None:
+                self.wfile.write(payload[: response.cut_after])
+                self.close_connection = True
+                return
             self.wfile.write(payload)
 
     def _send_chunked(self, request: Request, response: Response, started: float) -> None:
@@ -432,9 +444,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
+        left = response.cut_after
         for chunk in response.body:
+            if left is not None and len(chunk) >= left:
+                if left:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (left, chunk[:left]))
+                self.close_connection = True  # no last chunk: the client sees the answer cut
+                return
             if chunk:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                if left is not None:
+                    left -= len(chunk)
         self.wfile.write(b"0\r\n\r\n")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815

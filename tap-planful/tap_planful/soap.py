@@ -10,11 +10,13 @@ million-row GL answer needs no memory proportional to it.
 from __future__ import annotations
 
 import re
+import time
 import typing as t
 from http import HTTPStatus
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+import requests
 from connector_core.http import one_line
 from connector_core.retry import is_retriable_status
 from connector_core.urls import checked_base_url
@@ -32,7 +34,6 @@ from tap_planful.client import (
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
-    import requests
     from singer_sdk.helpers.types import Context
 
 NAMESPACE = "http://www.HostAnalytics.com/API/SOAP/StateFree/Common/2009/03/19"
@@ -46,6 +47,9 @@ _FAULT = f"{{{SOAP_ENV}}}Fault"
 _LOGIN_WORDS = re.compile(
     r"login|password|credential|authenticat|unauthori|tenant code", re.IGNORECASE
 )
+
+DROPPED_ANSWER = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError)
+"""What reading an answer's body raises when the connection drops or stalls past the timeout."""
 
 Value = t.Union[str, None, list[tuple[str, "Value"]]]  # noqa: UP007 - a runtime alias
 """An element's content: its text when it has no children, else its children as (name, value)."""
@@ -155,7 +159,11 @@ class StateFreeStream(PlanfulStream):
         or what `convert` makes of each item element (before it is freed).
 
         Retries (429, 5xx without a SOAP Fault, connection errors) happen before the first
-        item; a SOAP Fault ends the run with one clear message.
+        item; a SOAP Fault ends the run with one clear message. A connection that drops in the
+        middle of an answer (a million-row answer takes a while) is asked again, within
+        `retry_max_tries`, and the new answer is read past the items already handed over: its
+        item at that position must equal the last one handed over, else the run fails rather
+        than skip or repeat rows of an answer that changed.
         """
         credentials = (
             self.config.get("login_name"),
@@ -169,11 +177,59 @@ class StateFreeStream(PlanfulStream):
                 self._post  # type: ignore[arg-type]  # backoff passes any arguments through
             ),
         )
-        response = send(operation, payload)
-        try:
-            yield from self._items(operation, item, response, convert or named_value)
-        finally:
-            response.close()
+        policy = self.retry_policy
+        waits = policy.waits()
+        next(waits)
+        handed_over, last = 0, None
+        for attempt in range(1, policy.max_tries + 1):
+            response = send(operation, payload)
+            position = 0
+            try:
+                for value in self._items(operation, item, response, convert or named_value):
+                    position += 1
+                    if position < handed_over:
+                        continue
+                    if position == handed_over:
+                        if value != last:
+                            raise FatalAPIError(self._changed_message(operation, handed_over))
+                        continue
+                    handed_over, last = position, value
+                    yield value
+                if position < handed_over:
+                    raise FatalAPIError(self._changed_message(operation, handed_over))
+                return
+            except DROPPED_ANSWER as error:
+                cause = one_line(self.redact(str(error)))
+                if attempt == policy.max_tries:
+                    msg = (
+                        f"The connection dropped {policy.max_tries} times while {operation} "
+                        f"answered (last after {handed_over:,} items: {cause}); the next run "
+                        "reads this answer again. Check the network, or raise "
+                        "`retry_max_tries` or `request_timeout`."
+                    )
+                    raise FatalAPIError(msg) from None
+                wait = waits.send(error)
+                self.logger.warning(
+                    "%s: the connection dropped after %s items (%s); asking again in %.1f s "
+                    "and reading on from item %s",
+                    operation,
+                    f"{handed_over:,}",
+                    cause,
+                    wait,
+                    f"{handed_over + 1:,}",
+                )
+                time.sleep(wait)
+            finally:
+                response.close()
+
+    @staticmethod
+    def _changed_message(operation: str, handed_over: int) -> str:
+        return (
+            f"{operation} answered differently when asked again after a dropped connection "
+            f"(item {handed_over:,} is not the one read before): the {handed_over:,} items "
+            "already read are kept, the rest is not read, and the next run reads this answer "
+            "again."
+        )
 
     def _post(self, operation: str, payload: bytes) -> requests.Response:
         response = self.requests_session.post(

@@ -66,6 +66,16 @@ def test_dropped_connection_fault(echo):
     assert requests.get(f"{echo.url}/items", timeout=5).ok
 
 
+def test_an_answer_cut_after_some_bytes(echo):
+    """`cut_after`: the route answers, the connection closes inside its body (fixed length)."""
+    SandboxClient(echo.url).fault(cut_after=10, path="^/items$")
+    with requests.get(f"{echo.url}/items", timeout=5, stream=True) as cut:
+        assert cut.status_code == 200
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            b"".join(cut.iter_content(4))
+    assert requests.get(f"{echo.url}/items", timeout=5).json()["items"] == [0, 1, 2]
+
+
 def test_request_log_hides_credentials(echo):
     client = SandboxClient(echo.url)
     requests.get(f"{echo.url}/items", headers={"Authorization": "Bearer s3cret-token"}, timeout=5)

@@ -259,6 +259,79 @@ def test_a_503_storm_longer_than_the_retries_fails_without_moving_the_bookmark(p
         sync(gap_config(planful.url), {"gl_data"})
 
 
+def gl_keys(records: list[dict]) -> list[tuple]:
+    return [
+        (r["Scenario"], r["period_key"], r["AmountType"], *(r[f"Segment{n}"] for n in range(1, 9)))
+        for r in records
+    ]
+
+
+@pytest.fixture
+def large_periods(planful):
+    """600 GL rows a period: an answer of several of the tap's 64 KiB reads, so a cut at
+    100,000 bytes falls after rows were handed over."""
+    planful.emulator.reseed({"gl_rows_per_period": 600})
+    yield planful
+    planful.emulator.reseed({})
+
+
+def test_an_answer_cut_mid_way_is_asked_again_and_read_on_once(large_periods, caplog):
+    planful = large_periods
+    """The connection drops twice inside GL answers: every row once, in the order served."""
+    planful.emulator.add_faults(
+        [
+            Fault(path=SOAP_PATH, cut_after=100_000),  # the first period, rows in
+            passthrough(3),
+            Fault(path=SOAP_PATH, cut_after=150_000),
+        ]
+    )
+    config = {**gap_config(planful.url), "retry_initial_wait": 0, "retry_max_wait": 0}
+    with caplog.at_level(logging.WARNING):
+        result = sync(config, {"gl_data"})
+    expected = [
+        row
+        for month in range(1, 13)
+        for row in expected_gl(planful.emulator, "2025 Budget", 2025, month)
+    ]
+    records = [{k: r[k] for k in expected[0]} for r in result.records["gl_data"]]
+    assert gl_keys(records) == gl_keys(expected)  # none lost, none twice
+    assert records == expected
+    periods = [p for _, _, p, _ in soap_gl_calls(planful.emulator)]
+    assert periods == [1, 1, 2, 3, 4, 4, *range(5, 13)]
+    dropped = [r.getMessage() for r in caplog.records if "connection dropped" in r.getMessage()]
+    assert len(dropped) == 2, dropped
+    assert all(GL in line and "reading on from item" in line for line in dropped)
+    assert "after 0 items" not in " ".join(dropped)  # cut after rows were handed over
+
+
+def test_an_answer_cut_more_often_than_the_retries_fails_naming_the_setting(planful):
+    planful.emulator.add_faults([Fault(path=SOAP_PATH, cut_after=100, times=2)])
+    config = {**gap_config(planful.url), "retry_max_tries": 2, "retry_initial_wait": 0}
+    with pytest.raises(FatalAPIError, match=r"dropped 2 times while GLData_RetrieveWithLogin") as e:
+        sync(config, {"gl_data"})
+    assert "`retry_max_tries`" in str(e.value)
+
+
+@pytest.mark.parametrize("second", ["shorter", "other rows"])
+def test_an_answer_that_changed_when_asked_again_fails_instead_of_skipping(large_periods, second):
+    """Reading on past the rows already written is only right for the same answer."""
+    planful = large_periods
+    rows = expected_gl(planful.emulator, "2025 Budget", 2025, 1)
+    assert len(rows) == 600
+    if second == "shorter":
+        other = soap_fault(200, soap_body(GL, ""))
+    else:
+        body = "".join(
+            f"<GLData><Segment1>X{n}</Segment1><Amount>1</Amount></GLData>"
+            for n in range(len(rows))
+        )
+        other = soap_fault(200, soap_body(GL, body))
+    planful.emulator.add_faults([Fault(path=SOAP_PATH, cut_after=100_000), other])
+    config = {**gap_config(planful.url), "retry_initial_wait": 0}
+    with pytest.raises(FatalAPIError, match="answered differently when asked again"):
+        sync(config, {"gl_data"})
+
+
 # -- faults, hosts, parsing ----------------------------------------------------------------------
 
 
