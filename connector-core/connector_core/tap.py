@@ -1,11 +1,13 @@
-"""What both taps add to singer-sdk's `Tap`: flattening that keeps to the SCHEMA and a command
-line that ends quietly when its reader goes (`tap | head`)."""
+"""What both taps add to singer-sdk's `Tap`: flattening that keeps to the SCHEMA, a command line
+that ends quietly when its reader goes (`tap | head`), and no ACTIVATE_VERSION messages."""
 
 from __future__ import annotations
 
 import typing as t
 
 from singer_sdk import Tap
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import TapCapabilities
 from typing_extensions import override
 
 from connector_core import flattening, pipe
@@ -14,8 +16,33 @@ if t.TYPE_CHECKING:
     import click
 
 
+EMIT_ACTIVATE_VERSION = "emit_activate_version_messages"
+ACTIVATE_VERSION_REFUSED = (
+    f"`{EMIT_ACTIVATE_VERSION}` is not supported: singer-sdk sends ACTIVATE_VERSION before a "
+    "stream is read, so a target that honours it marks every row of the table deleted and "
+    "only the rows read again come back (not those a failed run did not reach, nor those of "
+    "plan years no longer read). Remove the setting; the README's 'Rows deleted at the "
+    "source' says how to find them"
+)
+
+
 class ConnectorTap(Tap):
-    """Base class of our taps (see `flattening` and `pipe` for why each hook is there)."""
+    """Base class of our taps (see `flattening` and `pipe` for why each hook is there).
+
+    ACTIVATE_VERSION is left out of the capabilities and its singer-sdk setting refused: the
+    SDK emits the message when a full-table stream starts, not when it has been read whole.
+    """
+
+    capabilities: t.ClassVar[list[t.Any]] = [
+        capability
+        for capability in Tap.capabilities
+        if capability is not TapCapabilities.ACTIVATE_VERSION
+    ]
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.config.get(EMIT_ACTIVATE_VERSION):
+            raise ConfigValidationError(ACTIVATE_VERSION_REFUSED, errors=[ACTIVATE_VERSION_REFUSED])
 
     @override
     def setup_mapper(self) -> None:

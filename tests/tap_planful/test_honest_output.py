@@ -35,15 +35,24 @@ def undeclared(value: object, schema: dict, where: str) -> list[str]:
 
 
 def emitted(config: dict) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    schemas, records, _ = emitted_with_keys(config)
+    return schemas, records
+
+
+def emitted_with_keys(
+    config: dict,
+) -> tuple[dict[str, dict], dict[str, list[dict]], dict[str, list[str]]]:
     schemas: dict[str, dict] = {}
     records: dict[str, list[dict]] = {}
+    keys: dict[str, list[str]] = {}
     for line in sync_lines(config):
         message = json.loads(line)
         if message["type"] == "SCHEMA":
             schemas[message["stream"]] = message["schema"]
+            keys[message["stream"]] = message["key_properties"]
         elif message["type"] == "RECORD":
             records.setdefault(message["stream"], []).append(message["record"])
-    return schemas, records
+    return schemas, records, keys
 
 
 @pytest.mark.parametrize("api", ["rest", "soap"])
@@ -62,6 +71,26 @@ def test_no_record_field_outside_its_schema_for_every_stream(planful, api):
     for stream, rows in records.items():
         found = [p for row in rows for p in undeclared(row, schemas[stream], stream)]
         assert found == [], f"{stream} writes fields its SCHEMA does not declare: {found[:5]}"
+
+
+@pytest.mark.parametrize("api", ["rest", "soap"])
+def test_every_stream_has_a_key_that_exists_and_never_repeats(planful, api):
+    """What lets an upserting target hold each row once (the root README's delivery table)."""
+    base = config_for(planful.url, start_fiscal_year=2025, end_fiscal_year=2025)
+    if api == "soap":
+        config = base | soap_config(planful.url, start_fiscal_year=2025, end_fiscal_year=2025)
+        config["api_type"] = "both"
+    else:
+        config = base | {"scenarios": ["Actual", "2025 Budget"]}
+    _, records, keys = emitted_with_keys(config)
+    assert len(records) >= 10
+    for stream, rows in records.items():
+        assert keys[stream], f"{stream} declares no key"
+        values = [tuple(row.get(key) for key in keys[stream]) for row in rows]
+        missing = [v for v in values if None in v]
+        assert not missing, f"{stream}: {len(missing)} records without a key value"
+        repeated = len(values) - len(set(values))
+        assert not repeated, f"{stream}: {repeated} records repeat a key ({keys[stream]})"
 
 
 def rest_gl_config(url: str) -> dict:
