@@ -55,15 +55,20 @@ def emitted_with_keys(
     return schemas, records, keys
 
 
+def every_stream_config(url: str, api: str) -> dict:
+    """Both API families, Structured Planning over `api` (rest or soap), fiscal year 2025."""
+    base = config_for(url, start_fiscal_year=2025, end_fiscal_year=2025)
+    if api == "soap":
+        return base | soap_config(
+            url, start_fiscal_year=2025, end_fiscal_year=2025, api_type="both"
+        )
+    return base | {"scenarios": ["Actual", "2025 Budget"]}
+
+
 @pytest.mark.parametrize("api", ["rest", "soap"])
 def test_no_record_field_outside_its_schema_for_every_stream(planful, api):
     planful.emulator.configure(gl_extra_field=True, soap_gl_extra=True, soap_member_id=True)
-    base = config_for(planful.url, start_fiscal_year=2025, end_fiscal_year=2025)
-    if api == "soap":
-        config = base | soap_config(planful.url, start_fiscal_year=2025, end_fiscal_year=2025)
-        config["api_type"] = "both"
-    else:
-        config = base | {"scenarios": ["Actual", "2025 Budget"]}
+    config = every_stream_config(planful.url, api)
     schemas, records = emitted(config)
     streams = set(records)
     assert {"gl_data", "segment_members", "segments", "currencies", "dp_esm_data"} <= streams
@@ -76,12 +81,7 @@ def test_no_record_field_outside_its_schema_for_every_stream(planful, api):
 @pytest.mark.parametrize("api", ["rest", "soap"])
 def test_every_stream_has_a_key_that_exists_and_never_repeats(planful, api):
     """What lets an upserting target hold each row once (the root README's delivery table)."""
-    base = config_for(planful.url, start_fiscal_year=2025, end_fiscal_year=2025)
-    if api == "soap":
-        config = base | soap_config(planful.url, start_fiscal_year=2025, end_fiscal_year=2025)
-        config["api_type"] = "both"
-    else:
-        config = base | {"scenarios": ["Actual", "2025 Budget"]}
+    config = every_stream_config(planful.url, api)
     _, records, keys = emitted_with_keys(config)
     assert len(records) >= 10
     for stream, rows in records.items():
