@@ -7,11 +7,14 @@ import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.planful.app import ACCESS_ID, ACCESS_KEY, ACCESS_TOKEN
 from sandbox.planful.soap import DEFAULT_SOAP_PATH, LOGIN_NAME, PASSWORD, TENANT_CODE
 from tap_planful.tap import TapPlanful
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MODELS = [
     {"model": "Opex", "dimensions": ["Account", "Company", "Department", "Scenario", "Time"]},
@@ -56,6 +59,15 @@ def soap_config(url: str, **overrides: Any) -> dict[str, Any]:
         "retry_max_tries": 3,
         **overrides,
     }
+
+
+def gl_rows_in(emulator: Any, window: dict[str, Iterable[Any]]) -> int:
+    """GL rows the emulator holds for each scenario's periods in `window`."""
+    return sum(
+        len(emulator.gl_records(scenario, period.year, period.month))
+        for scenario, periods in window.items()
+        for period in periods
+    )
 
 
 def soap_gl_calls(emulator: Any) -> list[tuple[str, int, int, str]]:

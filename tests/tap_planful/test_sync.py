@@ -11,7 +11,7 @@ from sandbox.testing import start
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from tap_planful.periods import Period
 
-from .helpers import config_for, gl_requests, sync
+from .helpers import config_for, gl_requests, gl_rows_in, sync
 
 STRUCTURED = {"data_load_rules", "segments", "segment_members", "scenarios", "currencies", "users"}
 
@@ -155,11 +155,7 @@ def test_rerun_reads_only_the_lookback_window(planful):
     assert gl_requests(emulator) == [
         (scenario, p.year, p.month) for scenario, periods in window.items() for p in periods
     ]
-    expected = sum(
-        len(emulator.gl_records(scenario, p.year, p.month))
-        for scenario, periods in window.items()
-        for p in periods
-    )
+    expected = gl_rows_in(emulator, window)
     assert len(second.records["gl_data"]) == expected
     assert second.state["bookmarks"]["gl_data"] == first.state["bookmarks"]["gl_data"]
 
