@@ -18,6 +18,8 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, Retriabl
 
 from connector_core.http import one_line
 from connector_core.redact import config_redactor
+from connector_core.retry import is_unreachable, unreachable_reason
+from connector_core.urls import is_loopback
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -25,6 +27,8 @@ if t.TYPE_CHECKING:
 
 INPUT_SAMPLE_LIMIT = 200
 """Characters of a bad input line shown in its error."""
+SETTINGS_TO_FIX = "Fix the settings named (in the --config file, or with `meltano config`)"
+"""How a configuration error line ends: where the settings it names are set."""
 SDK_NOISE = ("An unhandled error occurred while syncing", "Giving up ")
 """ERROR lines singer-sdk adds before re-raising; our one line says it all (debug keeps them)."""
 
@@ -88,8 +92,16 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def describe(exc: BaseException, hosts: str, redact: Callable[[str], str] = str) -> str:
-    """`exc` on one line, naming what to fix; `hosts` names the host settings to check."""
+def describe(
+    exc: BaseException,
+    hosts: str,
+    redact: Callable[[str], str] = str,
+    *,
+    config: Mapping[str, t.Any] | None = None,
+    emulator: str = "",
+) -> str:
+    """`exc` on one line, naming what to fix; `hosts` names the host settings to check (the one
+    URL setting of `config` that points at a host nobody answers at, when there is one)."""
     tagged = getattr(exc, "input_line", None)
     if tagged is not None and not isinstance(exc, InputLineError):
         line_number, line = tagged
@@ -98,13 +110,16 @@ def describe(exc: BaseException, hosts: str, redact: Callable[[str], str] = str)
         errors = [str(error) for error in (exc.errors or [])] or [str(exc)]
         said = "; ".join(errors)
         prefix = "" if said.startswith("Config validation failed") else "Config validation failed: "
-        return one_line(redact(prefix + said + ". Fix the settings named"), 2000)
+        said = said.rstrip(". ")
+        return one_line(redact(f"{prefix}{said}. {SETTINGS_TO_FIX}."), 2000)
     if isinstance(exc, requests.exceptions.SSLError):
         return one_line(
             f"TLS failed with {_origin(exc)}: {_reason(exc)}. Check {hosts} (the host must present "
             "a certificate valid for its name) or the CA bundle (REQUESTS_CA_BUNDLE).",
             600,
         )
+    if isinstance(exc, requests.ConnectionError) and is_unreachable(exc):
+        return unreachable_message(exc, hosts, config or {}, emulator)
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
         return (
             f"Could not reach {_origin(exc)} ({type(exc).__name__}, after every retry): check "
@@ -119,6 +134,42 @@ def describe(exc: BaseException, hosts: str, redact: Callable[[str], str] = str)
             600,
         )
     return one_line(redact(str(exc)), 2000) or type(exc).__name__
+
+
+def unreachable_message(
+    exc: requests.RequestException, hosts: str, config: Mapping[str, t.Any], emulator: str = ""
+) -> str:
+    """Nothing answers at the host: which setting points there, and for this machine, what to
+    start."""
+    origin = _origin(exc)
+    url = exc.request.url if exc.request is not None and exc.request.url else ""
+    url = url if isinstance(url, str) else url.decode()
+    check = _url_setting(url, config) or hosts
+    message = f"Nothing answers at {origin} ({unreachable_reason(exc)}): check {check}."
+    parts = urlsplit(url)
+    if parts.hostname and is_loopback(parts.hostname):
+        message += (
+            " It is this machine: if it is the sandbox, its emulator is not running (start it "
+            f"with `./run python -m sandbox serve {emulator or '<name>'} --port {parts.port}`)."
+        )
+    return message
+
+
+def _url_setting(url: str, config: Mapping[str, t.Any]) -> str:
+    """The setting of `config` whose URL `url` was built from (the longest that starts it)."""
+    bases = {
+        name: value.strip().rstrip("/")
+        for name, value in config.items()
+        if isinstance(value, str) and value.strip().startswith(("http://", "https://"))
+    }
+    matching = [
+        name
+        for name, base in bases.items()
+        if f"{url}/".startswith(f"{base}/") or url.startswith(f"{base}?")
+    ]
+    if not matching:
+        return ""
+    return f"`{max(matching, key=lambda name: len(bases[name]))}`"
 
 
 def _origin(exc: requests.RequestException) -> str:
@@ -208,13 +259,19 @@ def clean_failures(
         )
     except USER_ERRORS as exc:
         _clean_up(logger)
-        fail(logger, describe(exc, hosts, redact), exc)
+        config = getattr((params or {}).get("config"), "config", None) or {}
+        fail(logger, describe(exc, hosts, redact, config=config, emulator=emulator(logger)), exc)
     except BaseException:
         _clean_up(logger)
         raise
     finally:
         for handler in handlers:
             handler.removeFilter(noise)
+
+
+def emulator(logger: logging.Logger) -> str:
+    """The sandbox emulator of a plugin, by its logger's name (`tap-planful`: `planful`)."""
+    return logger.name.split(".")[0].split("-", 1)[-1]
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:

@@ -57,7 +57,11 @@ def redact_logger(name: str, redact: Redactor) -> None:
 def config_redactor(params: Mapping[str, Any], schema: Mapping[str, Any]) -> Redactor:
     """The secrets (`secret: true` in the plugin's config schema) of the config given on the
     command line (`--config`, as singer-sdk's CLI parsed it), for error lines."""
-    config = getattr(params.get("config"), "config", None) or {}
+    return settings_redactor(getattr(params.get("config"), "config", None) or {}, schema)
+
+
+def settings_redactor(config: Mapping[str, Any], schema: Mapping[str, Any]) -> Redactor:
+    """The secrets (`secret: true` in the plugin's config schema) of `config`."""
     names = [
         name
         for name, prop in (schema.get("properties") or {}).items()

@@ -1,5 +1,7 @@
 """The one retry policy: 429, 5xx and connection errors are tried again, after what the server's
-`Retry-After` asks for or else a jittered exponential wait, both capped by `retry_max_wait`.
+`Retry-After` asks for or else a jittered exponential wait, both capped by `retry_max_wait`. A
+host that cannot be reached at all (connection refused, unknown name) is tried UNREACHABLE_TRIES
+times within seconds, whatever the settings: waiting minutes does not start a server.
 
 The same four settings mean the same thing in every plugin (see `settings.RETRY_SETTINGS`). The
 waits are a generator in the shape `backoff.on_exception` (and so singer-sdk's
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import socket
 import time
 import typing as t
 from dataclasses import dataclass
@@ -24,6 +27,36 @@ if t.TYPE_CHECKING:
 T = t.TypeVar("T")
 
 CONNECTION_ERRORS = (requests.ConnectionError, requests.Timeout)
+UNREACHABLE_TRIES = 3
+"""Tries in all when nothing answers at the host (refused, unknown name)."""
+UNREACHABLE_MAX_WAIT = 1.0
+"""Longest wait before trying an unreachable host again."""
+
+
+def is_unreachable(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what caused it) says no connection could be made at all: refused, or
+    the name is unknown. A connect timeout is not: a slow or busy host may still answer."""
+    seen: set[int] = set()
+    pending: list[t.Any] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError | socket.gaierror) or any(
+            kind.__name__ == "NewConnectionError" for kind in type(current).__mro__
+        ):
+            return True  # urllib3's "could not connect" (DNS, refused), seen through requests
+        pending.extend(getattr(current, "args", ()) or ())
+        pending.extend((getattr(current, "reason", None), current.__cause__, current.__context__))
+    return False
+
+
+def unreachable_reason(exc: BaseException) -> str:
+    """`unknown host` or `connection refused`, for an error that `is_unreachable`."""
+    text = repr(exc) + repr(exc.__cause__) + repr(exc.__context__)
+    markers = ("NameResolution", "Name or service not known", "getaddrinfo", "nodename")
+    return "unknown host" if any(marker in text for marker in markers) else "connection refused"
 
 
 def is_retriable_status(status: int) -> bool:
@@ -60,8 +93,10 @@ class RetryPolicy:
         )
 
     def waits(self) -> Generator[float, t.Any, None]:
-        """Waits between tries: the failure's `Retry-After`, else jittered exponential."""
-        attempt = 0
+        """Waits between tries: the failure's `Retry-After`, else jittered exponential. An
+        unreachable host gets short waits and, at its UNREACHABLE_TRIES-th failure, no more
+        (the generator ends: backoff then gives up and raises that failure)."""
+        attempt = unreachable = 0
         failure = yield 0.0  # backoff primes the generator with None
         while True:
             asked = retry_after_seconds(getattr(failure, "response", None))
@@ -69,7 +104,13 @@ class RetryPolicy:
                 ceiling = self.initial_wait * 2**attempt
                 asked = ceiling / 2 + random.uniform(0, ceiling / 2)
             attempt += 1
-            failure = yield min(asked, self.max_wait)
+            wait = min(asked, self.max_wait)
+            if is_unreachable(failure):
+                unreachable += 1
+                if unreachable >= UNREACHABLE_TRIES:
+                    return
+                wait = min(wait, UNREACHABLE_MAX_WAIT)
+            failure = yield wait
 
     def retrying(
         self,

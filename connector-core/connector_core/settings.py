@@ -1,9 +1,12 @@
-"""The one settings vocabulary for timeouts and retries, shared by the three plugins, and the old
-names each plugin used before, still accepted with a deprecation warning."""
+"""The one settings vocabulary for timeouts and retries, shared by the three plugins; the old
+names each plugin used before, still accepted with a deprecation warning; and setting names no
+plugin knows (a typo is ignored by singer-sdk and by Meltano), named with the closest known one."""
 
 from __future__ import annotations
 
+import difflib
 import logging
+import os
 import typing as t
 from dataclasses import dataclass
 
@@ -12,7 +15,7 @@ from singer_sdk import typing as th
 from connector_core.retry import RetryPolicy
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
 
 def retry_properties(defaults: RetryPolicy, service: str) -> list[th.Property]:
@@ -97,3 +100,73 @@ def renamed(config: t.Any, aliases: Iterable[Alias], logger: logging.Logger) -> 
                 "Setting `%s` is deprecated and ignored: `%s` is set too.", alias.old, alias.new
             )
     return upgraded
+
+
+CLOSE_ENOUGH = 0.6
+"""difflib ratio above which a known name is offered for an unknown one."""
+ENV_CLOSE_ENOUGH = 0.8
+"""The same for variables: only near-misses, as other plugins' variables share the prefix."""
+
+
+def known_settings(schema: Mapping[str, t.Any]) -> list[str]:
+    """The setting names of a plugin's config schema (singer-sdk's built-in ones included when
+    the plugin has appended them)."""
+    return list(schema.get("properties") or {})
+
+
+def _closest(name: str, known: Iterable[str], cutoff: float) -> str | None:
+    found = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+def unknown_setting_problems(config: Mapping[str, t.Any], schema: Mapping[str, t.Any]) -> list[str]:
+    """One sentence per name in `config` that is not a setting, with the closest known name."""
+    known = known_settings(schema)
+    problems = []
+    for name in sorted(set(config) - set(known)):
+        closest = _closest(name, known, CLOSE_ENOUGH)
+        hint = f" (did you mean `{closest}`?)" if closest else ""
+        problems.append(f"`{name}` is not a setting{hint}")
+    return problems
+
+
+def misspelt_variables(
+    prefix: str, schema: Mapping[str, t.Any], environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """One sentence per environment variable `<PREFIX>_<NAME>` whose name is no setting but
+    nearly one: Meltano and singer-sdk read only exact names, so it is silently ignored.
+
+    Variables of other plugins share the prefix (`TAP_PLANFUL_SALES_API_TYPE` of an inheriting
+    plugin) and Meltano adds its own (`TAP_PLANFUL__SELECT`), so only near-misses are named.
+    """
+    environ = os.environ if environ is None else environ
+    known = {name.upper().replace("-", "_"): name for name in known_settings(schema)}
+    problems = []
+    for variable in sorted(environ):
+        if not variable.startswith(prefix) or variable.startswith(f"{prefix}_"):
+            continue
+        name = variable.removeprefix(prefix)
+        if name in known or any(
+            name.endswith(f"_{other}") or name.startswith(f"{other}_") for other in known
+        ):  # another plugin's prefix, or a nested setting (`a.b` is <PREFIX>A_B)
+            continue
+        closest = _closest(name, known, ENV_CLOSE_ENOUGH)
+        if closest:
+            problems.append(
+                f"Environment variable {variable} is not a setting and is ignored (did you mean "
+                f"{prefix}{closest}?)"
+            )
+    return problems
+
+
+def warn_unknown_settings(
+    config: Mapping[str, t.Any], schema: Mapping[str, t.Any], prefix: str, logger: logging.Logger
+) -> list[str]:
+    """Log a warning for each unknown setting name (config and environment); returns those of
+    the config (a connection test fails on them)."""
+    problems = unknown_setting_problems(config, schema)
+    for problem in problems:
+        logger.warning("%s; it is ignored.", problem)
+    for problem in misspelt_variables(prefix, schema):
+        logger.warning("%s.", problem)
+    return problems

@@ -1,5 +1,6 @@
 """What both taps add to singer-sdk's `Tap`: flattening that keeps to the SCHEMA, a command line
-that ends quietly when its reader goes (`tap | head`), and no ACTIVATE_VERSION messages."""
+that ends quietly when its reader goes (`tap | head`), no ACTIVATE_VERSION messages, a warning for
+each unknown setting name, and `--test` as a connection test (see `connection_test`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TapCapabilities
+from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from connector_core import flattening, pipe
+from connector_core.connection_test import Check, run_connection_test
+from connector_core.failures import clean_failures
+from connector_core.settings import warn_unknown_settings
 
 if t.TYPE_CHECKING:
     import click
@@ -39,10 +44,30 @@ class ConnectorTap(Tap):
         if capability is not TapCapabilities.ACTIVATE_VERSION
     ]
 
+    host_settings: t.ClassVar[str]
+    """The settings that say where the API is, for messages about a host."""
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         if self.config.get(EMIT_ACTIVATE_VERSION):
             raise ConfigValidationError(ACTIVATE_VERSION_REFUSED, errors=[ACTIVATE_VERSION_REFUSED])
+        self.append_builtin_config(self.config_jsonschema)
+        prefix = f"{self.name.upper().replace('-', '_')}_"
+        warn_unknown_settings(self.config, self.config_jsonschema, prefix, self.logger)
+
+    def connection_checks(self) -> list[Check]:
+        """One cheap read per API the configuration selects (for `--test`)."""
+        raise NotImplementedError
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test` is the connection test; `--test=schema` is singer-sdk's (SCHEMA messages),
+        failing the same way: one line naming what to fix."""
+        if value == CliTestOptionValue.All.value:
+            run_connection_test(cls, cls.logger, cls.host_settings, ctx, cls.config_jsonschema)
+        with clean_failures(cls.logger, cls.host_settings, ctx.params, cls.config_jsonschema):
+            super().cb_test(ctx, param, value)
 
     @override
     def setup_mapper(self) -> None:
@@ -53,4 +78,12 @@ class ConnectorTap(Tap):
     @override
     def get_singer_command(cls) -> click.Command:
         pipe.guard_stdout()
-        return super().get_singer_command()
+        command = super().get_singer_command()
+        for option in command.params:
+            if option.name == "test":
+                option.help = (
+                    "Connection test: check the settings, then read a little from each API the "
+                    "configuration selects, one line each. --test=schema prints the SCHEMA "
+                    "messages only."
+                )
+        return command

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import typing as t
 
+from connector_core.connection_test import Check
 from connector_core.failures import clean_failures, install_stop_signals
 from connector_core.settings import retry_properties
 from connector_core.tap import ConnectorTap
@@ -396,6 +397,7 @@ class TapPlanful(ConnectorTap):
     """Singer tap for Planful's Structured Planning and Dynamic Planning APIs."""
 
     name = "tap-planful"
+    host_settings = HOST_SETTINGS
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = RecordBufferingWriter
     message_writer: RecordBufferingWriter
@@ -428,17 +430,41 @@ class TapPlanful(ConnectorTap):
 
     @classmethod
     @override
-    def cb_test(cls, ctx: t.Any, param: t.Any, value: str) -> None:
-        """The connection test (`--test`) fails the same way: one line naming what to fix."""
-        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
-            super().cb_test(ctx, param, value)
-
-    @classmethod
-    @override
     def cb_discover(cls, ctx: t.Any, param: t.Any, value: bool) -> None:
         """Discovery (`--discover`) fails the same way."""
         with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             super().cb_discover(ctx, param, value)
+
+    @override
+    def connection_checks(self) -> list[Check]:
+        """Per family the configuration selects, the first record of a small list: segments
+        (SOAP or REST), data load rules (REST next to SOAP, when its keys are set), users
+        (Dynamic Planning)."""
+        families = FAMILIES.get(self.config.get("api_type") or "structured", ())
+        checks: list[tuple[str, str]] = []
+        if "structured" in families and structured_api(self.config) == "soap":
+            checks.append(("Planful Structured Planning web service (SOAP)", "segments"))
+            if "data_load_rules" in self.streams:
+                checks.append(("Planful Structured Planning REST API", "data_load_rules"))
+        elif "structured" in families:
+            checks.append(("Planful Structured Planning REST API", "segments"))
+        if "dynamic" in families:
+            checks.append(("Planful Dynamic Planning API", "dp_users"))
+        return [self._first_record_check(label, self.streams[name]) for label, name in checks]
+
+    @staticmethod
+    def _first_record_check(label: str, stream: Stream) -> Check:
+        url = f"{stream.url_base}{stream.path}"  # type: ignore[attr-defined]  # our REST streams
+
+        def read() -> str:
+            records = iter(stream.get_records(None))
+            try:
+                found = next(records, None)
+            finally:
+                getattr(records, "close", lambda: None)()
+            return f"signed in; read {stream.name}" + ("" if found else " (none there)")
+
+        return Check(f"{label} at {url}", read)
 
     @override
     def discover_streams(self) -> list[Stream]:

@@ -124,6 +124,16 @@ class Settings:
         values = (self.client_secret, self.sensitive_hash_salt, self.private_key)
         return tuple(v for v in values if v)
 
+    def missing_credentials(self) -> list[str]:
+        """The credential settings still empty (discovery does not require them)."""
+        signer = "client_secret" if self.client_assertion_algorithm == "HS256" else "private_key"
+        values = {
+            "client_id": self.client_id,
+            signer: self.client_secret if signer == "client_secret" else self.private_key,
+            "username": self.username,
+        }
+        return [f"`{name}`" for name, value in values.items() if not value]
+
     @classmethod
     def from_config(
         cls, config: Mapping[str, Any], reserved_stream_names: Collection[str] = ()

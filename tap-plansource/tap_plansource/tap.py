@@ -6,14 +6,16 @@ import datetime
 import logging
 import sys
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from connector_core.connection_test import Check
 from connector_core.failures import clean_failures, install_stop_signals
 from connector_core.settings import renamed, retry_properties
 from connector_core.tap import ConnectorTap
 from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
@@ -40,6 +42,9 @@ from tap_plansource.streams import (
     SubscriberDirectory,
 )
 from tap_plansource.tenant_fields import META_STREAMS, TenantFields
+
+if TYPE_CHECKING:
+    from tap_plansource.client import PlanSourceStream
 
 CUSTOM_STREAM = th.ObjectType(
     th.Property(
@@ -102,6 +107,7 @@ class TapPlanSource(ConnectorTap):
     """Employees, dependents, beneficiaries, coverages, payroll and ACA data from PlanSource."""
 
     name = "tap-plansource"
+    host_settings = HOST_SETTINGS
     message_writer_class = RecordBufferingWriter
 
     config_jsonschema = th.PropertiesList(
@@ -309,13 +315,6 @@ class TapPlanSource(ConnectorTap):
 
     @classmethod
     @override
-    def cb_test(cls, ctx: Any, param: Any, value: str) -> None:
-        """The connection test (`--test`) fails the same way: one line naming what to fix."""
-        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
-            super().cb_test(ctx, param, value)
-
-    @classmethod
-    @override
     def cb_discover(cls, ctx: Any, param: Any, value: bool) -> None:
         """Discovery (`--discover`) fails the same way."""
         with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
@@ -376,6 +375,14 @@ class TapPlanSource(ConnectorTap):
         `dependents` also declare the fields their meta endpoints list (discovery only: a sync
         takes its schemas from the catalog it is given)."""
         catalog = super().catalog_dict
+        missing = self.settings.missing_credentials()
+        if self.tenant_fields.enabled and missing:
+            problem = (
+                f"{', '.join(missing)} must be set: discovery reads the tenant's own fields "
+                "(`discover_tenant_fields`); set them, or `discover_tenant_fields: false` to "
+                "discover offline"
+            )
+            raise ConfigValidationError("Config validation failed", errors=[problem])
         if self.tenant_fields.enabled:
             for entry in catalog["streams"]:
                 if entry["tap_stream_id"] in META_STREAMS:
@@ -406,6 +413,25 @@ class TapPlanSource(ConnectorTap):
             streams.clear()
             streams.update(ranked)  # the SDK's own mapping, so its cache keeps the order
         return streams
+
+    @override
+    def connection_checks(self) -> list[Check]:
+        """A token from the token endpoint, then the organizations (one small page)."""
+        organizations = cast("PlanSourceStream", self.streams["organizations"])
+        token_url, api_url = self.settings.token_url, f"{self.settings.api_url}/organizations"
+
+        def sign_in() -> str:
+            self.token_manager.access_token()
+            return f"issued a token for {self.settings.username!r}"
+
+        def read() -> str:
+            _, records = organizations._fetch(None, None)  # noqa: SLF001 - our stream's one page
+            return f"read {len(records)} organization(s)"
+
+        return [
+            Check(f"PlanSource token endpoint at {token_url}", sign_in),
+            Check(f"PlanSource Admin API at {api_url}", read),
+        ]
 
     @override
     def discover_streams(self) -> list[Stream]:

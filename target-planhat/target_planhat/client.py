@@ -18,7 +18,12 @@ import requests
 from connector_core.failures import describe
 from connector_core.http import http_failure, new_session
 from connector_core.redact import Redactor
-from connector_core.retry import CONNECTION_ERRORS, RetryPolicy, is_retriable_status
+from connector_core.retry import (
+    CONNECTION_ERRORS,
+    RetryPolicy,
+    is_retriable_status,
+    is_unreachable,
+)
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
@@ -64,6 +69,15 @@ class UnknownOutcomeError(RetriableAPIError):
     """The request went out but no answer came back: Planhat may or may not apply it."""
 
 
+class NoConnectionError(RetriableAPIError):
+    """No answer, and the request certainly did not arrive: `failure` says why (kept here, as
+    backoff drops the cause of the error it gives up on)."""
+
+    def __init__(self, message: str, failure: requests.RequestException) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
 class Throttle:
     """Spaces request starts so at most `per_minute` begin in any minute (0 = no limit)."""
 
@@ -88,7 +102,10 @@ def _waits(policy: RetryPolicy, settle_seconds: float) -> Generator[float, Any, 
     waits = policy.waits()
     failure = yield next(waits)
     while True:
-        wait = waits.send(failure)
+        try:
+            wait = waits.send(failure)
+        except StopIteration:  # the policy gives up (an unreachable host)
+            return
         if isinstance(failure, UnknownOutcomeError):
             wait = max(wait, settle_seconds)
         failure = yield wait
@@ -178,23 +195,18 @@ class PlanhatClient:
                 return
             offset += LIST_PAGE_SIZE
 
-    def check_connection(self) -> list[str]:
-        """Problems with the token, region/api_url and tenant token; empty when all is well."""
-        problems = []
-        try:
-            self._request(
-                "GET", "main", "/companies", params={"limit": 1, "select": "_id"}, tries=1
-            )
-        except FatalAPIError as exc:
-            problems.append(str(exc))
-        if self._tenant_token:
-            try:
-                self._request(
-                    "POST", "analytics", f"/dimensiondata/{self._tenant_token}", data=b"[]", tries=1
-                )
-            except FatalAPIError as exc:
-                problems.append(str(exc))
-        return problems
+    def read_one_company(self) -> str:
+        """The main API's cheapest authenticated read (for the connection test)."""
+        params = {"limit": 1, "select": "_id"}
+        found = self._json(self._request("GET", "main", "/companies", params=params))
+        return "the API token was accepted" + ("" if found else " (no companies yet)")
+
+    def send_nothing(self) -> str:
+        """An empty send to the analytics host: the tenant token is checked, nothing written."""
+        if not self._tenant_token:
+            return "not checked: `tenant_token` is not set (needed for metrics and activities)"
+        self._request("POST", "analytics", f"/dimensiondata/{self._tenant_token}", data=b"[]")
+        return "the tenant token was accepted"
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -236,7 +248,7 @@ class PlanhatClient:
                     )
                     raise UnknownOutcomeError(msg) from exc
                 msg = f"{where} failed: {type(exc).__name__}; is the host right? check {setting}"
-                raise RetriableAPIError(msg) from exc
+                raise NoConnectionError(msg, exc) from exc
             if response.status_code in accept:
                 return response
             if is_retriable_status(response.status_code):
@@ -265,9 +277,8 @@ class PlanhatClient:
                 if max_tries > 1
                 else ""
             )
-            cause = exc.__cause__
-            if isinstance(cause, CONNECTION_ERRORS) and not isinstance(exc, UnknownOutcomeError):
-                raise FatalAPIError(describe(cause, setting)) from None
+            if isinstance(exc, NoConnectionError):
+                raise FatalAPIError(describe(exc.failure, setting, emulator="planhat")) from None
             raise FatalAPIError(f"{exc}{tried}") from None
 
     def _waits(self) -> Generator[float, Any, None]:
@@ -310,20 +321,7 @@ def _was_sent(exc: BaseException) -> bool:
     """False only when the request certainly never reached the server (no connection made)."""
     if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
         return False  # no connection, or no TLS session: the request never left
-    seen: set[int] = set()
-    pending: list[Any] = [exc]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError) or any(
-            kind.__name__ == "NewConnectionError" for kind in type(current).__mro__
-        ):
-            return False  # urllib3's "could not connect" (DNS, refused), seen through requests
-        pending.extend(getattr(current, "args", ()) or ())
-        pending.extend((getattr(current, "reason", None), current.__cause__, current.__context__))
-    return True
+    return not is_unreachable(exc)  # refused or unknown host: nothing was sent
 
 
 def _error_keys(envelope: dict[str, Any]) -> list[str]:

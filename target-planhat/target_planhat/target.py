@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import click
+from connector_core.connection_test import Check, run_connection_test
 from connector_core.failures import clean_failures, install_stop_signals, on_failure
-from connector_core.settings import Alias, renamed, retry_properties
+from connector_core.settings import Alias, renamed, retry_properties, warn_unknown_settings
 from connector_core.singer_input import CheckedReader
 from connector_core.urls import base_url_problem
 from singer_sdk import typing as th
@@ -236,6 +237,8 @@ class TargetPlanhat(Target):
         super().__init__(*args, config=renamed(config, ALIASES, self.logger), **kwargs)
         install_stop_signals()
         on_failure(self.abandon)
+        self.append_builtin_config(self.config_jsonschema)
+        warn_unknown_settings(self.config, self.config_jsonschema, "TARGET_PLANHAT_", self.logger)
         self.max_parallelism = (
             1  # Planhat asks for sequential bulk calls; one client, one throttle.
         )
@@ -487,31 +490,19 @@ class TargetPlanhat(Target):
 
     # -- connection test --------------------------------------------------------------------
 
-    def connection_problems(self) -> list[str]:
-        """What is wrong with the token, region/api_url and tenant token (empty when nothing)."""
-        return self.client.check_connection()
+    def connection_checks(self) -> list[Check]:
+        """The main API (token, region/api_url), then the analytics host (tenant token)."""
+        checks = [Check(f"Planhat API at {self.api_url}", self.client.read_one_company)]
+        if self.config.get("tenant_token"):
+            name = f"Planhat analytics host at {self.analytics_url}"
+            checks.append(Check(name, self.client.send_nothing))
+        return checks
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
-        """`--test`: check token, region and tenant token, then exit (1 when something is wrong)."""
-        if not value:
-            return
-        config = ctx.params.get("config")
-        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
-            target = cls(
-                config=config.config if config else None,
-                parse_env_config=bool(config and config.parse_env),
-            )
-        problems = target.connection_problems()
-        if problems:
-            cls.logger.error("Connection test failed: %s", "; ".join(problems))
-            ctx.exit(1)
-        checked = "the API token" + (
-            " and the tenant token" if target.config.get("tenant_token") else ""
-        )
-        cls.logger.info("Connection test passed: %s accepted by %s", checked, target.api_url)
-        click.echo(f"OK: {checked} accepted by {target.api_url}", file=sys.stderr)
-        ctx.exit(0)
+        """`--test`: the connection test (see `connector_core.connection_test`)."""
+        if value:
+            run_connection_test(cls, cls.logger, HOST_SETTINGS, ctx, cls.config_jsonschema)
 
     @classmethod
     def invoke(cls, **kwargs: Any) -> None:
@@ -538,7 +529,10 @@ class TargetPlanhat(Target):
                 is_flag=True,
                 expose_value=False,
                 callback=cls.cb_test,
-                help="Check the API token, region/api_url and tenant token, then exit.",
+                help=(
+                    "Connection test: check the settings, the API token and region/api_url, "
+                    "and the tenant token, one line each, then exit."
+                ),
             )
         )
         return command

@@ -4,6 +4,7 @@ exit code 1 and no traceback; SIGTERM and SIGINT end it with 128 + the signal, n
 from __future__ import annotations
 
 import pytest
+from connector_core.retry import UNREACHABLE_TRIES
 from sandbox.core import Fault
 
 from tests.cli_failures import SIGNALS, assert_clean_failure, free_port, run, stopped, write_files
@@ -25,11 +26,24 @@ def test_a_bad_setting(tmp_path):
     assert "`dynamic_api_url`" in line  # every wrong setting, on the same line
 
 
-def test_an_unreachable_host(tmp_path):
-    config = config_for(f"http://127.0.0.1:{free_port()}", retry_max_tries=2)
+def test_an_unreachable_host_is_given_up_after_a_few_quick_tries(tmp_path):
+    """Refused connections: 3 tries whatever `retry_max_tries` (a minute's first wait would
+    time the test out), and the line names the URL setting and the emulator to start."""
+    port = free_port()
+    config = config_for(f"http://127.0.0.1:{port}", retry_max_tries=8, retry_initial_wait=60)
     outcome = run_tap(config, {"currencies"}, tmp_path)
-    line = assert_clean_failure(outcome, "Could not reach http://127.0.0.1:")
-    assert "check the host settings (`subdomain`, `soap_url`, `api_url`" in line
+    line = assert_clean_failure(outcome, f"Nothing answers at http://127.0.0.1:{port}")
+    assert "(connection refused): check `api_url`." in line
+    assert f"`./run python -m sandbox serve planful --port {port}`" in line
+    assert outcome.stderr.count("| WARNING  | tap-planful.currencies") == UNREACHABLE_TRIES - 1
+
+
+def test_an_unknown_host_names_the_setting(tmp_path):
+    config = config_for("http://127.0.0.1", api_url="https://no-such-host.invalid")
+    outcome = run_tap(config, {"currencies"}, tmp_path)
+    line = assert_clean_failure(outcome, "Nothing answers at https://no-such-host.invalid")
+    assert "(unknown host): check `api_url`." in line
+    assert "sandbox" not in line
 
 
 def test_the_traceback_shows_at_debug_level(tmp_path):
@@ -39,7 +53,7 @@ def test_the_traceback_shows_at_debug_level(tmp_path):
     )
     outcome = run(TAP, arguments, env={"TAP_PLANFUL_LOGLEVEL": "debug"})
     assert outcome.returncode == 1
-    assert "Could not reach http://127.0.0.1:" in outcome.errors[-1]  # SDK lines too, at debug
+    assert "Nothing answers at http://127.0.0.1:" in outcome.errors[-1]  # SDK lines too, at debug
     assert "Traceback of the error above" in outcome.stderr
     assert "Traceback (most recent call last)" in outcome.stderr
 

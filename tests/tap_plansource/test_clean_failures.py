@@ -4,6 +4,7 @@ fix, exit code 1 and no traceback; SIGTERM and SIGINT end it with 128 + the sign
 from __future__ import annotations
 
 import pytest
+from connector_core.retry import UNREACHABLE_TRIES
 from sandbox.core import Fault
 
 from tests.cli_failures import SIGNALS, assert_clean_failure, free_port, run, stopped, write_files
@@ -32,14 +33,20 @@ def test_bad_settings_are_one_line(tmp_path):
     assert_clean_failure(outcome, "`api_url` plain http:// sends credentials in clear")
 
 
-def test_an_unreachable_host(tmp_path):
+def test_an_unreachable_host_is_given_up_after_a_few_quick_tries(tmp_path):
+    port = free_port()
     config = {
-        **tap_config(type("R", (), {"url": f"http://127.0.0.1:{free_port()}"})),
-        "retry_max_tries": 1,
+        **tap_config(type("R", (), {"url": f"http://127.0.0.1:{port}"})),
+        "retry_max_tries": 8,
+        "retry_initial_wait": 60,
     }
     outcome = run_tap(config, ["organizations"], tmp_path)
-    line = assert_clean_failure(outcome, "No PlanSource access token: Could not reach http://127")
-    assert "check `environment` (or `api_url`) and the network" in line
+    line = assert_clean_failure(
+        outcome, f"No PlanSource access token: Nothing answers at http://127.0.0.1:{port}"
+    )
+    assert "(connection refused): check `environment` (or `api_url`)" in line
+    assert f"`./run python -m sandbox serve plansource --port {port}`" in line
+    assert outcome.stderr.count("PlanSource token request failed") == UNREACHABLE_TRIES - 1
 
 
 def test_tls_to_a_host_that_speaks_no_tls(plansource, tmp_path):

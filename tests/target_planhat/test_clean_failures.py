@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from connector_core.retry import UNREACHABLE_TRIES
 
 from tests.cli_failures import (
     SIGNALS,
@@ -93,12 +94,18 @@ def test_batches_done_before_a_bad_line_keep_their_state(planhat, tmp_path):
     assert stored(planhat) == {f"C-{n}" for n in range(4)}  # the fifth was never sent
 
 
-def test_an_unreachable_host(tmp_path):
-    url = f"http://127.0.0.1:{free_port()}"
+def test_an_unreachable_host_is_given_up_after_a_few_quick_tries(tmp_path):
+    """Refused connections: 3 tries, not `retry_max_tries` with minute-long waits (the test
+    would time out), and the line names the setting and the emulator to start."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     stdin = jsonl(*messages("companies", companies(1), ["externalId"]))
-    outcome = run_target(config_for(url, retry_max_tries=2), stdin, tmp_path)
-    line = assert_clean_failure(outcome, f"Could not reach {url}")
-    assert "check `region` / `api_url` and the network" in line
+    config = config_for(url, retry_max_tries=8, retry_initial_wait=60)
+    outcome = run_target(config, stdin, tmp_path)
+    line = assert_clean_failure(outcome, f"Nothing answers at {url} (connection refused)")
+    assert "check `region` / `api_url`" in line
+    assert f"`./run python -m sandbox serve planhat --port {port}`" in line
+    assert outcome.stderr.count("is the host right?") == UNREACHABLE_TRIES - 1
 
 
 def test_tls_to_a_host_that_speaks_no_tls(planhat, tmp_path):
