@@ -131,13 +131,17 @@ def unknown_setting_problems(config: Mapping[str, t.Any], schema: Mapping[str, t
 
 
 def misspelt_variables(
-    prefix: str, schema: Mapping[str, t.Any], environ: Mapping[str, str] | None = None
+    prefix: str,
+    schema: Mapping[str, t.Any],
+    environ: Mapping[str, str] | None = None,
+    config: Mapping[str, t.Any] | None = None,
 ) -> list[str]:
     """One sentence per environment variable `<PREFIX>_<NAME>` whose name is no setting but
     nearly one: Meltano and singer-sdk read only exact names, so it is silently ignored.
 
     Variables of other plugins share the prefix (`TAP_PLANFUL_SALES_API_TYPE` of an inheriting
-    plugin) and Meltano adds its own (`TAP_PLANFUL__SELECT`), so only near-misses are named.
+    plugin) and Meltano adds its own (`TAP_PLANFUL__SELECT`), so only near-misses are named;
+    Meltano also exports each unknown name of `config` as a variable: that one is named once.
     """
     environ = os.environ if environ is None else environ
     known = {name.upper().replace("-", "_"): name for name in known_settings(schema)}
@@ -146,7 +150,7 @@ def misspelt_variables(
         if not variable.startswith(prefix) or variable.startswith(f"{prefix}_"):
             continue
         name = variable.removeprefix(prefix)
-        if name in known or any(
+        if name.lower() in (config or {}) or name in known or any(
             name.endswith(f"_{other}") or name.startswith(f"{other}_") for other in known
         ):  # another plugin's prefix, or a nested setting (`a.b` is <PREFIX>A_B)
             continue
@@ -166,7 +170,17 @@ def warn_unknown_settings(
     the config (a connection test fails on them)."""
     problems = unknown_setting_problems(config, schema)
     for problem in problems:
-        logger.warning("%s; it is ignored.", problem)
-    for problem in misspelt_variables(prefix, schema):
-        logger.warning("%s.", problem)
+        _warn_once(logger, f"{problem}; it is ignored.")
+    for problem in misspelt_variables(prefix, schema, config=config):
+        _warn_once(logger, f"{problem}.")
     return problems
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(logger: logging.Logger, message: str) -> None:
+    """A warning, once per process (a connection test builds its plugin twice)."""
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning("%s", message)

@@ -38,6 +38,51 @@ def test_connection_test_on_an_unreachable_host_names_region(tmp_path):
     assert "`region` / `api_url`" in result.stderr
 
 
+def test_connection_test_without_tenant_token_checks_the_main_api_alone(planhat, tmp_path):
+    config = {k: v for k, v in config_for(planhat.url).items() if k != "tenant_token"}
+    result = run_cli(config, tmp_path, None, "--test")
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("ok: ")] == [
+        f"ok: Planhat API at {planhat.url}: the API token was accepted"
+    ]
+
+
+def test_connection_test_names_the_tenant_token_when_the_analytics_host_refuses_it(
+    planhat, tmp_path
+):
+    config = config_for(planhat.url, tenant_token="00000000-0000-0000-0000-000000000000")
+    result = run_cli(config, tmp_path, None, "--test")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1, errors
+    assert "Connection test failed: Planhat analytics host at" in errors[0]
+    assert "`tenant_token`" in errors[0]
+    assert "00000000-0000" not in result.stderr
+
+
+def test_an_unknown_setting_fails_the_connection_test_and_warns_elsewhere(planhat, tmp_path):
+    config = config_for(planhat.url, on_rejct="fail")
+    result = run_cli(config, tmp_path, None, "--test")
+    assert result.returncode == 1
+    assert "`on_rejct` is not a setting (did you mean `on_reject`?)" in result.stderr
+    assert not planhat.emulator.requests()
+    result = run_cli(config, tmp_path, [])
+    assert result.returncode == 0, result.stderr
+    assert "`on_rejct` is not a setting (did you mean `on_reject`?); it is ignored." in (
+        result.stderr
+    )
+
+
+def test_connection_test_without_a_token_is_one_line(tmp_path):
+    result = run_cli({}, tmp_path, None, "--test")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "| ERROR" in line]
+    assert errors[0].endswith(
+        "'api_token' is a required property. Fix the settings named (in the --config file, or "
+        "with `meltano config`)."
+    )
+
+
 def test_connection_test_reports_a_bad_region_setting(tmp_path):
     config = {"api_token": "t", "region": "us3.attacker.example"}
     result = run_cli(config, tmp_path, None, "--test")
