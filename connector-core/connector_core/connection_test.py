@@ -40,9 +40,8 @@ class Check:
 class ConnectionTested(t.Protocol):
     """A plugin with a connection test: its checks, built from its (validated) config."""
 
-    config: Mapping[str, t.Any]
-    config_jsonschema: t.ClassVar[dict]
-    logger: t.ClassVar[logging.Logger]
+    @property
+    def config(self) -> Mapping[str, t.Any]: ...
 
     def connection_checks(self) -> list[Check]: ...
 
@@ -85,4 +84,3 @@ def run_connection_test(
             click.echo(f"{PASSED}: {check.name}: {seen}", err=True)
     logger.info("Connection test passed")
     ctx.exit(0)
-

@@ -150,8 +150,10 @@ def misspelt_variables(
         if not variable.startswith(prefix) or variable.startswith(f"{prefix}_"):
             continue
         name = variable.removeprefix(prefix)
-        if name.lower() in (config or {}) or name in known or any(
-            name.endswith(f"_{other}") or name.startswith(f"{other}_") for other in known
+        if (
+            name.lower() in (config or {})
+            or name in known
+            or any(name.endswith(f"_{other}") or name.startswith(f"{other}_") for other in known)
         ):  # another plugin's prefix, or a nested setting (`a.b` is <PREFIX>A_B)
             continue
         closest = _closest(name, known, ENV_CLOSE_ENOUGH)

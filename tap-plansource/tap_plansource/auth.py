@@ -123,7 +123,9 @@ class TokenManager:
         except AssertionExpiredError as exc:
             raise ClockSkewError(clock_skew_message(tries, exc.response)) from exc
         except CONNECTION_ERRORS as exc:
-            msg = "No PlanSource access token: " + describe(exc, HOST_SETTINGS, emulator="plansource")
+            msg = "No PlanSource access token: " + describe(
+                exc, HOST_SETTINGS, emulator="plansource"
+            )
             raise TokenEndpointUnavailableError(msg) from exc
         except TokenEndpointBusyError as exc:
             msg = (

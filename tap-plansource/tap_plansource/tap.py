@@ -425,7 +425,7 @@ class TapPlanSource(ConnectorTap):
             return f"issued a token for {self.settings.username!r}"
 
         def read() -> str:
-            _, records = organizations._fetch(None, None)  # noqa: SLF001 - our stream's one page
+            _, records = organizations._fetch(None, None)  # our stream's one page, no fan-out
             return f"read {len(records)} organization(s)"
 
         return [

@@ -12,7 +12,9 @@ from connector_core.failures import describe
 from connector_core.retry import UNREACHABLE_MAX_WAIT, UNREACHABLE_TRIES, RetryPolicy
 from connector_core.settings import misspelt_variables, unknown_setting_problems
 
-SCHEMA = {"properties": {"page_size": {}, "client_secret": {}, "path_overrides": {}}}
+SCHEMA: dict[str, dict[str, dict]] = {
+    "properties": {"page_size": {}, "client_secret": {}, "path_overrides": {}}
+}
 
 
 def refused(port: int) -> requests.ConnectionError:

@@ -6,6 +6,7 @@ line ending with `# needs: real services` is skipped."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
+from tests.cli_failures import free_port
 from tests.pipelines.conftest import MELTANO, REPO, MeltanoProject
 from tests.pipelines.postgres import SANDBOX, create_warehouse
 from tests.pipelines.postgres import meltano_env as postgres_meltano_env
@@ -140,3 +142,72 @@ def test_select_shows_the_sandbox_streams_only_with_the_environment(
     without = _meltano(meltano_project, args, env).stdout
     assert expected in with_environment
     assert expected not in without
+
+
+CONNECTION_TESTS = [c for c in COMMANDS if c.skipped and c.text.endswith(" --test")]
+"""The production section's `meltano invoke <plugin> --test` lines."""
+CHECKS = {"tap-planful": 3, "tap-plansource": 2, "target-planhat": 2}
+"""The checks each plugin makes with the sandbox's settings (Planful: SOAP, REST and Dynamic
+Planning; PlanSource: token and Admin API; Planhat: API and analytics host)."""
+
+
+def _as_variables(plugin: str) -> dict[str, str]:
+    """The sandbox environment's settings of `plugin` as the variables a filled-in `.env` holds
+    for `prod` (values Meltano expands itself, `${...}`, left out)."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    sandbox = next(e for e in project["environments"] if e["name"] == "sandbox")
+    plugins = [p for kind in sandbox["config"]["plugins"].values() for p in kind]
+    config = next(p["config"] for p in plugins if p["name"] == plugin)
+    prefix = plugin.upper().replace("-", "_") + "_"
+    return {
+        prefix + name.upper(): value if isinstance(value, str) else json.dumps(value)
+        for name, value in config.items()
+        if not (isinstance(value, str) and "${" in value)
+    }
+
+
+def _prod_env(project: MeltanoProject, plugin: str) -> dict[str, str]:
+    """`prod` filled in with the sandbox's credentials, pointed at the session's emulators."""
+    urls = {k: v for k, v in project.env.items() if k.endswith("_URL")}
+    return _as_a_newcomer(project.env) | _as_variables(plugin) | urls
+
+
+def test_the_production_connection_tests_pass_against_the_sandbox(meltano_project):
+    """The README's `--test` lines, as written, with `.env`'s variables set to the sandbox's
+    credentials and URLs: one `ok:` line per API, exit 0."""
+    assert {c.text.split()[-2] for c in CONNECTION_TESTS} == set(CHECKS)
+    for command in CONNECTION_TESTS:
+        plugin = command.text.split()[-2]
+        arguments = command.text.removeprefix("./run meltano")
+        result = _meltano(meltano_project, arguments, _prod_env(meltano_project, plugin))
+        detail = f"{command.line}\n--- stderr ---\n{result.stderr[-4000:]}"
+        assert result.returncode == 0, detail
+        assert result.stderr.count(" ok: ") == CHECKS[plugin], detail
+        assert "Connection test passed" in result.stderr, detail
+        assert "Traceback" not in result.stderr, detail
+
+
+def test_the_production_connection_tests_name_the_setting_of_a_stopped_emulator(meltano_project):
+    """The same lines with an emulator that is not running (nothing listens on its port): exit
+    1, one error line naming the URL setting and the emulator to start."""
+    stopped = {  # the variable moved to a free port, and the setting the line names
+        "tap-planful": ("TAP_PLANFUL_SOAP_URL", "check `soap_url`"),
+        "tap-plansource": ("TAP_PLANSOURCE_API_URL", "check `environment` (or `api_url`)"),
+        "target-planhat": ("TARGET_PLANHAT_API_URL", "check `region` / `api_url`"),
+    }
+    for command in CONNECTION_TESTS:
+        plugin = command.text.split()[-2]
+        env = _prod_env(meltano_project, plugin)
+        port = free_port()
+        variable, setting = stopped[plugin]
+        env[variable] = re.sub(r":\d+", f":{port}", env[variable], count=1)
+        arguments = command.text.removeprefix("./run meltano")
+        result = _meltano(meltano_project, arguments, env)
+        detail = f"{command.line}\n--- stderr ---\n{result.stderr[-4000:]}"
+        assert result.returncode == 1, detail
+        failed = [line for line in result.stderr.splitlines() if "Connection test failed" in line]
+        assert len(failed) == 1, detail
+        assert f"Nothing answers at http://127.0.0.1:{port} (connection refused)" in failed[0]
+        assert setting in failed[0], failed[0]
+        assert f"python -m sandbox serve {plugin.split('-', 1)[1]} --port {port}" in failed[0]
+        assert "Traceback" not in result.stderr, detail

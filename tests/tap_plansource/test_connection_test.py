@@ -44,7 +44,10 @@ def test_a_wrong_secret_names_the_credentials(plansource, tmp_path):
 
 def test_an_emulator_that_is_not_running(tmp_path):
     port = free_port()
-    config = {**tap_config(type("R", (), {"url": f"http://127.0.0.1:{port}"})), "retry_max_tries": 8}
+    config = {
+        **tap_config(type("R", (), {"url": f"http://127.0.0.1:{port}"})),
+        "retry_max_tries": 8,
+    }
     outcome = run_test(config, tmp_path)
     line = assert_clean_failure(outcome, f"Nothing answers at http://127.0.0.1:{port}")
     assert "check `environment` (or `api_url`)" in line
@@ -53,7 +56,7 @@ def test_an_emulator_that_is_not_running(tmp_path):
 
 def test_an_unknown_setting_fails_the_test_with_the_closest_name(plansource, tmp_path):
     outcome = run_test(tap_config(plansource, page_sise=5), tmp_path)
-    line = assert_clean_failure(outcome, "`page_sise` is not a setting (did you mean `page_size`?)")
+    assert_clean_failure(outcome, "`page_sise` is not a setting (did you mean `page_size`?)")
     assert not plansource.emulator.requests()
 
 
