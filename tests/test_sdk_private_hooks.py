@@ -16,9 +16,11 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from connector_core.tap import ConnectorTap
 from singer_sdk import Stream, Tap, Target
 from singer_sdk.sinks import Sink
 from singer_sdk.streams import RESTStream
+from singer_sdk.tap_base import CliTestOptionValue
 from tap_planful.tap import TapPlanful
 from tap_plansource.tap import TapPlanSource
 from target_planhat.target import TargetPlanhat
@@ -81,3 +83,14 @@ def test_no_final_method_is_overridden(plugin):
             if base is not None and getattr(base, "__final__", False):
                 pytest.fail(f"{klass.__name__}.{name} overrides a final singer-sdk method")
             assert value is not None
+
+
+@pytest.mark.parametrize("tap", [TapPlanful, TapPlanSource])
+def test_the_test_flag_without_a_value_reaches_our_connection_test(tap):
+    """`ConnectorTap.cb_test` runs the connection test for singer-sdk's `--test` value `all`
+    (what the flag gives without a value) and leaves `--test=schema` to singer-sdk."""
+    [option] = [p for p in tap.get_singer_command().params if p.name == "test"]
+    assert option.flag_value == CliTestOptionValue.All.value
+    assert option.default == CliTestOptionValue.Disabled.value
+    assert option.callback == tap.cb_test
+    assert tap.cb_test.__func__ is ConnectorTap.cb_test.__func__  # type: ignore[attr-defined]

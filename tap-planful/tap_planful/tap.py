@@ -409,8 +409,10 @@ class TapPlanful(ConnectorTap):
             raise ConfigValidationError(
                 "Config validation failed", errors=errors, schema=self.config_jsonschema
             )
-        for error in errors:
-            self.logger.warning(error)
+        if errors:  # discovery: offline, but say now what a sync and --test will refuse
+            self.logger.warning(
+                "Discovery goes on, but a sync or --test would fail: %s", "; ".join(errors)
+            )
         return errors
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

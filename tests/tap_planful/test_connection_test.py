@@ -96,3 +96,13 @@ def test_schema_mode_is_singer_sdks(planful, tmp_path):
     assert outcome.returncode == 0, outcome.stderr[-3000:]
     assert {message["type"] for message in outcome.messages} == {"SCHEMA"}
     assert not planful.emulator.requests()
+
+
+def test_discovery_without_credentials_stays_offline_with_one_warning(tmp_path):
+    outcome = run(TAP, [*write_files(tmp_path, config={}), "--discover"])
+    assert outcome.returncode == 0, outcome.stderr[-3000:]
+    warnings = [line for line in outcome.stderr.splitlines() if "| WARNING" in line]
+    assert len(warnings) == 1, warnings
+    assert "a sync or --test would fail: `access_id` is required" in warnings[0]
+    assert "`subdomain` (or `api_url`) is required" in warnings[0]
+    assert json.loads(outcome.stdout)["streams"]
