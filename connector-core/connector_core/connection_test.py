@@ -16,7 +16,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from connector_core.failures import USER_ERRORS, clean_failures, describe, emulator, fail
 from connector_core.redact import settings_redactor
-from connector_core.settings import unknown_setting_problems
+from connector_core.settings import misspelt_variables, unknown_setting_problems, variable_prefix
 
 if t.TYPE_CHECKING:
     import logging
@@ -40,6 +40,8 @@ class Check:
 class ConnectionTested(t.Protocol):
     """A plugin with a connection test: its checks, built from its (validated) config."""
 
+    name: str
+
     @property
     def config(self) -> Mapping[str, t.Any]: ...
 
@@ -60,7 +62,8 @@ def run_connection_test(
     ctx: click.Context,
     schema: Mapping[str, t.Any],
 ) -> t.NoReturn:
-    """`--test`: unknown setting names and invalid settings fail first; then each check, one
+    """`--test`: unknown setting names (in the config, or variables that nearly name a setting)
+    and invalid settings fail first; then each check, one
     line each on stderr; exit 0 when all passed, else 1 after the failing check's line."""
     params = ctx.params
     given = params.get("config")
@@ -70,7 +73,9 @@ def run_connection_test(
             parse_env_config=bool(given and given.parse_env),
             validate_config=True,
         )
+        prefix = variable_prefix(plugin.name)
         unknown = unknown_setting_problems(plugin.config, schema)
+        unknown += misspelt_variables(prefix, schema, config=plugin.config)
         if unknown:
             raise ConfigValidationError("Config validation failed", errors=unknown)
         tested = plugin_class(config=quick(plugin.config), parse_env_config=False)

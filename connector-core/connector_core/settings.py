@@ -108,6 +108,11 @@ ENV_CLOSE_ENOUGH = 0.8
 """The same for variables: only near-misses, as other plugins' variables share the prefix."""
 
 
+def variable_prefix(plugin_name: str) -> str:
+    """The prefix of a plugin's environment variables (`tap-planful`: `TAP_PLANFUL_`)."""
+    return f"{plugin_name.upper().replace('-', '_')}_"
+
+
 def known_settings(schema: Mapping[str, t.Any]) -> list[str]:
     """The setting names of a plugin's config schema (singer-sdk's built-in ones included when
     the plugin has appended them)."""

@@ -15,7 +15,7 @@ from typing_extensions import override
 from connector_core import flattening, pipe
 from connector_core.connection_test import Check, run_connection_test
 from connector_core.failures import clean_failures
-from connector_core.settings import warn_unknown_settings
+from connector_core.settings import variable_prefix, warn_unknown_settings
 
 if t.TYPE_CHECKING:
     import click
@@ -52,7 +52,7 @@ class ConnectorTap(Tap):
         if self.config.get(EMIT_ACTIVATE_VERSION):
             raise ConfigValidationError(ACTIVATE_VERSION_REFUSED, errors=[ACTIVATE_VERSION_REFUSED])
         self.append_builtin_config(self.config_jsonschema)
-        prefix = f"{self.name.upper().replace('-', '_')}_"
+        prefix = variable_prefix(self.name)
         warn_unknown_settings(self.config, self.config_jsonschema, prefix, self.logger)
 
     def connection_checks(self) -> list[Check]:

@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 import click
 from connector_core.connection_test import Check, run_connection_test
 from connector_core.failures import clean_failures, install_stop_signals, on_failure
-from connector_core.settings import Alias, renamed, retry_properties, warn_unknown_settings
+from connector_core.settings import (
+    Alias,
+    renamed,
+    retry_properties,
+    variable_prefix,
+    warn_unknown_settings,
+)
 from connector_core.singer_input import CheckedReader
 from connector_core.urls import base_url_problem
 from singer_sdk import typing as th
@@ -238,7 +244,8 @@ class TargetPlanhat(Target):
         install_stop_signals()
         on_failure(self.abandon)
         self.append_builtin_config(self.config_jsonschema)
-        warn_unknown_settings(self.config, self.config_jsonschema, "TARGET_PLANHAT_", self.logger)
+        prefix = variable_prefix(self.name)
+        warn_unknown_settings(self.config, self.config_jsonschema, prefix, self.logger)
         self.max_parallelism = (
             1  # Planhat asks for sequential bulk calls; one client, one throttle.
         )
