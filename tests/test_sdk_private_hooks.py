@@ -93,4 +93,4 @@ def test_the_test_flag_without_a_value_reaches_our_connection_test(tap):
     assert option.flag_value == CliTestOptionValue.All.value
     assert option.default == CliTestOptionValue.Disabled.value
     assert option.callback == tap.cb_test
-    assert tap.cb_test.__func__ is ConnectorTap.cb_test.__func__  # type: ignore[attr-defined]
+    assert tap.cb_test.__func__ is ConnectorTap.cb_test.__func__
