@@ -63,8 +63,8 @@ def run_connection_test(
     schema: Mapping[str, t.Any],
 ) -> t.NoReturn:
     """`--test`: unknown setting names (in the config, or variables that nearly name a setting)
-    and invalid settings fail first; then each check, one
-    line each on stderr; exit 0 when all passed, else 1 after the failing check's line."""
+    and invalid settings fail first; then each check, one line each on stderr; exit 0 when all
+    passed, else 1 after the failing check's line."""
     params = ctx.params
     given = params.get("config")
     with clean_failures(logger, hosts, params, schema):
