@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 UV = ROOT / ".tools" / "bin" / "uv"
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 CORE = "planful-plansource-planhat-core"
+GITHUB = "https://github.com/<owner>/<repository>"
+"""The repository in the READMEs' Git URLs; the tests put a local copy in its place."""
 VERSION = tomllib.loads((ROOT / "connector-core" / "pyproject.toml").read_text())["project"][
     "version"
 ]
@@ -72,6 +75,15 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeou
             f"\n{result.stdout[-2000:]}"
         )
     return result
+
+
+def readme_line(plugin: str, start: str) -> str:
+    """The line of the plugin README's "Install and run" section that starts with `start`."""
+    readme = (ROOT / plugin / "README.md").read_text()
+    begin = readme.index("\n## Install and run\n")
+    section = readme[begin : readme.index("\n## ", begin + 1)]
+    [line] = [line for line in section.splitlines() if line.startswith(start)]
+    return line
 
 
 def wheel(dist: Path, distribution: str) -> Path:
@@ -126,15 +138,15 @@ def installed(bin_dir: Path, cwd: Path) -> dict[str, Any]:
 
 
 def test_a_plugin_wheel_installs_alone_and_syncs(dist, emulators, tmp_path):
-    """`pip install --find-links dist dist/tap_plansource-<version>-py3-none-any.whl` (README,
-    Install) in a fresh environment: the plugin's wheel, the core's wheel beside it and what they
-    declare from the package index; then `--about`, `--version` and a sync."""
+    """`pip install --find-links dist dist/tap_plansource-<version>-py3-none-any.whl` as
+    tap-plansource's README writes it, in a fresh environment: the plugin's wheel, the core's
+    wheel beside it and what they declare from the package index; then `--about`, `--version`
+    and a sync."""
     bin_dir = fresh_venv(tmp_path / "venv")
-    plugin_wheel = wheel(dist, "tap-plansource")
-    run(
-        [*uv_pip_install(bin_dir), "--find-links", str(dist), str(plugin_wheel)],
-        cwd=tmp_path,
-    )
+    (tmp_path / "dist").symlink_to(dist, target_is_directory=True)
+    command = shlex.split(readme_line("tap-plansource", "pip install --find-links "))
+    assert command[-1] == f"dist/{wheel(dist, 'tap-plansource').name}"
+    run([*uv_pip_install(bin_dir), *command[2:]], cwd=tmp_path)
     where = installed(bin_dir, tmp_path)
     assert Path(where["core"]).is_relative_to(tmp_path / "venv"), where["core"]
     assert where["direct_url"] is None  # from the wheel beside the plugin, not a path or editable
@@ -179,8 +191,8 @@ def test_a_plugin_wheel_installs_alone_and_syncs(dist, emulators, tmp_path):
 
 
 def test_the_git_url_form_installs_the_plugin_with_its_core(dist, tmp_path):
-    """The `#subdirectory=` form of README, Install: both requirements from one Git repository
-    (here a local copy of the working tree, as `git+file://`), built by pip's build backend."""
+    """The Git form of target-planhat's README: the plugin and the core from their subdirectories
+    of one tag of one repository (here a local copy of the working tree, as `git+file://`)."""
     repository = tmp_path / "repository"
     files = run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT
@@ -196,16 +208,11 @@ def test_the_git_url_form_installs_the_plugin_with_its_core(dist, tmp_path):
     run([*git, "commit", "--quiet", "--message", "snapshot"], cwd=repository)
     run([*git, "tag", f"v{VERSION}"], cwd=repository)
 
-    url = f"git+{repository.as_uri()}@v{VERSION}"
+    command = shlex.split(readme_line("target-planhat", f'pip install "{CORE}@git+'))
+    requirements = [r.replace(GITHUB, repository.as_uri()) for r in command[2:]]
+    assert all(f"@v{VERSION}#subdirectory=" in r for r in requirements)
     bin_dir = fresh_venv(tmp_path / "venv")
-    run(
-        [
-            *uv_pip_install(bin_dir),
-            f"{CORE} @ {url}#subdirectory=connector-core",
-            f"target-planhat @ {url}#subdirectory=target-planhat",
-        ],
-        cwd=tmp_path,
-    )
+    run([*uv_pip_install(bin_dir), *requirements], cwd=tmp_path)
     where = installed(bin_dir, tmp_path)
     assert Path(where["core"]).is_relative_to(tmp_path / "venv"), where["core"]
     assert "connector-core" in json.loads(where["direct_url"])["subdirectory"]
@@ -217,14 +224,14 @@ def test_a_meltano_project_elsewhere_adds_each_plugin_from_its_definition(
     dist, emulators, tmp_path
 ):
     """`meltano add --from-ref <plugin>/meltano-definition.yml <plugin>` in a new project with the
-    wheels as `pip_url` (README, Install), `meltano invoke <plugin> --about`, then one
+    wheels in its `dist/` as `pip_url` (each README's line), `meltano invoke <plugin> --about`, one
     `meltano run` from the Planful emulator into the Planhat emulator."""
     project = tmp_path / "project"
     run([MELTANO, "init", "--no-usage-stats", str(project)], cwd=tmp_path)
-    core_wheel = wheel(dist, CORE)
+    shutil.copytree(dist, project / "dist")
     for plugin in PLUGINS:
         definition = yaml.safe_load((ROOT / plugin / DEFINITION).read_text())
-        definition["pip_url"] = f"{core_wheel} {wheel(dist, plugin)}"
+        definition["pip_url"] = readme_line(plugin, "pip_url: dist/").removeprefix("pip_url: ")
         reference = tmp_path / f"{plugin}.yml"
         reference.write_text(yaml.safe_dump(definition, sort_keys=False))
         run([MELTANO, "add", "--from-ref", str(reference), plugin], cwd=project)
