@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 import yaml
+from sandbox.planful.app import ACCESS_TOKEN
+from sandbox.planhat.app import SANDBOX_TOKEN, TENANT_UUID
 from sandbox.plansource.app import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -255,14 +257,14 @@ def test_a_meltano_project_elsewhere_adds_each_plugin_from_its_definition(
     settings = {
         "TAP_PLANFUL_API_TYPE": "dynamic",
         "TAP_PLANFUL_DYNAMIC_API_URL": f"{planful.url}/api",
-        "TAP_PLANFUL_ACCESS_TOKEN": "0b6f2c4e-8a1d-4e3b-9c7f-5d2a1e8b3c90",
+        "TAP_PLANFUL_ACCESS_TOKEN": ACCESS_TOKEN,
         "TAP_PLANFUL_SOURCE_MODELS": json.dumps([{"model": "salestxn", "key_fields": ["txn_id"]}]),
         "TAP_PLANFUL_STREAM_MAPS": json.dumps({"metrics": metrics, "dp_esm_data": "__NULL__"}),
         "TAP_PLANFUL__SELECT": json.dumps(["dp_esm_data.*"]),
         "TARGET_PLANHAT_API_URL": planhat.url,
         "TARGET_PLANHAT_ANALYTICS_URL": planhat.url,
-        "TARGET_PLANHAT_API_TOKEN": "sandbox-token",
-        "TARGET_PLANHAT_TENANT_TOKEN": "6f1d3c2a-9b8e-4f7a-a1c5-2d4e6f8a0b1c",
+        "TARGET_PLANHAT_API_TOKEN": SANDBOX_TOKEN,
+        "TARGET_PLANHAT_TENANT_TOKEN": TENANT_UUID,
     }
     extracted = run([MELTANO, "invoke", "tap-planful"], cwd=project, env=settings).stdout
     messages = [json.loads(line) for line in extracted.splitlines() if line.startswith("{")]
@@ -275,7 +277,7 @@ def test_a_meltano_project_elsewhere_adds_each_plugin_from_its_definition(
     requests.put(  # the customers Planhat knows (metrics of unknown companies are rejected)
         f"{planhat.url}/companies",
         json=companies,
-        headers={"Authorization": "Bearer sandbox-token"},
+        headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
         timeout=30,
     ).raise_for_status()
 
