@@ -1,18 +1,40 @@
-"""Regenerate the settings table of each plugin's README from `<plugin> --about --format=markdown`.
+"""Regenerate what each plugin says about itself in files: the settings table of its README (from
+`<plugin> --about --format=markdown`) and its Meltano plugin definition (from `<plugin> --about
+--format=json`), both from the settings the plugin declares.
 
-The table sits between two markers in `<plugin>/README.md`; `tests/test_readme.py` fails when it
-differs from what the plugin prints (a setting added, renamed or described anew), and running
-`./run python scripts/plugin_docs.py` brings it back in line. `--check` only reports.
+The table sits between two markers in `<plugin>/README.md`; the definition is
+`<plugin>/meltano-definition.yml`, the file `meltano add --from-ref` reads. `tests/test_readme.py`
+and `tests/test_plugin_definitions.py` fail when either differs from what the plugin prints (a
+setting added, renamed or described anew), and running `./run python scripts/plugin_docs.py`
+brings both back in line. `--check` only reports.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ("tap-planful", "tap-plansource", "target-planhat")
+DEFINITION = "meltano-definition.yml"
+
+MELTANO_CAPABILITIES = {
+    "extractors": {
+        "properties", "catalog", "discover", "state", "about", "stream-maps", "activate-version",
+        "batch", "test", "log-based", "schema-flattening", "structured-logging",
+    },
+    "loaders": {
+        "about", "stream-maps", "activate-version", "batch", "soft-delete", "hard-delete",
+        "datatype-failsafe", "schema-flattening", "structured-logging",
+    },
+}  # fmt: skip
+"""The capabilities Meltano 4.4.1 accepts per plugin type (`meltano.schema.json`); singer-sdk also
+reports some Meltano refuses (`validate-records`)."""
 
 
 def begin_marker(plugin: str) -> str:
@@ -55,6 +77,103 @@ def with_table(plugin: str, readme: str, table: str) -> str:
     return f"{readme[:start]}\n{table}\n{readme[end:]}"
 
 
+def plugin_type(plugin: str) -> str:
+    return "extractors" if plugin.startswith("tap-") else "loaders"
+
+
+def about(plugin: str) -> dict[str, Any]:
+    """What the plugin prints with `--about --format=json`: version, capabilities, settings."""
+    executable = Path(sys.executable).with_name(plugin)
+    result = subprocess.run(
+        [str(executable), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(result.stdout)
+
+
+def setting_kind(schema: dict[str, Any]) -> str:
+    """The Meltano setting kind of a JSON schema property.
+
+    Numbers become `integer`: Meltano 4.4.1 cannot read a `decimal` setting from an environment
+    variable (`Object of type Decimal is not JSON serializable`), and the project keeps to the
+    kinds it can read.
+    """
+    types = schema.get("type", [])
+    types = {types} if isinstance(types, str) else set(types)
+    if "enum" in schema:
+        return "options"
+    for json_type, kind in (
+        ("boolean", "boolean"),
+        ("integer", "integer"),
+        ("number", "integer"),
+        ("array", "array"),
+        ("object", "object"),
+    ):
+        if json_type in types:
+            return kind
+    if schema.get("format") in {"date-time", "date"}:
+        return "date_iso8601"
+    return "string"
+
+
+def meltano_setting(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    setting: dict[str, Any] = {"name": name, "kind": setting_kind(schema)}
+    if "title" in schema:
+        setting["label"] = schema["title"]
+    setting["description"] = " ".join(schema.get("description", "").split())
+    if "default" in schema:
+        default = schema["default"]
+        integral = isinstance(default, float) and default.is_integer()
+        setting["value"] = int(default) if integral else default
+    if "enum" in schema:
+        setting["options"] = [{"label": str(v), "value": v} for v in schema["enum"]]
+    if schema.get("secret"):
+        setting["sensitive"] = True
+    return setting
+
+
+def meltano_definition(plugin: str) -> dict[str, Any]:
+    """The plugin as Meltano's plugin definition format has it (what `meltano add --from-ref`
+    reads): the released package as `pip_url`, every setting the plugin declares except the
+    deprecated aliases, with its kind, description, default and whether it is secret."""
+    info = about(plugin)
+    schema = info["settings"]
+    definition: dict[str, Any] = {
+        "name": plugin,
+        "namespace": plugin.replace("-", "_"),
+        "pip_url": f"{plugin}=={info['version']}",
+        "executable": plugin,
+        "description": info["description"],
+        "capabilities": [
+            c for c in info["capabilities"] if c in MELTANO_CAPABILITIES[plugin_type(plugin)]
+        ],
+    }
+    if schema.get("required"):
+        definition["settings_group_validation"] = [schema["required"]]
+    definition["settings"] = [
+        meltano_setting(name, prop)
+        for name, prop in schema["properties"].items()
+        if not prop.get("deprecated")
+    ]
+    return definition
+
+
+def definition_text(plugin: str) -> str:
+    header = (
+        f"# Meltano plugin definition of {plugin}, generated from\n"
+        f"# `{plugin} --about --format=json` by `./run python scripts/plugin_docs.py` (do not\n"
+        "# edit). Add it to a Meltano project with `meltano add --from-ref <this file or URL>\n"
+        f"# {plugin}`; {plugin}/README.md, Install, shows pip_url for a Git URL or wheels.\n"
+    )
+    body = yaml.safe_dump(
+        meltano_definition(plugin), sort_keys=False, allow_unicode=True, width=100
+    )
+    return header + body
+
+
 def main() -> int:
     check = "--check" in sys.argv[1:]
     stale = []
@@ -62,14 +181,19 @@ def main() -> int:
         path = ROOT / plugin / "README.md"
         readme = path.read_text()
         table = settings_table(plugin)
-        if documented_table(plugin, readme) == table:
-            continue
-        stale.append(plugin)
-        if not check:
-            path.write_text(with_table(plugin, readme, table))
+        if documented_table(plugin, readme) != table:
+            stale.append(f"{plugin}/README.md: settings table")
+            if not check:
+                path.write_text(with_table(plugin, readme, table))
+        path = ROOT / plugin / DEFINITION
+        text = definition_text(plugin)
+        if not path.exists() or path.read_text() != text:
+            stale.append(f"{plugin}/{DEFINITION}")
+            if not check:
+                path.write_text(text)
     verb = "out of date" if check else "regenerated"
-    for plugin in stale:
-        print(f"{plugin}/README.md: settings table {verb}")
+    for what in stale:
+        print(f"{what} {verb}")
     return 1 if check and stale else 0
 
 

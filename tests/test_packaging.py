@@ -20,6 +20,8 @@ ROOT = Path(__file__).parents[1]
 UV = ROOT / ".tools" / "bin" / "uv"
 WORKSPACE = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
 MEMBERS = [m for m in WORKSPACE["members"] if (ROOT / m / "pyproject.toml").exists()]
+CORE = "connector-core"
+"""The directory of the shared core (its distribution: `<project name>-core`)."""
 PLUGINS = {
     "tap-planful": TapPlanful,
     "tap-plansource": TapPlanSource,
@@ -40,6 +42,11 @@ def packages(member: str) -> list[str]:
 
 def normalized(distribution: str) -> str:
     return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def distribution(member: str) -> str:
+    """The member's distribution name (what `pip install` and a package index know it by)."""
+    return normalized(pyproject(member)["project"]["name"])
 
 
 def declared(member: str) -> set[str]:
@@ -82,7 +89,7 @@ def test_every_member_is_checked():
 def test_every_imported_distribution_is_declared(member):
     providers = dict(importlib.metadata.packages_distributions())
     for other in MEMBERS:  # editable installs do not list their packages in the metadata
-        providers |= {package: [other] for package in packages(other)}
+        providers |= {package: [distribution(other)] for package in packages(other)}
     imported = imported_modules(member)
     assert imported, member
     undeclared = {}
@@ -103,7 +110,24 @@ def test_one_backoff_distribution():
         assert "backoff" not in declared(member), member
 
 
-@pytest.mark.parametrize("member", list(PLUGINS))
+def test_the_shared_core_has_a_name_only_this_project_uses():
+    """A generic unpublished name (`connector-core`) is anyone's to register on the package index,
+    and `pip install <plugin>` would then install their code; the core is named after the project
+    and each plugin accepts only the core version it was released with."""
+    project = normalized(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"])
+    core = distribution(CORE)
+    assert core == f"{project}-core"
+    version = pyproject(CORE)["project"]["version"]
+    for member in PLUGINS:
+        requirements = pyproject(member)["project"]["dependencies"]
+        assert f"{core}=={version}" in requirements, member
+        assert pyproject(member)["project"]["version"] == version, "released together"
+    generic = {"connector-core", "core", "connector", "common", "shared"}
+    for member in MEMBERS:
+        assert not declared(member) & generic, member
+
+
+@pytest.mark.parametrize("member", [*PLUGINS, CORE])
 def test_plugin_metadata_a_package_index_shows(member):
     project = pyproject(member)["project"]
     assert project["license"] == "Apache-2.0"
