@@ -478,6 +478,18 @@ class PlanhatSink(BatchSink):
             ) + (f"; see {self.report.rejects_path}" if self.report.rejects_path else "")
             raise RecordsRejectedError(msg)
 
+    def _warn_unplaced(self, batch: int, unplaced: int) -> None:
+        """Errors that name no record sent: kept whole in the rejects file; the batch is in the
+        ledger all the same (Planhat's counts answer every item), so nothing goes out twice."""
+        self.logger.warning(
+            "%s: batch %d: %d error(s) name no record that was sent (kept whole in the rejects "
+            "file); Planhat answered every item, so the batch is remembered as sent: change "
+            "those records or run with full_resync to send them again",
+            self.stream_name,
+            batch,
+            unplaced,
+        )
+
     def warn_unknown_outcomes(self, attempts: int, count: int, *, idempotent: bool) -> None:
         if not attempts:
             return
@@ -564,8 +576,10 @@ class BulkUpsertSink(PlanhatSink):
                 position=position,
                 keys=self.key_summary(staged.payload) if staged is not None else "",
             )
-        if not missing and not unplaced:
+        if not missing:  # every item answered: what no error names was accepted
             self.remember([e for i, e in enumerate(chunk) if i not in refused])
+            if unplaced:
+                self._warn_unplaced(batch, unplaced)
         self.logger.info(
             "%s: batch %d: %d sent, %d created, %d updated, %d unchanged, %d rejected, %d skipped "
             "(PUT /%s %d, %.2f s)",
@@ -786,16 +800,10 @@ class AnalyticsSendSink(PlanhatSink):
                 count,
                 said,
             )
-        elif unplaced:
-            self.logger.warning(
-                "%s: batch %d: %d error(s) name no item that was sent; the batch stays out of "
-                "the ledger, so the next run sends it again",
-                self.stream_name,
-                batch,
-                unplaced,
-            )
-        else:
+        else:  # every item answered: what no error names was accepted
             self.remember([e for i, e in enumerate(entries) if i not in refused])
+            if unplaced:
+                self._warn_unplaced(batch, unplaced)
         self.logger.info(
             "%s: batch %d: %d sent (%d bytes), %s processed, %d rejected (POST /%s, %.2f s)",
             self.stream_name,
@@ -815,16 +823,17 @@ class AnalyticsSendSink(PlanhatSink):
         """Report each error entry; returns the positions they name and how many name none."""
         if not errors:
             return set(), 0
-        positions: dict[bytes, list[int]] = {}
+        positions: dict[tuple[str, ...], list[int]] = {}
         for position, entry in enumerate(entries):
-            assert entry.item is not None
-            positions.setdefault(entry.item, []).append(position)
+            positions.setdefault(_identity(entry.payload), []).append(position)
         refused: set[int] = set()
         unplaced = 0
         for error in errors:
             item = _item(error)
-            found = positions.get(_encode(item)) if item is not None else None
-            named = next((p for p in found or () if p not in refused), None)
+            found = positions.get(_identity(item)) if isinstance(item, dict) else None
+            free = [p for p in found or () if p not in refused]
+            same_value = [p for p in free if entries[p].payload.get("value") == item.get("value")]
+            named = (same_value or free or [None])[0]
             if named is None:
                 unplaced += 1
             else:
@@ -878,6 +887,17 @@ def _bodies(entries: list[Staged], limit: int) -> list[list[Staged]]:
     if current:
         bodies.append(current)
     return bodies
+
+
+_IDENTITY_FIELDS = ("dimensionId", "externalId", "cId", "id", "email", "action", "date")
+"""What tells one analytics item from another (metric: dimension, external id, date; activity:
+action, company, user, date). An echo may add defaults (`model`, `weight`), so never bytes."""
+
+
+def _identity(item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(
+        "" if (value := item.get(name)) is None else str(value) for name in _IDENTITY_FIELDS
+    )
 
 
 def _item(entry: Any) -> Any:

@@ -28,8 +28,11 @@ Settings (`--set k=v`, `POST /__sandbox/config`, or `start("planhat", settings=.
   to 429s. `rate_limit_headers` (true): `X-Rate-Limit-Limit` / `X-Rate-Limit-Remaining` on every
   main-API response while the limiter is on.
 - `bulk_max_items` (5000): more items in one `PUT /<m>` -> 400.
-- `error_item_format` ("object"): bulk error entries as `{"item", "index", "error"}` objects, or
-  `"string"` for bare messages.
+- `error_item_format` ("object"): error entries as `{"item", "index", "error"}` objects (analytics:
+  `{"item", "error"}`); `"string"`, bare messages (a public client's fixtures), on both hosts;
+  `"echo_with_defaults"`, `{"item", "error"}` whose item carries defaults the sender may not have
+  sent (bulk `custom: {}`, metrics `model: "Company"` as in Airbyte's sample, activities
+  `weight`/`count` 1), so it is not byte-equal to the item sent, and no `index`.
 - `include_validation_errors` (false): add `validationErrors` to every bulk envelope and put value
   rule failures (score range, day numbers, custom fields…) there instead of `created/updatedErrors`.
 - `strict_custom_fields` (false): `custom` keys without a `/customfields` definition are rejected.
@@ -87,6 +90,8 @@ _MODEL = "|".join(MODELS)
 _ANALYTICS_PATH = re.compile(r"/(dimensiondata|analytics(/bulk)?)/[^/]+")
 _LEAN_FIELDS = ("_id", "name", "externalId", "sourceId", "slug")
 _METRIC_LIST_DEFAULT, _METRIC_LIST_MAX = 100, 5000
+_METRIC_FIELDS = ("dimensionId", "time", "value", "model", "parentId", "companyId", "companyName")
+"""What `GET /dimensiondata` serves per point (with `_id`); the externalId sent is not among them."""
 
 
 class PlanhatEmulator(Emulator):
@@ -390,7 +395,7 @@ class PlanhatEmulator(Emulator):
         company = request.arg("cid") or request.arg("cId")
         with self.lock:
             points = self.store.metric_points_for(company, request.arg("dimid"), first, last)
-            page = [dict(p) for p in islice(points, offset, offset + limit)]
+            page = [_project(p, _METRIC_FIELDS) for p in islice(points, offset, offset + limit)]
         return json_response(page)
 
     # -- analytics ---------------------------------------------------------------------------
