@@ -91,7 +91,7 @@ _ANALYTICS_PATH = re.compile(r"/(dimensiondata|analytics(/bulk)?)/[^/]+")
 _LEAN_FIELDS = ("_id", "name", "externalId", "sourceId", "slug")
 _METRIC_LIST_DEFAULT, _METRIC_LIST_MAX = 100, 5000
 _METRIC_FIELDS = ("dimensionId", "time", "value", "model", "parentId", "companyId", "companyName")
-"""What `GET /dimensiondata` serves per point (with `_id`); the externalId sent is not among them."""
+"""What `GET /dimensiondata` serves per point (with `_id`); not the externalId that was sent."""
 
 
 class PlanhatEmulator(Emulator):
