@@ -36,6 +36,7 @@ from target_planhat.sinks import (
     ANALYTICS_BODY_BYTES,
     ANALYTICS_MAX_BODY_BYTES,
     BULK_MAX_ITEMS,
+    READ_BACK_MAX_READS,
     AnalyticsSendSink,
     BulkUpsertSink,
     PlanhatSink,
@@ -182,6 +183,17 @@ class TargetPlanhat(Target):
             description=(
                 "Largest request body sent to the analytics host (its published limit is 10 MB; "
                 "at most 32 MB, the figure given for metrics)."
+            ),
+        ),
+        th.Property(
+            "read_back_max_reads",
+            th.IntegerType(minimum=0),
+            default=READ_BACK_MAX_READS,
+            description=(
+                "Metrics whose send got no answer or a short `processed` are read back "
+                "(GET /dimensiondata) and only the points not stored are sent again, at most this "
+                "many times; then the rest is sent once more unread (logged: they may be stored "
+                "twice). Points still unaccounted stop the run. 0: send again at once."
             ),
         ),
         *retry_properties(RETRY_DEFAULTS, "Planhat"),

@@ -53,6 +53,9 @@ Settings (`--set k=v`, `POST /__sandbox/config`, or `start("planhat", settings=.
   `"empty"`, a 200 with an empty body; `"no_processed"`, `{errors}` without `processed`.
 - `analytics_drop_last` (0): silently keep none of the last n items of each analytics request and
   answer `processed` short by n (Planhat's analytics host is a data sink: only `processed` tells).
+- `analytics_odd_requests` (0): `analytics_answer` and `analytics_drop_last` apply to the first n
+  analytics requests only (counted from the last reset), the later ones are answered normally;
+  0: to every request.
 - Core switches: `latency_ms`, `log_bodies` (false: the request log keeps no bodies).
 
 Seed options (`--seed k=v`, `POST /__sandbox/seed`): `companies` (3; the first three are Acme
@@ -117,6 +120,7 @@ class PlanhatEmulator(Emulator):
         "activity_bulk_aliases": False,
         "analytics_answer": "counts",
         "analytics_drop_last": 0,
+        "analytics_odd_requests": 0,
     }
     default_seed: Mapping[str, Any] = {"companies": 3, "endusers_per_company": 2, "users": 2}
 
@@ -129,6 +133,7 @@ class PlanhatEmulator(Emulator):
         self.store = PlanhatStore(self.setting, self.now)
         self._window_start = -math.inf
         self._window_used = 0
+        self._analytics_requests = 0
         seed_workspace(
             self.store, options["companies"], options["endusers_per_company"], options["users"]
         )
@@ -426,10 +431,14 @@ class PlanhatEmulator(Emulator):
         except ValueError:
             return json_response({"error": "body is not valid JSON"}, 400)
         items = body if isinstance(body, list) else [body]
-        dropped = min(len(items), max(0, int(self.setting("analytics_drop_last"))))
         with self.lock:
+            self._analytics_requests += 1
+            odd = self.setting("analytics_odd_requests")
+            normal = bool(odd) and self._analytics_requests > odd
+            drop = 0 if normal else max(0, int(self.setting("analytics_drop_last")))
+            dropped = min(len(items), drop)
             errors = append(items[: len(items) - dropped])
-        answer = self.setting("analytics_answer")
+        answer = "counts" if normal else self.setting("analytics_answer")
         if answer == "empty":
             return Response(200, b"", {}, "application/json")
         if answer == "no_processed":
