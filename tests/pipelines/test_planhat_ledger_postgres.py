@@ -13,8 +13,10 @@ import pytest
 from sandbox.planhat.app import SANDBOX_TOKEN, TENANT_UUID
 from sandbox.testing import start
 
+from tests.cli_failures import assert_clean_failure
 from tests.pipelines.conftest import MELTANO
 from tests.target_planhat.helpers import config_for, messages, run_cli, run_target, state
+from tests.target_planhat.test_ledger_loss import lose_ledger_mid_run
 from tests.target_planhat.test_sync import kill_mid_run_then_replay
 
 pytestmark = pytest.mark.postgres
@@ -140,3 +142,23 @@ def test_prod_keeps_the_ledger_where_a_new_machine_finds_it(
             assert conn.execute("select count(*) from planhat_ledger").fetchone()[0] == 20
     finally:
         planhat.stop()
+
+
+def test_ledger_tables_dropped_during_a_run_stop_it_at_the_next_write(
+    planhat, ledger_url, tmp_path
+):
+    def rows() -> int:
+        with psycopg.connect(ledger_url) as db:
+            try:
+                return db.execute("select count(*) from planhat_ledger").fetchone()[0]
+            except psycopg.Error:
+                return 0
+
+    def lose() -> None:
+        with psycopg.connect(ledger_url, autocommit=True) as db:
+            db.execute("drop table planhat_ledger, planhat_ledger_scopes, planhat_ledger_instance")
+
+    outcome = lose_ledger_mid_run(planhat, tmp_path, ledger_url, rows, lose)
+    line = assert_clean_failure(outcome, "was deleted during this run")
+    assert "postgresql://127.0.0.1" in line or "***" in line
+    assert outcome.messages == [{"at": 3}]

@@ -153,3 +153,39 @@ def test_points_that_stay_unaccounted_stop_the_run_before_its_state(planhat, tmp
 def test_the_read_back_path_is_not_taken_by_healthy_sends(planhat, tmp_path):
     run_target(_config(planhat, tmp_path), messages("metrics", _points(20)))
     assert not planhat.emulator.requests(path="^/dimensiondata$", method="GET")
+
+
+@pytest.mark.parametrize("reads", [3, 0])
+def test_six_thousand_points_under_client_timeouts_are_stored_once(planhat, tmp_path, reads):
+    """The issue's case at its size: several bodies, two of them answered after the client gave
+    up (the emulator keeps them): 0 duplicates in the store, and 0 after a re-run. With
+    read-back off, the two bodies are stored twice (the test sees the bug it guards against)."""
+    total = 6000
+    planhat.emulator.add_faults(
+        [{"delay": 0.8, "times": 2, "method": "POST", "path": "^/dimensiondata/"}]
+    )
+    config = _config(
+        planhat,
+        tmp_path,
+        request_timeout=0.4,
+        settle_seconds=0.6,
+        analytics_batch_bytes=150_000,
+        read_back_max_reads=reads,
+    )
+    lines = messages("metrics", _points(total))
+    first = run_target(config, lines)
+    run_target(config, lines)
+    time.sleep(0.8)  # any late write has landed
+    stored = _stored_values(planhat.emulator)
+    duplicates = sum(stored.values()) - len(stored)
+    assert set(stored) == set(range(total))  # nothing lost
+    if reads:
+        assert duplicates == 0
+        assert first.counts["metrics"]["found_on_read_back"] > 0
+    else:
+        said = (
+            first.counts["metrics"]["maybe_twice"]
+            + first.counts["metrics"]["resent_after_no_answer"]
+        )
+        assert 0 < duplicates <= said  # each one announced
+    assert len(planhat.emulator.requests(path="^/dimensiondata/", method="POST")) > 2
