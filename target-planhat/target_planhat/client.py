@@ -204,7 +204,8 @@ class PlanhatClient:
         offset = 0
         while True:
             params = {
-                "cid": company_id,
+                "cid": company_id,  # clients spell it both ways; the points are checked anyway
+                "cId": company_id,
                 "dimid": dimension,
                 "from": first_day,
                 "to": last_day,

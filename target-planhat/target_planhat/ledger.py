@@ -181,6 +181,7 @@ class SqliteLedger(Ledger):
             db = self.connection()
             db.execute("PRAGMA journal_mode=WAL")
             with db:
+                db.execute("BEGIN IMMEDIATE")  # two first runs side by side make one instance
                 existed = db.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'planhat_ledger'"
                 ).fetchone()

@@ -90,8 +90,12 @@ def test_a_short_or_silent_answer_sends_only_the_missing_points(
     assert _stored_values(planhat.emulator) == Counter(range(50))
 
 
-def test_points_for_end_users_and_without_a_date_are_read_back_too(planhat, tmp_path):
-    planhat.emulator.configure(analytics_drop_last=2, analytics_odd_requests=1)
+@pytest.mark.parametrize("spelling", ["cid", "cId"])
+def test_points_for_end_users_and_without_a_date_are_read_back_too(planhat, tmp_path, spelling):
+    """Also when the read filters companies by only one of the spellings clients use."""
+    planhat.emulator.configure(
+        analytics_drop_last=2, analytics_odd_requests=1, dimensiondata_company_param=spelling
+    )
     points = [
         {"dimensionId": "seats", "value": 1, "externalId": "ACME-001-U1", "model": "EndUser"},
         {"dimensionId": "seats", "value": 2, "externalId": "ACME-001-U1", "model": "EndUser"},

@@ -56,6 +56,9 @@ Settings (`--set k=v`, `POST /__sandbox/config`, or `start("planhat", settings=.
 - `analytics_odd_requests` (0): `analytics_answer` and `analytics_drop_last` apply to the first n
   analytics requests only (counted from the last reset), the later ones are answered normally;
   0: to every request.
+- `dimensiondata_company_param` ("any"): the company filter `GET /dimensiondata` reads, `cid` or
+  `cId` (clients disagree); `"cid"` or `"cId"` reads only that one and ignores the other (every
+  company's points come back).
 - Core switches: `latency_ms`, `log_bodies` (false: the request log keeps no bodies).
 
 Seed options (`--seed k=v`, `POST /__sandbox/seed`): `companies` (3; the first three are Acme
@@ -121,6 +124,7 @@ class PlanhatEmulator(Emulator):
         "analytics_answer": "counts",
         "analytics_drop_last": 0,
         "analytics_odd_requests": 0,
+        "dimensiondata_company_param": "any",
     }
     default_seed: Mapping[str, Any] = {"companies": 3, "endusers_per_company": 2, "users": 2}
 
@@ -397,7 +401,9 @@ class PlanhatEmulator(Emulator):
             first, last = (_optional_int(request.arg(name), name) for name in ("from", "to"))
         except ValueError as exc:
             return json_response({"error": str(exc)}, 400)
-        company = request.arg("cid") or request.arg("cId")
+        spelling = self.setting("dimensiondata_company_param")
+        names = ("cid", "cId") if spelling == "any" else (spelling,)
+        company = next((value for name in names if (value := request.arg(name))), None)
         with self.lock:
             points = self.store.metric_points_for(company, request.arg("dimid"), first, last)
             page = [_project(p, _METRIC_FIELDS) for p in islice(points, offset, offset + limit)]
