@@ -150,9 +150,10 @@ def test_ledger_tables_dropped_during_a_run_stop_it_at_the_next_write(
     def rows() -> int:
         with psycopg.connect(ledger_url) as db:
             try:
-                return db.execute("select count(*) from planhat_ledger").fetchone()[0]
+                found = db.execute("select count(*) from planhat_ledger").fetchone()
             except psycopg.Error:
                 return 0
+            return found[0] if found else 0
 
     def lose() -> None:
         with psycopg.connect(ledger_url, autocommit=True) as db:
