@@ -26,7 +26,7 @@ from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_planhat.ledger import digest, hashed_key
-from target_planhat.objects import COMPANY_REFERENCE_FIELDS, unrouted_stream_problem
+from target_planhat.objects import COMPANY_REFERENCE_FIELDS, OBJECTS, unrouted_stream_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -953,52 +953,61 @@ class AnalyticsSendSink(PlanhatSink):
         of their days are read, and each sent point takes one stored point with its day and
         value (a point equal in all of these to one stored before counts as stored)."""
         parents: dict[tuple[str, str], dict[str, Any] | None] = {}
-        groups: dict[tuple[str, str, str], list[int]] = {}
+        models = {str(e.payload.get("model") or "Company") for e in entries}
+        if "Company" in models:  # one call for every company instead of one per company
+            for lean in self.client.existing_keys(OBJECTS["companies"]):
+                if _present(lean.get("externalId")):
+                    parents.setdefault(("Company", str(lean["externalId"])), lean)
+        groups: dict[tuple[str, str], list[int]] = {}  # company, dimension -> positions
+        owners: dict[int, str] = {}  # position -> the `_id` its point belongs to
         for position, entry in enumerate(entries):
             payload = entry.payload
             model = str(payload.get("model") or "Company")
             external_id = str(payload.get("externalId"))
             key = (model, external_id)
-            if key not in parents:
+            if key not in parents and model != "Company":
                 endpoint = METRIC_MODEL_ENDPOINTS.get(model)
                 parents[key] = (
                     self.client.find_one(endpoint, external_id) if endpoint is not None else None
                 )
-            parent = parents[key]
+            parent = parents.get(key)
             if parent is None:
                 continue  # no such object: Planhat cannot have stored the point
-            company = parent["_id"] if model == "Company" else parent.get("companyId")
-            if company is None:
+            company_id = parent["_id"] if model == "Company" else parent.get("companyId")
+            if company_id is None:
                 continue
-            group = (str(parent["_id"]), str(company), str(payload.get("dimensionId")))
-            groups.setdefault(group, []).append(position)
+            owners[position] = str(parent["_id"])
+            groups.setdefault((str(company_id), str(payload.get("dimensionId"))), []).append(
+                position
+            )
         stored: set[int] = set()
         today = (datetime.datetime.now(datetime.UTC).date() - _EPOCH).days
-        for (parent_id, company, dimension), positions in groups.items():
+        for (company_id, dimension), positions in groups.items():
             days = {p: _point_day(entries[p].payload.get("date")) for p in positions}
             known = [d for d in days.values() if d is not None]
             undated = len(known) < len(days)  # stored with the day Planhat received them
             first = min([*known, *([today - 1] if undated else [])])
             last = max([*known, *([today + 1] if undated else [])])
-            available: dict[tuple[int | None, float], int] = {}
-            for point in self.client.metric_points(company, dimension, first, last):
-                if not isinstance(point, dict) or str(point.get("parentId")) != parent_id:
+            available: dict[tuple[str, int | None, float], int] = {}
+            for point in self.client.metric_points(company_id, dimension, first, last):
+                if not isinstance(point, dict):
                     continue
                 value = _number(point.get("value"))
                 if value is None:
                     continue
-                for slot in ((_point_day(point.get("time")), value), (None, value)):
+                owner = str(point.get("parentId"))
+                for slot in ((owner, _point_day(point.get("time")), value), (owner, None, value)):
                     available[slot] = available.get(slot, 0) + 1
             # dated points first: an undated one may take any day's point, so it takes what is left
             for position in sorted(positions, key=lambda p: days[p] is None):
                 value = _number(entries[position].payload.get("value"))
                 if value is None:
                     continue
-                slot = (days[position], value)
+                slot = (owners[position], days[position], value)
                 if available.get(slot, 0) > 0:
                     available[slot] -= 1
-                    if slot[0] is not None:
-                        available[(None, value)] -= 1
+                    if slot[1] is not None:
+                        available[(slot[0], None, value)] -= 1
                     stored.add(position)
         return stored
 
