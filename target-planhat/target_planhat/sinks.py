@@ -825,7 +825,8 @@ class AnalyticsSendSink(PlanhatSink):
         if unaccounted and self.reads_back:
             doubtful = [e for i, e in enumerate(entries) if i not in refused]
             accepted, left, refused_later = self.read_back(doubtful, batch, result)
-            self.remember([e for i, e in enumerate(entries) if i not in refused and e in accepted])
+            kept = {id(e) for e in accepted}
+            self.remember([e for i, e in enumerate(entries) if i not in refused and id(e) in kept])
             rejected += refused_later
             unaccounted = len(left)
             if left:
