@@ -899,3 +899,26 @@ def test_reset_restores_settings_and_workspace(planhat):
     assert planhat.sandbox.state()["companies"] == 3
     assert planhat.get("/companies").status_code == 200
     assert copy.deepcopy(planhat.emulator.settings)["rate_limit_per_minute"] == 0
+
+
+def test_odd_analytics_answers_for_the_first_requests_only(planhat):
+    planhat.sandbox.configure(analytics_drop_last=1, analytics_odd_requests=1)
+    points = [{"dimensionId": "d", "value": n, "externalId": ACME} for n in range(3)]
+    url = f"{planhat.url}/dimensiondata/{TENANT_UUID}"
+    answers = [requests.post(url, json=points, timeout=5).json()["processed"] for _ in range(2)]
+    assert answers == [2, 3]
+    assert planhat.sandbox.state()["metric_points"] == 5
+
+
+@pytest.mark.parametrize("spelling", ["cid", "cId"])
+def test_metric_read_filters_by_one_company_spelling_when_told(planhat, spelling):
+    planhat.sandbox.configure(dimensiondata_company_param=spelling)
+    points = [
+        {"dimensionId": "d", "value": 1, "externalId": ACME},
+        {"dimensionId": "d", "value": 2, "externalId": GLOBEX},
+    ]
+    requests.post(f"{planhat.url}/dimensiondata/{TENANT_UUID}", json=points, timeout=5)
+    other = "cId" if spelling == "cid" else "cid"
+    acme = planhat.company_id(ACME)
+    assert [p["value"] for p in planhat.get("/dimensiondata", **{spelling: acme}).json()] == [1]
+    assert len(planhat.get("/dimensiondata", **{other: acme}).json()) == 2  # ignored
