@@ -46,7 +46,7 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.sinks import BatchSink
 from singer_sdk.target_base import Target
-from target_planhat.sinks import ANALYTICS_MAX_BODY_BYTES
+from target_planhat.sinks import ANALYTICS_BODY_BYTES
 
 BULK_MAX = 5000
 TARGET = str(Path(sys.executable).with_name("target-planhat"))
@@ -144,7 +144,7 @@ def minimum_requests(stream: str, count: int) -> int:
         for i in range(min(count, 1000))
     ]
     average = sum(len(json.dumps(s, separators=(",", ":"))) + 1 for s in sent) / len(sent)
-    return math.ceil((average * count + 1) / ANALYTICS_MAX_BODY_BYTES)
+    return math.ceil((average * count + 1) / ANALYTICS_BODY_BYTES)
 
 
 LEDGER_FIRST = "companies, ledger on"

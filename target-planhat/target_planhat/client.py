@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote
 
 import msgspec
 import requests
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 
 BULK_STATUSES = frozenset({200, 206, 400, 403})
 LIST_PAGE_SIZE = 2000
+METRIC_PAGE_SIZE = 5000
+"""Points per `GET /dimensiondata` page when reading metrics back."""
 _decode = msgspec.json.Decoder().decode
 
 
@@ -60,6 +63,8 @@ class SendResult:
     """Items the host says it received; None when the answer does not say (empty, not JSON)."""
     errors: list[Any]
     unknown_outcomes: int = 0
+    answered: bool = True
+    """False: the request went out and no answer came back (only when not re-sent)."""
 
 
 RETRY_DEFAULTS = RetryPolicy(max_tries=8, initial_wait=2.0, max_wait=60.0, timeout=300.0)
@@ -76,6 +81,10 @@ class NoConnectionError(RetriableAPIError):
     def __init__(self, message: str, failure: requests.RequestException) -> None:
         super().__init__(message)
         self.failure = failure
+
+
+class _NoAnswerError(Exception):
+    """As `UnknownOutcomeError`, for a caller that reads back instead of re-sending."""
 
 
 class Throttle:
@@ -159,15 +168,30 @@ class PlanhatClient:
         result.unknown_outcomes = len(unknown)
         return result
 
-    def send(self, obj: PlanhatObject, body: bytes) -> SendResult:
-        """`POST` a JSON array to the analytics host; the tenant token is part of the path."""
+    def send(
+        self, obj: PlanhatObject, body: bytes, *, resend_unanswered: bool = True
+    ) -> SendResult:
+        """`POST` a JSON array to the analytics host; the tenant token is part of the path.
+
+        Without `resend_unanswered`, a request that got no answer is not sent again: the result
+        says so (`answered` False) and the caller reads back what was stored.
+        """
         if not self._tenant_token:
             msg = f"stream writes {obj.name}, which needs the `tenant_token` setting"
             raise FatalAPIError(msg)
         unknown: list[int] = []
-        response = self._request(
-            "POST", "analytics", f"/{obj.endpoint}/{self._tenant_token}", data=body, unknown=unknown
-        )
+        try:
+            response = self._request(
+                "POST",
+                "analytics",
+                f"/{obj.endpoint}/{self._tenant_token}",
+                data=body,
+                unknown=unknown,
+                retry_unknown=resend_unanswered,
+            )
+        except _NoAnswerError as exc:
+            self.logger.warning("%s", exc)
+            return SendResult(None, [], len(unknown), answered=False)
         try:
             parsed = _decode(response.content) if response.content else {}
         except msgspec.DecodeError:
@@ -179,6 +203,43 @@ class PlanhatClient:
             processed = None
         errors = parsed.get("errors") or []
         return SendResult(processed, errors if isinstance(errors, list) else [errors], len(unknown))
+
+    def find_one(self, endpoint: str, external_id: str) -> dict[str, Any] | None:
+        """`GET /<endpoint>/extid-<externalId>`: the record, or None when Planhat has none."""
+        path = f"/{endpoint}/extid-{quote(external_id, safe='')}"
+        response = self._request("GET", "main", path, accept=frozenset({200, 404}))
+        if response.status_code == 404:
+            return None
+        found = self._json(response)
+        return found if isinstance(found, dict) else None
+
+    def metric_points(
+        self, company_id: str, dimension: str, first_day: int, last_day: int
+    ) -> Iterator[dict[str, Any]]:
+        """`GET /dimensiondata`: the stored points of one company and dimension over a day range
+        (days since 1970-01-01), page by page."""
+        offset = 0
+        while True:
+            params = {
+                "cid": company_id,  # clients spell it both ways; the points are checked anyway
+                "cId": company_id,
+                "dimid": dimension,
+                "from": first_day,
+                "to": last_day,
+                "limit": METRIC_PAGE_SIZE,
+                "offset": offset,
+            }
+            page = self._json(self._request("GET", "main", "/dimensiondata", params=params))
+            if not isinstance(page, list):
+                self._fail_shape("GET /dimensiondata", "a JSON array of points")
+            yield from page
+            if len(page) < METRIC_PAGE_SIZE:
+                return
+            offset += METRIC_PAGE_SIZE
+
+    def _fail_shape(self, where: str, expected: str) -> NoReturn:
+        msg = f"Planhat answered {where} with something else than {expected}"
+        raise FatalAPIError(msg)
 
     def existing_keys(self, obj: PlanhatObject) -> Iterator[dict[str, Any]]:
         """Every existing record's `_id` and keyables, for update-only matching."""
@@ -221,8 +282,10 @@ class PlanhatClient:
         accept: frozenset[int] = frozenset({200}),
         tries: int | None = None,
         unknown: list[int] | None = None,
+        retry_unknown: bool = True,
     ) -> requests.Response:
-        """One call with retries; `unknown` collects attempts whose outcome is unknown."""
+        """One call with retries; `unknown` collects attempts whose outcome is unknown (not
+        retried without `retry_unknown`: `_NoAnswerError` instead)."""
         base = self.api_url if host == "main" else self.analytics_url
         where = f"{method} {base}{self.redact(path)}"
         setting = HOST_SETTINGS[host]
@@ -242,6 +305,9 @@ class PlanhatClient:
             except CONNECTION_ERRORS as exc:
                 if unknown is not None and _was_sent(exc):  # a write Planhat may still apply
                     unknown.append(1)
+                    if not retry_unknown:
+                        msg = f"{where} got no answer ({type(exc).__name__}): not sent again"
+                        raise _NoAnswerError(msg) from exc
                     msg = (
                         f"{where} got no answer ({type(exc).__name__}): Planhat may still apply "
                         "it, so the same request is re-sent before anything else"

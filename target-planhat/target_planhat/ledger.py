@@ -9,6 +9,11 @@ of the index instead of pages all over it (what makes writes cheap at millions o
 keys, send keys and key-less items are stored as hashes. Lookups and writes go per batch
 (`IN (...)` / `= ANY(...)`), so memory does not grow with the ledger. Each thread gets its own
 connection: lookups run on the reading thread, writes on the sending one.
+
+A ledger lost quietly means metrics and activities sent twice, so each ledger carries an
+instance id (`planhat_ledger_instance`), made once when its tables are: every write checks, in
+its own transaction, that the ledger it opened is still the one there (and, for a file, still at
+its path), and stops the run otherwise.
 """
 
 from __future__ import annotations
@@ -16,11 +21,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import os
+import re
 import sqlite3
 import threading
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from connector_core.failures import UserError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -30,10 +40,17 @@ DEFAULT_LEDGER_PATH = ".target-planhat/ledger.sqlite3"
 _FINGERPRINT_KEY = b"target-planhat ledger v1"
 _SQLITE_CHUNK = 500
 _POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+_INSTANCE_TABLE = "planhat_ledger_instance"
+LEDGER_CHOICES = "postgresql://user:password@host:5432/db, a file path, or none"
 
 
-class LedgerError(Exception):
+class LedgerError(UserError):
     """The ledger cannot be opened or used (one line, no password)."""
+
+
+class LedgerLostError(LedgerError):
+    """The ledger this run opened was deleted or replaced while it ran."""
 
 
 def fingerprint(secret: str) -> str:
@@ -66,6 +83,42 @@ class Ledger:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[Any] = []
+        self.instance: str | None = None
+        """The id this ledger was created with (None: not opened for writing)."""
+        self.is_new = False
+        """This run created the ledger (or, in a dry run, found none): it knows of no send."""
+
+    def _claim_instance(self, db: Any, mark: str, *, existed: bool) -> None:
+        """Read the ledger's instance id, or make one (in a transaction on `db`, `mark` the
+        driver's placeholder); `existed`: the ledger's rows table was there before this run."""
+        db.execute(f"CREATE TABLE IF NOT EXISTS {_INSTANCE_TABLE} (id TEXT NOT NULL)")
+        row = db.execute(f"SELECT id FROM {_INSTANCE_TABLE}").fetchone()  # noqa: S608 - constant
+        if row is None:
+            self.instance = uuid.uuid4().hex
+            insert = f"INSERT INTO {_INSTANCE_TABLE} VALUES ({mark})"  # noqa: S608 - constant
+            db.execute(insert, (self.instance,))
+        else:
+            self.instance = row[0]
+        self.is_new = not existed
+
+    def _lost(self, found: str | None) -> LedgerLostError:
+        how = "deleted" if found is None else "replaced by another"
+        return LedgerLostError(
+            f"ledger {self.where} was {how} during this run: stopped before writing to it, so "
+            "nothing is sent twice unnoticed; put the ledger back (or, to start a new one on "
+            "purpose, run again: a new ledger sends every metric and activity once more)"
+        )
+
+    def _check_instance(self, db: Any) -> None:
+        """Raise when the ledger at `where` is not the one opened (same transaction as a write)."""
+        try:
+            row = db.execute(f"SELECT id FROM {_INSTANCE_TABLE}").fetchone()  # noqa: S608 - constant
+        except Exception as exc:
+            if "no such table" in str(exc) or "does not exist" in str(exc):
+                raise self._lost(None) from None
+            raise
+        if row is None or row[0] != self.instance:
+            raise self._lost(None if row is None else row[0])
 
     def connection(self) -> Any:
         db = getattr(self._local, "db", None)
@@ -106,12 +159,7 @@ class Ledger:
         raise NotImplementedError
 
     def _execute_commit(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        db = self.connection()
-        try:
-            with db:
-                db.executemany(sql, rows)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {self.where}: write failed: {_first_line(exc)}") from None
+        raise NotImplementedError
 
 
 class SqliteLedger(Ledger):
@@ -124,13 +172,20 @@ class SqliteLedger(Ledger):
         super().__init__(readonly=readonly)
         self.path = path
         self.where = str(path)
+        self._file_id: tuple[int, int] | None = None
         if readonly:
+            self.is_new = not path.exists()
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = self.connection()
             db.execute("PRAGMA journal_mode=WAL")
             with db:
+                db.execute("BEGIN IMMEDIATE")  # two first runs side by side make one instance
+                existed = db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'planhat_ledger'"
+                ).fetchone()
+                self._claim_instance(db, "?", existed=existed is not None)
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS planhat_ledger (scope INTEGER NOT NULL, "
                     "key TEXT NOT NULL, digest INTEGER NOT NULL, PRIMARY KEY (scope, key)) "
@@ -140,13 +195,32 @@ class SqliteLedger(Ledger):
                     "CREATE TABLE IF NOT EXISTS planhat_ledger_scopes (scope INTEGER PRIMARY KEY, "
                     "host TEXT NOT NULL, credentials TEXT NOT NULL, object TEXT NOT NULL)"
                 )
+            stat = path.stat()
+            self._file_id = (stat.st_dev, stat.st_ino)
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"ledger {self.where}: cannot open: {_first_line(exc)}") from None
 
     def _connect(self) -> sqlite3.Connection:
+        if self._file_id is not None and not self.path.exists():
+            raise self._lost(None)  # connecting would create an empty file in its place
         db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         db.execute("PRAGMA synchronous=NORMAL")
         return db
+
+    def _execute_commit(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        db = self.connection()
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            raise self._lost(None) from None
+        if (stat.st_dev, stat.st_ino) != self._file_id:
+            raise self._lost("")
+        try:
+            with db:
+                self._check_instance(db)
+                db.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.where}: write failed: {_first_line(exc)}") from None
 
     def lookup(self, scope: int, keys: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -162,8 +236,10 @@ class SqliteLedger(Ledger):
                 )
                 found.update(db.execute(query, (scope, *chunk)))
         except sqlite3.Error as exc:
-            if self.readonly and "no such table" in str(exc):
-                return found
+            if "no such table" in str(exc):
+                if self.readonly:
+                    return found
+                raise self._lost(None) from None
             raise LedgerError(f"ledger {self.where}: lookup failed: {_first_line(exc)}") from None
         return found
 
@@ -183,7 +259,18 @@ class PostgresLedger(Ledger):
         super().__init__(readonly=readonly)
         parts = urlsplit(url)
         self.url = url
-        self.where = f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            port = None
+        self.where = f"postgresql://{parts.hostname}:{port}{parts.path}"
+        if not parts.hostname or port is None or parts.path in ("", "/"):
+            msg = (
+                f"`ledger` {redacted_url(url)} names no host, port or database (an unset "
+                "variable? a password with @, / or : must be percent-encoded): set it to "
+                f"{LEDGER_CHOICES}"
+            )
+            raise LedgerError(msg)
         try:
             import psycopg  # noqa: F401, PLC0415 - only needed with a PostgreSQL ledger
         except ImportError:
@@ -193,10 +280,14 @@ class PostgresLedger(Ledger):
             )
             raise LedgerError(msg) from None
         if readonly:
+            self.is_new = not self._has_tables()
             return
         db = self.connection()
         try:
             with db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(8207341)")  # one creator at a time
+                existed = self._has_table(db, "planhat_ledger")
+                self._claim_instance(db, "%s", existed=existed)
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS planhat_ledger (scope bigint NOT NULL, "
                     "key text NOT NULL, digest bigint NOT NULL, PRIMARY KEY (scope, key))"
@@ -230,34 +321,75 @@ class PostgresLedger(Ledger):
                 .fetchall()
             )
         except Exception as exc:
-            if self.readonly and "does not exist" in str(exc):
-                return {}
+            if "does not exist" in str(exc):
+                if self.readonly:
+                    return {}
+                raise self._lost(None) from None
             raise LedgerError(f"ledger {self.where}: lookup failed: {_first_line(exc)}") from None
         return dict(rows)
+
+    @staticmethod
+    def _has_table(db: Any, name: str) -> bool:
+        row = db.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+        return bool(row and row[0])
+
+    def _has_tables(self) -> bool:
+        try:
+            return self._has_table(self.connection(), "planhat_ledger")
+        except LedgerError:
+            raise
+        except Exception as exc:
+            raise LedgerError(f"ledger {self.where}: lookup failed: {_first_line(exc)}") from None
 
     def _execute_commit(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         db = self.connection()
         try:
             with db.transaction(), db.cursor() as cursor:
+                self._check_instance(cursor)
                 cursor.executemany(sql, rows)
+        except LedgerError:
+            raise
         except Exception as exc:
             raise LedgerError(f"ledger {self.where}: write failed: {_first_line(exc)}") from None
 
 
 def open_ledger(setting: str | None, *, readonly: bool = False) -> Ledger | None:
-    """`none` -> no ledger; `postgresql://…` -> PostgreSQL; `sqlite:///path` or a path -> SQLite.
+    """`none` -> no ledger; `postgresql://…` -> PostgreSQL; `sqlite:///path` or a path -> SQLite;
+    any other URL, or an empty value (an unset variable), is refused.
 
     `readonly` (a dry run) creates nothing: a ledger that does not exist yet reads as empty.
     """
-    value = (setting or DEFAULT_LEDGER_PATH).strip()
+    value = (DEFAULT_LEDGER_PATH if setting is None else setting).strip()
+    if not value:
+        msg = (
+            "`ledger` is empty (an unset variable? under Meltano: TARGET_PLANHAT_LEDGER): "
+            f"set it to {LEDGER_CHOICES}"
+        )
+        raise LedgerError(msg)
     if value.lower() == "none":
         return None
-    scheme = urlsplit(value).scheme.lower()
+    url = _URL.match(value)
+    scheme = url.group("scheme").lower() if url else ""
     if scheme in _POSTGRES_SCHEMES:
         return PostgresLedger(value, readonly=readonly)
     if scheme == "sqlite":
         value = value.split(":", 1)[1].removeprefix("//")
+    elif scheme:
+        msg = (
+            f"`ledger` {redacted_url(value)}: {scheme}:// is not a ledger this target can use; "
+            f"set it to {LEDGER_CHOICES}"
+        )
+        raise LedgerError(msg)
     return SqliteLedger(Path(value), readonly=readonly)
+
+
+def redacted_url(url: str) -> str:
+    """`url` without the user name and password it may carry."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"***@{host}").geturl()
 
 
 def _first_line(exc: BaseException) -> str:

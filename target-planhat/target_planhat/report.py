@@ -32,6 +32,10 @@ class StreamCounts:
     skipped: int = 0
     unaccounted: int = 0
     resent_after_no_answer: int = 0
+    found_on_read_back: int = 0
+    """Metric points in doubt that reading back showed stored (not sent again)."""
+    maybe_twice: int = 0
+    """Metric points sent again without a read-back showing them missing."""
     batches: int = 0
 
     def describe(self) -> str:

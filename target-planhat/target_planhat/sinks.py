@@ -20,17 +20,18 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from singer_sdk.exceptions import ConfigValidationError, FatalSyncError
+from connector_core.failures import UserError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, FatalSyncError
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_planhat.ledger import digest, hashed_key
-from target_planhat.objects import COMPANY_REFERENCE_FIELDS, unrouted_stream_problem
+from target_planhat.objects import COMPANY_REFERENCE_FIELDS, OBJECTS, unrouted_stream_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from target_planhat.client import BulkResult, PlanhatClient
+    from target_planhat.client import BulkResult, PlanhatClient, SendResult
     from target_planhat.inflight import InFlight
     from target_planhat.ledger import Ledger
     from target_planhat.objects import PlanhatObject
@@ -40,7 +41,18 @@ if TYPE_CHECKING:
 BULK_MAX_ITEMS = 5000
 """Planhat's cap on items per bulk upsert request."""
 ANALYTICS_MAX_BODY_BYTES = 32_000_000
-"""The analytics host refuses bodies over 32 MB."""
+"""The most `analytics_batch_bytes` allows: the figure Planhat's current docs give for metrics."""
+ANALYTICS_BODY_BYTES = 10_000_000
+"""The default body limit on the analytics host: its published docs cap a request at 10 MB."""
+READ_BACK_MAX_READS = 3
+"""Read-backs of metrics in doubt before they are sent again unread."""
+METRIC_MODEL_ENDPOINTS = {
+    "Company": "companies",
+    "EndUser": "endusers",
+    "Asset": "assets",
+    "Project": "projects",
+}
+"""Where a metric's `model` lives on the main API (to find the object its point belongs to)."""
 
 _EPOCH = datetime.date(1970, 1, 1)
 _encoder = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
@@ -65,8 +77,12 @@ _SDC_METADATA_FIELDS = frozenset(
 """What singer-sdk's `_remove_sdc_metadata_from_record` strips."""
 
 
-class RecordsRejectedError(FatalSyncError):
+class RecordsRejectedError(FatalSyncError, UserError):
     """Planhat refused records and the target runs with `on_reject: fail`."""
+
+
+class PointsUnaccountedError(FatalSyncError, UserError):
+    """Metric points Planhat neither confirmed nor showed on reading back, after every try."""
 
 
 class Rejected(Exception):  # noqa: N818 - a reason, raised only inside `prepare`
@@ -145,6 +161,8 @@ class PlanhatSink(BatchSink):
         self.full_resync = bool(target.config.get("full_resync", False))
         self.ledger_scope = target.ledger_scope(self.obj) if self.ledger is not None else 0
         self.append_only = self.route.behavior == "send"
+        if self.append_only and self.ledger is not None and self.ledger.is_new:
+            target.warn_new_ledger()
         self._send_key_fields: tuple[str, ...] = (
             (self.route.sync_key,) if self.route.sync_key else tuple(self.key_properties or ())
         )
@@ -469,14 +487,36 @@ class PlanhatSink(BatchSink):
         super().clean_up()
 
     def finish_batch(self, context: dict, failed: int) -> None:
-        """Flush the rejects file and apply the error policy once the batch was answered."""
+        """Flush the rejects file and apply the error policy once the batch was answered; points
+        still unaccounted after read-back and re-send stop the run whatever the policy."""
         self.report.flush()
+        unresolved = getattr(self, "unresolved", 0)
+        if unresolved:
+            msg = (
+                f"{self.stream_name}: {unresolved} point(s) still unaccounted after reading back "
+                "and sending again (the analytics host keeps answering short or not at all); "
+                "the run stops before its STATE, so the next run sends them again "
+                "(raise `read_back_max_reads`, or check the analytics host)"
+            )
+            raise PointsUnaccountedError(msg)
         failed += context.get("rejected", 0)
         if failed and self.fail_on_reject:
             msg = (
                 f"{self.stream_name}: {failed} record(s) rejected or unaccounted (on_reject: fail)"
             ) + (f"; see {self.report.rejects_path}" if self.report.rejects_path else "")
             raise RecordsRejectedError(msg)
+
+    def _warn_unplaced(self, batch: int, unplaced: int) -> None:
+        """Errors that name no record sent: kept whole in the rejects file; the batch is in the
+        ledger all the same (Planhat's counts answer every item), so nothing goes out twice."""
+        self.logger.warning(
+            "%s: batch %d: %d error(s) name no record that was sent (kept whole in the rejects "
+            "file); Planhat answered every item, so the batch is remembered as sent: change "
+            "those records or run with full_resync to send them again",
+            self.stream_name,
+            batch,
+            unplaced,
+        )
 
     def warn_unknown_outcomes(self, attempts: int, count: int, *, idempotent: bool) -> None:
         if not attempts:
@@ -564,8 +604,10 @@ class BulkUpsertSink(PlanhatSink):
                 position=position,
                 keys=self.key_summary(staged.payload) if staged is not None else "",
             )
-        if not missing and not unplaced:
+        if not missing:  # every item answered: what no error names was accepted
             self.remember([e for i, e in enumerate(chunk) if i not in refused])
+            if unplaced:
+                self._warn_unplaced(batch, unplaced)
         self.logger.info(
             "%s: batch %d: %d sent, %d created, %d updated, %d unchanged, %d rejected, %d skipped "
             "(PUT /%s %d, %.2f s)",
@@ -688,13 +730,16 @@ class BulkUpsertSink(PlanhatSink):
 
 
 class AnalyticsSendSink(PlanhatSink):
-    """`send` on the analytics host: append-only, batched by body size (32 MB), not by count."""
+    """`send` on the analytics host: append-only, batched by body size (10 MB), not by count."""
 
     MAX_SIZE_DEFAULT = 1_000_000
 
     def setup(self) -> None:
         super().setup()
-        self.body_limit = int(self.config.get("analytics_batch_bytes", ANALYTICS_MAX_BODY_BYTES))
+        self.body_limit = int(self.config.get("analytics_batch_bytes", ANALYTICS_BODY_BYTES))
+        self.max_reads = int(self.config.get("read_back_max_reads", READ_BACK_MAX_READS))
+        self.unresolved = 0
+        """Points still unaccounted after read-back and re-send: the run must not end well."""
         self._bytes = 0
         self._largest = 0
 
@@ -746,10 +791,15 @@ class AnalyticsSendSink(PlanhatSink):
             failed += self.write(body)
         self.finish_batch(context, failed)
 
+    @cached_property
+    def reads_back(self) -> bool:
+        """Metrics in doubt are read back (`GET /dimensiondata`) rather than sent again."""
+        return self.obj.name == "metrics"
+
     def write(self, entries: list[Staged]) -> int:
         """One request; returns how many of its items were rejected or unaccounted."""
         count = len(entries)
-        body = b"[" + b",".join(e.item for e in entries) + b"]"  # type: ignore[misc]
+        body = _body(entries)
         self.counts.batches += 1
         batch = self.counts.batches
         if self.dry_run:
@@ -764,13 +814,25 @@ class AnalyticsSendSink(PlanhatSink):
             )
             return 0
         started = time.perf_counter()
-        result = self.client.send(self.obj, body)
+        result = self.client.send(self.obj, body, resend_unanswered=not self.reads_back)
         self.counts.sent += count
-        self.warn_unknown_outcomes(result.unknown_outcomes, count, idempotent=False)
+        if result.answered:  # else nothing was re-sent: it is read back
+            self.warn_unknown_outcomes(result.unknown_outcomes, count, idempotent=False)
         refused, unplaced = self._refused(result.errors, entries, batch)
         processed = result.processed
-        unaccounted = count if processed is None else max(0, count - processed)
-        if unaccounted:
+        unaccounted = _short(result, count)
+        rejected = len(result.errors)
+        if unaccounted and self.reads_back:
+            doubtful = [e for i, e in enumerate(entries) if i not in refused]
+            accepted, left, refused_later = self.read_back(doubtful, batch, result)
+            kept = {id(e) for e in accepted}
+            self.remember([e for i, e in enumerate(entries) if i not in refused and id(e) in kept])
+            rejected += refused_later
+            unaccounted = len(left)
+            if left:
+                self.counts.unaccounted += len(left)
+                self.unresolved += len(left)
+        elif unaccounted:
             self.counts.unaccounted += unaccounted
             said = (
                 "an answer without `processed`"
@@ -786,16 +848,10 @@ class AnalyticsSendSink(PlanhatSink):
                 count,
                 said,
             )
-        elif unplaced:
-            self.logger.warning(
-                "%s: batch %d: %d error(s) name no item that was sent; the batch stays out of "
-                "the ledger, so the next run sends it again",
-                self.stream_name,
-                batch,
-                unplaced,
-            )
-        else:
+        else:  # every item answered: what no error names was accepted
             self.remember([e for i, e in enumerate(entries) if i not in refused])
+            if unplaced:
+                self._warn_unplaced(batch, unplaced)
         self.logger.info(
             "%s: batch %d: %d sent (%d bytes), %s processed, %d rejected (POST /%s, %.2f s)",
             self.stream_name,
@@ -807,7 +863,154 @@ class AnalyticsSendSink(PlanhatSink):
             self.obj.endpoint,
             time.perf_counter() - started,
         )
-        return len(result.errors) + unaccounted
+        return rejected + unaccounted
+
+    # -- metrics in doubt: read back, send only what is missing --------------------------------
+
+    def read_back(
+        self, pending: list[Staged], batch: int, first: SendResult
+    ) -> tuple[list[Staged], list[Staged], int]:
+        """After an unanswered or short send: read the points back, send only those Planhat does
+        not hold, and again, at most `read_back_max_reads` reads; past them the rest is sent once
+        more unread (and said to be possibly stored twice). Returns the points now accounted
+        for, those still unaccounted and how many Planhat refused on the way."""
+        said = (
+            "no answer"
+            if not first.answered
+            else "an answer without `processed`"
+            if first.processed is None
+            else f"`processed: {first.processed}`"
+        )
+        self.logger.warning(
+            "%s: batch %d: %d point(s) in doubt (the analytics host gave %s); reading them back "
+            "instead of sending them again",
+            self.stream_name,
+            batch,
+            len(pending),
+            said,
+        )
+        accepted: list[Staged] = []
+        refused_total = 0
+        reads = 0
+        while pending and reads < self.max_reads:
+            reads += 1
+            time.sleep(self.client.settle_seconds)  # a late write of the last attempt lands first
+            try:
+                stored = self._stored(pending)
+            except FatalAPIError as exc:
+                self.logger.warning(
+                    "%s: batch %d: read-back failed (%s)", self.stream_name, batch, exc
+                )
+                break
+            missing = [e for i, e in enumerate(pending) if i not in stored]
+            accepted += [e for i, e in enumerate(pending) if i in stored]
+            self.counts.found_on_read_back += len(pending) - len(missing)
+            self.logger.info(
+                "%s: batch %d: read-back %d of %d: %d of %d point(s) stored, %d sent again",
+                self.stream_name,
+                batch,
+                reads,
+                self.max_reads,
+                len(pending) - len(missing),
+                len(pending),
+                len(missing),
+            )
+            if not missing:
+                return accepted, [], refused_total
+            done, pending, refused = self._send_again(missing, batch, resend_unanswered=False)
+            accepted += done
+            refused_total += refused
+        if not pending:
+            return accepted, [], refused_total
+        self.counts.maybe_twice += len(pending)
+        self.logger.warning(
+            "%s: batch %d: %d point(s) sent again without a read-back showing them missing (%d "
+            "read(s) made; `read_back_max_reads` is %d): they may be stored twice",
+            self.stream_name,
+            batch,
+            len(pending),
+            reads,
+            self.max_reads,
+        )
+        done, pending, refused = self._send_again(pending, batch, resend_unanswered=True)
+        return [*accepted, *done], pending, refused_total + refused
+
+    def _send_again(
+        self, entries: list[Staged], batch: int, *, resend_unanswered: bool
+    ) -> tuple[list[Staged], list[Staged], int]:
+        """Send `entries` again: (accepted, still in doubt, refused)."""
+        result = self.client.send(self.obj, _body(entries), resend_unanswered=resend_unanswered)
+        self.counts.sent += len(entries)
+        if result.answered:
+            self.warn_unknown_outcomes(result.unknown_outcomes, len(entries), idempotent=False)
+        refused, _ = self._refused(result.errors, entries, batch)
+        kept = [e for i, e in enumerate(entries) if i not in refused]
+        if _short(result, len(entries)):
+            return [], kept, len(result.errors)
+        return kept, [], len(result.errors)
+
+    def _stored(self, entries: list[Staged]) -> set[int]:
+        """Positions of `entries` that Planhat holds: per object and dimension, the stored points
+        of their days are read, and each sent point takes one stored point with its day and
+        value (a point equal in all of these to one stored before counts as stored)."""
+        parents: dict[tuple[str, str], dict[str, Any] | None] = {}
+        models = {str(e.payload.get("model") or "Company") for e in entries}
+        if "Company" in models:  # one call for every company instead of one per company
+            for lean in self.client.existing_keys(OBJECTS["companies"]):
+                if _present(lean.get("externalId")):
+                    parents.setdefault(("Company", str(lean["externalId"])), lean)
+        groups: dict[tuple[str, str], list[int]] = {}  # company, dimension -> positions
+        owners: dict[int, str] = {}  # position -> the `_id` its point belongs to
+        for position, entry in enumerate(entries):
+            payload = entry.payload
+            model = str(payload.get("model") or "Company")
+            external_id = str(payload.get("externalId"))
+            key = (model, external_id)
+            if key not in parents and model != "Company":
+                endpoint = METRIC_MODEL_ENDPOINTS.get(model)
+                parents[key] = (
+                    self.client.find_one(endpoint, external_id) if endpoint is not None else None
+                )
+            parent = parents.get(key)
+            if parent is None:
+                continue  # no such object: Planhat cannot have stored the point
+            company_id = parent["_id"] if model == "Company" else parent.get("companyId")
+            if company_id is None:
+                continue
+            owners[position] = str(parent["_id"])
+            groups.setdefault((str(company_id), str(payload.get("dimensionId"))), []).append(
+                position
+            )
+        stored: set[int] = set()
+        today = (datetime.datetime.now(datetime.UTC).date() - _EPOCH).days
+        for (company_id, dimension), positions in groups.items():
+            days = {p: _point_day(entries[p].payload.get("date")) for p in positions}
+            known = [d for d in days.values() if d is not None]
+            undated = len(known) < len(days)  # stored with the day Planhat received them
+            first = min([*known, *([today - 1] if undated else [])])
+            last = max([*known, *([today + 1] if undated else [])])
+            available: dict[tuple[str, int | None, float], int] = {}
+            for point in self.client.metric_points(company_id, dimension, first, last):
+                if not isinstance(point, dict):
+                    continue
+                value = _number(point.get("value"))
+                if value is None:
+                    continue
+                owner = str(point.get("parentId"))
+                for slot in ((owner, _point_day(point.get("time")), value), (owner, None, value)):
+                    available[slot] = available.get(slot, 0) + 1
+            # dated points first: an undated one may take any day's point, so it takes what is left
+            for position in sorted(positions, key=lambda p: days[p] is None):
+                value = _number(entries[position].payload.get("value"))
+                if value is None:
+                    continue
+                slot = (owners[position], days[position], value)
+                if available.get(slot, 0) > 0:
+                    available[slot] -= 1
+                    if slot[1] is not None:
+                        available[(slot[0], None, value)] -= 1
+                    stored.add(position)
+        return stored
 
     def _refused(
         self, errors: list[Any], entries: list[Staged], batch: int
@@ -815,16 +1018,17 @@ class AnalyticsSendSink(PlanhatSink):
         """Report each error entry; returns the positions they name and how many name none."""
         if not errors:
             return set(), 0
-        positions: dict[bytes, list[int]] = {}
+        positions: dict[tuple[str, ...], list[int]] = {}
         for position, entry in enumerate(entries):
-            assert entry.item is not None
-            positions.setdefault(entry.item, []).append(position)
+            positions.setdefault(_identity(entry.payload), []).append(position)
         refused: set[int] = set()
         unplaced = 0
         for error in errors:
             item = _item(error)
-            found = positions.get(_encode(item)) if item is not None else None
-            named = next((p for p in found or () if p not in refused), None)
+            found = positions.get(_identity(item)) if isinstance(item, dict) else None
+            free = [p for p in found or () if p not in refused]
+            same_value = [p for p in free if entries[p].payload.get("value") == item.get("value")]
+            named = next(iter(same_value or free), None)
             if named is None:
                 unplaced += 1
             else:
@@ -878,6 +1082,47 @@ def _bodies(entries: list[Staged], limit: int) -> list[list[Staged]]:
     if current:
         bodies.append(current)
     return bodies
+
+
+_IDENTITY_FIELDS = ("dimensionId", "externalId", "cId", "id", "email", "action", "date")
+"""What tells one analytics item from another (metric: dimension, external id, date; activity:
+action, company, user, date). An echo may add defaults (`model`, `weight`), so never bytes."""
+
+
+def _identity(item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(
+        "" if (value := item.get(name)) is None else str(value) for name in _IDENTITY_FIELDS
+    )
+
+
+def _body(entries: Sequence[Staged]) -> bytes:
+    return b"[" + b",".join(e.item for e in entries) + b"]"  # type: ignore[misc]
+
+
+def _short(result: SendResult, count: int) -> int:
+    """How many of `count` items the answer does not account for (all, when there was none)."""
+    if not result.answered or result.processed is None:
+        return count
+    return max(0, count - result.processed)
+
+
+def _point_day(value: Any) -> int | None:
+    """Days since 1970-01-01 of a point's date or time (None when absent or unreadable)."""
+    if value is None or value == "":
+        return None
+    try:
+        return _day_number(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _item(entry: Any) -> Any:

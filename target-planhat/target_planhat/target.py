@@ -40,8 +40,10 @@ from target_planhat.objects import (
 )
 from target_planhat.report import Report
 from target_planhat.sinks import (
+    ANALYTICS_BODY_BYTES,
     ANALYTICS_MAX_BODY_BYTES,
     BULK_MAX_ITEMS,
+    READ_BACK_MAX_READS,
     AnalyticsSendSink,
     BulkUpsertSink,
     PlanhatSink,
@@ -184,8 +186,22 @@ class TargetPlanhat(Target):
         th.Property(
             "analytics_batch_bytes",
             th.IntegerType(minimum=1024, maximum=ANALYTICS_MAX_BODY_BYTES),
-            default=ANALYTICS_MAX_BODY_BYTES,
-            description="Largest request body sent to the analytics host (its limit is 32 MB).",
+            default=ANALYTICS_BODY_BYTES,
+            description=(
+                "Largest request body sent to the analytics host (its published limit is 10 MB; "
+                "at most 32 MB, the figure given for metrics)."
+            ),
+        ),
+        th.Property(
+            "read_back_max_reads",
+            th.IntegerType(minimum=0),
+            default=READ_BACK_MAX_READS,
+            description=(
+                "Metrics whose send got no answer or a short `processed` are read back "
+                "(GET /dimensiondata) and only the points not stored are sent again, at most this "
+                "many times; then the rest is sent once more unread (logged: they may be stored "
+                "twice). Points still unaccounted stop the run. 0: send again at once."
+            ),
         ),
         *retry_properties(RETRY_DEFAULTS, "Planhat"),
         *(alias.property(th.NumberType(minimum=0)) for alias in ALIASES),
@@ -259,6 +275,7 @@ class TargetPlanhat(Target):
         self._batch_tokens = itertools.count(1)
         self._state_lock = threading.Lock()
         self._last_state_written: dict | None = None
+        self._warned_new_ledger = False
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -348,6 +365,19 @@ class TargetPlanhat(Target):
             host, secret = self.analytics_url, self.config.get("tenant_token") or ""
         return self.ledger.register_scope(
             urlsplit(host).netloc.lower(), fingerprint(secret), obj.name
+        )
+
+    def warn_new_ledger(self) -> None:
+        """Once per run: a ledger this run created knows of no send, so nothing stops metrics
+        and activities an earlier run sent (with a ledger elsewhere) from going out again."""
+        if self._warned_new_ledger or self.ledger is None:
+            return
+        self._warned_new_ledger = True
+        self.logger.warning(
+            "ledger %s is new: it knows of no metric or activity sent before, so every one in "
+            "the input is sent; if earlier runs kept their ledger elsewhere (another machine, a "
+            "deleted file), set `ledger` to that one (a PostgreSQL URL every runner reaches)",
+            self.ledger.where,
         )
 
     @cached_property

@@ -4,12 +4,19 @@ session): re-runs send only what changed, and two target processes share one led
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from sandbox.planhat.app import SANDBOX_TOKEN, TENANT_UUID
 from sandbox.testing import start
 
+from tests.cli_failures import assert_clean_failure
+from tests.pipelines.conftest import MELTANO
 from tests.target_planhat.helpers import config_for, messages, run_cli, run_target, state
+from tests.target_planhat.test_ledger_loss import lose_ledger_mid_run
 from tests.target_planhat.test_sync import kill_mid_run_then_replay
 
 pytestmark = pytest.mark.postgres
@@ -79,3 +86,80 @@ def test_two_target_processes_share_one_ledger(planhat, ledger_url, tmp_path):
 
 def test_kill_9_mid_run_then_replay_with_the_ledger_in_postgres(planhat, ledger_url, tmp_path):
     kill_mid_run_then_replay(planhat, tmp_path, ledger_url)
+
+
+@pytest.mark.pipeline
+def test_prod_keeps_the_ledger_where_a_new_machine_finds_it(
+    meltano_project, postgres, ledger_url, tmp_path
+):
+    """The prod environment's ledger is the warehouse PostgreSQL (TARGET_POSTGRES_*): a run on a
+    new machine (no local files) knows what the first run sent and sends nothing twice."""
+    planhat = start("planhat")
+    try:
+        db = urlsplit(ledger_url)
+        env = {
+            "MELTANO_ENVIRONMENT": "prod",
+            "TARGET_PLANHAT_API_TOKEN": SANDBOX_TOKEN,
+            "TARGET_PLANHAT_TENANT_TOKEN": TENANT_UUID,
+            "TARGET_PLANHAT_API_URL": planhat.url,
+            "TARGET_PLANHAT_ANALYTICS_URL": planhat.url,
+            "TARGET_PLANHAT_MAX_REQUESTS_PER_MINUTE": "0",
+            "TARGET_POSTGRES_HOST": db.hostname or "",
+            "TARGET_POSTGRES_PORT": str(db.port),
+            "TARGET_POSTGRES_USER": db.username or "",
+            "TARGET_POSTGRES_PASSWORD": db.password or "",
+            "TARGET_POSTGRES_DATABASE": db.path.lstrip("/"),
+        }
+        points = [
+            {"dimensionId": "seats", "value": n, "externalId": "ACME-001", "date": "2026-04-01"}
+            for n in range(20)
+        ]
+        lines = "".join(json.dumps(line) + "\n" for line in messages("metrics", points))
+
+        def invoke() -> subprocess.CompletedProcess[str]:
+            done = subprocess.run(
+                [MELTANO, "invoke", "target-planhat"],
+                input=lines,
+                cwd=meltano_project.root,
+                env={**meltano_project.env, **env},
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr[-3000:]
+            return done
+
+        first = invoke()
+        assert "is new: it knows of no metric or activity sent before" in first.stderr
+        for local in (".target-planhat", "output"):  # a new machine: nothing local survives
+            shutil.rmtree(meltano_project.root / local, ignore_errors=True)
+        second = invoke()
+        assert "is new" not in second.stderr
+        assert planhat.emulator.state()["metric_points"] == 20  # each point once
+        assert f":{db.password}@" not in first.stderr + second.stderr
+        with psycopg.connect(ledger_url) as conn:
+            assert conn.execute("select count(*) from planhat_ledger").fetchone()[0] == 20
+    finally:
+        planhat.stop()
+
+
+def test_ledger_tables_dropped_during_a_run_stop_it_at_the_next_write(
+    planhat, ledger_url, tmp_path
+):
+    def rows() -> int:
+        with psycopg.connect(ledger_url) as db:
+            try:
+                found = db.execute("select count(*) from planhat_ledger").fetchone()
+            except psycopg.Error:
+                return 0
+            return found[0] if found else 0
+
+    def lose() -> None:
+        with psycopg.connect(ledger_url, autocommit=True) as db:
+            db.execute("drop table planhat_ledger, planhat_ledger_scopes, planhat_ledger_instance")
+
+    outcome = lose_ledger_mid_run(planhat, tmp_path, ledger_url, rows, lose)
+    line = assert_clean_failure(outcome, "was deleted during this run")
+    assert "postgresql://127.0.0.1" in line or "***" in line
+    assert outcome.messages == [{"at": 3}]

@@ -737,6 +737,60 @@ def test_activities_create_unknown_users_of_known_companies(planhat):
     ] == planhat.company_id(ACME)
 
 
+def test_error_shapes_on_both_hosts(planhat):
+    """`error_item_format`: bare strings, or echoes carrying defaults that were not sent."""
+    metric = {"dimensionId": "d", "value": 1, "externalId": "NOPE"}
+    activity = {"action": "A", "cId": "NOPE", "email": "x@y.example"}
+    bad_company = {"externalId": "NAMELESS"}
+    answers = {}
+    for shape in ("string", "echo_with_defaults"):
+        planhat.sandbox.configure(error_item_format=shape)
+        metrics = requests.post(
+            f"{planhat.url}/dimensiondata/{TENANT_UUID}", json=[metric], timeout=5
+        )
+        activities = requests.post(
+            f"{planhat.url}/analytics/bulk/{TENANT_UUID}", json=[activity], timeout=5
+        )
+        bulk = planhat.bulk("companies", [bad_company])[1]["createdErrors"]
+        answers[shape] = (metrics.json()["errors"], activities.json()["errors"], bulk)
+    assert answers["string"] == (
+        ["Company with externalId NOPE not found"],
+        ["company with externalId NOPE not found"],
+        ["name is required"],
+    )
+    assert answers["echo_with_defaults"] == (
+        [
+            {
+                "item": {**metric, "model": "Company"},
+                "error": "Company with externalId NOPE not found",
+            }
+        ],
+        [
+            {
+                "item": {**activity, "weight": 1, "count": 1},
+                "error": "company with externalId NOPE not found",
+            }
+        ],
+        [{"item": {**bad_company, "custom": {}}, "error": "name is required"}],
+    )
+
+
+def test_metric_read_back_serves_the_documented_fields(planhat):
+    point = {"dimensionId": "d", "value": 5, "externalId": ACME, "date": "2024-03-01"}
+    requests.post(f"{planhat.url}/dimensiondata/{TENANT_UUID}", json=[point], timeout=5)
+    [served] = planhat.get("/dimensiondata", cid=planhat.company_id(ACME)).json()
+    assert set(served) == {
+        "_id",
+        "dimensionId",
+        "time",
+        "value",
+        "model",
+        "parentId",
+        "companyId",
+        "companyName",
+    }
+
+
 def test_bulk_activities_read_the_bulk_names_unless_aliases_are_switched_on(planhat):
     single_names = {"action": "Exported", "externalId": "ACME-001-U1", "companyExternalId": ACME}
     bulk = f"{planhat.url}/analytics/bulk/{TENANT_UUID}"
@@ -845,3 +899,26 @@ def test_reset_restores_settings_and_workspace(planhat):
     assert planhat.sandbox.state()["companies"] == 3
     assert planhat.get("/companies").status_code == 200
     assert copy.deepcopy(planhat.emulator.settings)["rate_limit_per_minute"] == 0
+
+
+def test_odd_analytics_answers_for_the_first_requests_only(planhat):
+    planhat.sandbox.configure(analytics_drop_last=1, analytics_odd_requests=1)
+    points = [{"dimensionId": "d", "value": n, "externalId": ACME} for n in range(3)]
+    url = f"{planhat.url}/dimensiondata/{TENANT_UUID}"
+    answers = [requests.post(url, json=points, timeout=5).json()["processed"] for _ in range(2)]
+    assert answers == [2, 3]
+    assert planhat.sandbox.state()["metric_points"] == 5
+
+
+@pytest.mark.parametrize("spelling", ["cid", "cId"])
+def test_metric_read_filters_by_one_company_spelling_when_told(planhat, spelling):
+    planhat.sandbox.configure(dimensiondata_company_param=spelling)
+    points = [
+        {"dimensionId": "d", "value": 1, "externalId": ACME},
+        {"dimensionId": "d", "value": 2, "externalId": GLOBEX},
+    ]
+    requests.post(f"{planhat.url}/dimensiondata/{TENANT_UUID}", json=points, timeout=5)
+    other = "cId" if spelling == "cid" else "cid"
+    acme = planhat.company_id(ACME)
+    assert [p["value"] for p in planhat.get("/dimensiondata", **{spelling: acme}).json()] == [1]
+    assert len(planhat.get("/dimensiondata", **{other: acme}).json()) == 2  # ignored

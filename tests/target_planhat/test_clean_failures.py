@@ -49,6 +49,14 @@ def states(outcome) -> list[dict]:
     return outcome.messages
 
 
+def test_on_reject_fail_ends_in_one_line(planhat, tmp_path):
+    stdin = jsonl(*messages("companies", [{"externalId": "C-1"}], ["externalId"]))
+    config = config_for(planhat.url, on_reject="fail")
+    assert_clean_failure(
+        run_target(config, stdin, tmp_path), "1 record(s) rejected or unaccounted (on_reject: fail)"
+    )
+
+
 def test_a_bad_setting(tmp_path):
     outcome = run_target(config_for("http://planhat.example.com"), "", tmp_path)
     assert_clean_failure(outcome, "`api_url` plain http:// sends credentials in clear")

@@ -265,15 +265,25 @@ def test_a_late_write_never_overtakes_the_next_batch(planhat, settle, winner):
     assert run.counts["companies"]["resent_after_no_answer"] == 10
 
 
-def test_a_send_without_an_answer_is_re_sent_and_reported_as_possibly_twice(planhat, caplog):
-    """The analytics host has no upsert: a post that timed out but was kept is stored twice.
-    The target cannot tell, so it says so (at-least-once, see the README)."""
+def _activities(count: int) -> list[dict[str, Any]]:
+    return [
+        {"action": f"A{n}", "email": "alice.moreau@acme.example", "date": "2026-01-01"}
+        for n in range(count)
+    ]
+
+
+def test_an_activity_send_without_an_answer_is_re_sent_and_reported_as_possibly_twice(
+    planhat, caplog
+):
+    """Activities cannot be read back: a post that timed out but was kept is stored twice. The
+    target cannot tell, so it says so (at-least-once, see the README). Metrics are read back
+    instead (test_read_back.py)."""
     planhat.emulator.add_faults([{"delay": 0.6, "times": 1, "method": "POST"}])
     config = config_for(planhat.url, request_timeout=0.3, settle_seconds=0.5)
-    run = run_target(config, messages("metrics", _points(5), []))
+    run = run_target(config, messages("activities", _activities(5), []))
     time.sleep(0.5)
-    assert planhat.emulator.state()["metric_points"] == 10
-    assert run.counts["metrics"]["resent_after_no_answer"] == 5
+    assert planhat.emulator.state()["activities"] == 10
+    assert run.counts["activities"]["resent_after_no_answer"] == 5
     assert "they are stored twice" in caplog.text
 
 
@@ -284,17 +294,17 @@ def test_a_send_without_an_answer_is_re_sent_and_reported_as_possibly_twice(plan
     ("answer", "drop_last", "unaccounted"),
     [("counts", 3, 3), ("empty", 0, 10), ("no_processed", 0, 10)],
 )
-def test_short_or_empty_analytics_answers_are_unaccounted_and_sent_again(
+def test_short_or_empty_activity_answers_are_unaccounted_and_sent_again(
     planhat, tmp_path, caplog, answer, drop_last, unaccounted
 ):
     planhat.emulator.configure(analytics_answer=answer, analytics_drop_last=drop_last)
     config = config_for(planhat.url, ledger=_ledger(tmp_path))
-    lines = messages("metrics", _points(10), [])
+    lines = messages("activities", _activities(10), [])
     run = run_target(config, [*lines, state({"s": 1})])
-    assert run.counts["metrics"]["unaccounted"] == unaccounted
+    assert run.counts["activities"]["unaccounted"] == unaccounted
     assert f"{unaccounted} of 10 items unaccounted" in caplog.text
     again = run_target(config, lines)  # nothing went into the ledger
-    assert again.counts["metrics"]["sent"] == 10
+    assert again.counts["activities"]["sent"] == 10
     with pytest.raises(RecordsRejectedError, match="rejected or unaccounted"):
         run_target({**config, "on_reject": "fail"}, lines)
 

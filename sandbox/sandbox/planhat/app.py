@@ -28,8 +28,11 @@ Settings (`--set k=v`, `POST /__sandbox/config`, or `start("planhat", settings=.
   to 429s. `rate_limit_headers` (true): `X-Rate-Limit-Limit` / `X-Rate-Limit-Remaining` on every
   main-API response while the limiter is on.
 - `bulk_max_items` (5000): more items in one `PUT /<m>` -> 400.
-- `error_item_format` ("object"): bulk error entries as `{"item", "index", "error"}` objects, or
-  `"string"` for bare messages.
+- `error_item_format` ("object"): error entries as `{"item", "index", "error"}` objects (analytics:
+  `{"item", "error"}`); `"string"`, bare messages (a public client's fixtures), on both hosts;
+  `"echo_with_defaults"`, `{"item", "error"}` whose item carries defaults the sender may not have
+  sent (bulk `custom: {}`, metrics `model: "Company"` as in Airbyte's sample, activities
+  `weight`/`count` 1), so it is not byte-equal to the item sent, and no `index`.
 - `include_validation_errors` (false): add `validationErrors` to every bulk envelope and put value
   rule failures (score range, day numbers, custom fields…) there instead of `created/updatedErrors`.
 - `strict_custom_fields` (false): `custom` keys without a `/customfields` definition are rejected.
@@ -50,6 +53,12 @@ Settings (`--set k=v`, `POST /__sandbox/config`, or `start("planhat", settings=.
   `"empty"`, a 200 with an empty body; `"no_processed"`, `{errors}` without `processed`.
 - `analytics_drop_last` (0): silently keep none of the last n items of each analytics request and
   answer `processed` short by n (Planhat's analytics host is a data sink: only `processed` tells).
+- `analytics_odd_requests` (0): `analytics_answer` and `analytics_drop_last` apply to the first n
+  analytics requests only (counted from the last reset), the later ones are answered normally;
+  0: to every request.
+- `dimensiondata_company_param` ("any"): the company filter `GET /dimensiondata` reads, `cid` or
+  `cId` (clients disagree); `"cid"` or `"cId"` reads only that one and ignores the other (every
+  company's points come back).
 - Core switches: `latency_ms`, `log_bodies` (false: the request log keeps no bodies).
 
 Seed options (`--seed k=v`, `POST /__sandbox/seed`): `companies` (3; the first three are Acme
@@ -87,6 +96,8 @@ _MODEL = "|".join(MODELS)
 _ANALYTICS_PATH = re.compile(r"/(dimensiondata|analytics(/bulk)?)/[^/]+")
 _LEAN_FIELDS = ("_id", "name", "externalId", "sourceId", "slug")
 _METRIC_LIST_DEFAULT, _METRIC_LIST_MAX = 100, 5000
+_METRIC_FIELDS = ("dimensionId", "time", "value", "model", "parentId", "companyId", "companyName")
+"""What `GET /dimensiondata` serves per point (with `_id`); not the externalId that was sent."""
 
 
 class PlanhatEmulator(Emulator):
@@ -112,6 +123,8 @@ class PlanhatEmulator(Emulator):
         "activity_bulk_aliases": False,
         "analytics_answer": "counts",
         "analytics_drop_last": 0,
+        "analytics_odd_requests": 0,
+        "dimensiondata_company_param": "any",
     }
     default_seed: Mapping[str, Any] = {"companies": 3, "endusers_per_company": 2, "users": 2}
 
@@ -124,6 +137,7 @@ class PlanhatEmulator(Emulator):
         self.store = PlanhatStore(self.setting, self.now)
         self._window_start = -math.inf
         self._window_used = 0
+        self._analytics_requests = 0
         seed_workspace(
             self.store, options["companies"], options["endusers_per_company"], options["users"]
         )
@@ -387,10 +401,12 @@ class PlanhatEmulator(Emulator):
             first, last = (_optional_int(request.arg(name), name) for name in ("from", "to"))
         except ValueError as exc:
             return json_response({"error": str(exc)}, 400)
-        company = request.arg("cid") or request.arg("cId")
+        spelling = self.setting("dimensiondata_company_param")
+        names = ("cid", "cId") if spelling == "any" else (spelling,)
+        company = next((value for name in names if (value := request.arg(name))), None)
         with self.lock:
             points = self.store.metric_points_for(company, request.arg("dimid"), first, last)
-            page = [dict(p) for p in islice(points, offset, offset + limit)]
+            page = [_project(p, _METRIC_FIELDS) for p in islice(points, offset, offset + limit)]
         return json_response(page)
 
     # -- analytics ---------------------------------------------------------------------------
@@ -421,10 +437,14 @@ class PlanhatEmulator(Emulator):
         except ValueError:
             return json_response({"error": "body is not valid JSON"}, 400)
         items = body if isinstance(body, list) else [body]
-        dropped = min(len(items), max(0, int(self.setting("analytics_drop_last"))))
         with self.lock:
+            self._analytics_requests += 1
+            odd = self.setting("analytics_odd_requests")
+            normal = bool(odd) and self._analytics_requests > odd
+            drop = 0 if normal else max(0, int(self.setting("analytics_drop_last")))
+            dropped = min(len(items), drop)
             errors = append(items[: len(items) - dropped])
-        answer = self.setting("analytics_answer")
+        answer = "counts" if normal else self.setting("analytics_answer")
         if answer == "empty":
             return Response(200, b"", {}, "application/json")
         if answer == "no_processed":

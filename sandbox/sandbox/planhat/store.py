@@ -20,6 +20,11 @@ _SLUG_GAPS = re.compile(r"[^0-9A-Za-z]+")
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 ANALYTICS_USER_ID_KEYS = ("externalId", "id", "euExtId")
 ANALYTICS_COMPANY_KEYS = ("companyExternalId", "cId")
+_BULK_ECHO_DEFAULTS: Mapping[str, Any] = {"custom": {}}
+"""What an echoed bulk item gains (every Planhat record has a `custom` object)."""
+_METRIC_ECHO_DEFAULTS: Mapping[str, Any] = {"model": "Company"}
+"""Airbyte's sample echo of a metric carries `model`, a default the sender may not have sent."""
+_ACTIVITY_ECHO_DEFAULTS: Mapping[str, Any] = {"weight": 1, "count": 1}
 BULK_ACTIVITY_USER_ID_KEYS = ("id",)
 BULK_ACTIVITY_COMPANY_KEYS = ("cId",)
 """The bulk endpoint's documented names (contract section 10); the others belong to the
@@ -505,10 +510,22 @@ class PlanhatStore:
             envelope["validationErrors"] = []
         return envelope
 
-    def error_entry(self, item: Any, index: int, message: str) -> Any:
-        """One error entry, as an object or a bare string (`error_item_format`)."""
-        if self.setting("error_item_format") == "string":
+    def error_entry(
+        self, item: Any, index: int | None, message: str, defaults: Mapping[str, Any] | None = None
+    ) -> Any:
+        """One error entry as `error_item_format` says: `{item, index, error}` (analytics: no
+        `index`), a bare message, or `echo_with_defaults`: the item with the defaults Planhat
+        fills in added (so not byte-equal to what was sent) and no `index`."""
+        shape = self.setting("error_item_format")
+        if shape == "string":
             return message
+        if shape == "echo_with_defaults":
+            echoed = (
+                {**(defaults or _BULK_ECHO_DEFAULTS), **item} if isinstance(item, dict) else item
+            )
+            return {"item": echoed, "error": message}
+        if index is None:
+            return {"item": item, "error": message}
         return {"item": item, "index": index, "error": message}
 
     # -- single-record calls ------------------------------------------------------------------
@@ -592,7 +609,7 @@ class PlanhatStore:
             try:
                 point = self._metric_point(item, received)
             except Rejected as exc:
-                errors.append({"item": item, "error": str(exc)})
+                errors.append(self.error_entry(item, None, str(exc), _METRIC_ECHO_DEFAULTS))
                 continue
             self.metric_points_received += 1
             if keep:
@@ -673,7 +690,7 @@ class PlanhatStore:
             try:
                 activity = self._activity(item, received, user_keys, company_keys, bulk=bulk)
             except Rejected as exc:
-                errors.append({"item": item, "error": str(exc)})
+                errors.append(self.error_entry(item, None, str(exc), _ACTIVITY_ECHO_DEFAULTS))
                 continue
             self.activities_received += 1
             if keep:
