@@ -8,6 +8,7 @@ in a warning, so RECORDs never carry fields their SCHEMA does not describe.
 from __future__ import annotations
 
 import datetime
+import decimal
 import functools
 import re
 import typing as t
@@ -63,17 +64,21 @@ def whole(text: Value, element: str, where: str) -> int | None:
         raise FatalAPIError(msg) from None
 
 
-def decimal(text: str | None, element: str, where: str) -> float | None:
-    """A `decimal` element's text as a number."""
+def exact_decimal(text: str | None, element: str, where: str) -> decimal.Decimal | None:
+    """A `decimal` element's text as an exact number: every digit is kept (a float would round
+    amounts beyond 15-17 digits), and the RECORD writes it as the same JSON number."""
     if text is None:
         return None
     try:
-        return float(text)
-    except ValueError:
+        number = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
         if not text.strip():
             return None
         msg = f"{where}: <{element}> is {text[:40]!r}, not a number"
         raise FatalAPIError(msg) from None
+    return number
 
 
 def pairs(value: Value) -> list[tuple[str, Value]]:
@@ -397,7 +402,7 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
         if fields.keys() != GL_ELEMENTS:
             self.undeclared.check(fields)
             fields = {name: fields.get(name) for name in GL_ORDER}
-        fields["Amount"] = decimal(fields["Amount"], "Amount", where)
+        fields["Amount"] = exact_decimal(fields["Amount"], "Amount", where)
         fields["FiscalYear"] = whole(fields["FiscalYear"], "FiscalYear", where) or period.year
         fields["FiscalPeriod"] = (
             whole(fields["FiscalPeriod"], "FiscalPeriod", where) or period.month

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import decimal
 import functools
 import hashlib
 import json
@@ -380,9 +381,9 @@ class RestGLRow(t.TypedDict, total=False):
     Segment7: str | None
     Segment8: str | None
     Reporting: str | None
-    MtdAmount: float | None
-    QtdAmount: float | None
-    YtdAmount: float | None
+    MtdAmount: decimal.Decimal | None
+    QtdAmount: decimal.Decimal | None
+    YtdAmount: decimal.Decimal | None
 
 
 _rest_gl_rows = msgspec.json.Decoder(list[RestGLRow], strict=False)
@@ -392,7 +393,8 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
     """GL balances over REST (`structured_api: rest`), one request per scenario and month.
 
     Rows are decoded into their declared fields only (numbers given as text are converted), so
-    a field the API adds never reaches a RECORD the SCHEMA does not describe.
+    a field the API adds never reaches a RECORD the SCHEMA does not describe. Amounts are decoded
+    as exact decimals from the JSON text, so every digit reaches the RECORD.
     """
 
     partitions_from = "scenario names in `scenarios` (or scenarios defined in the tenant)"

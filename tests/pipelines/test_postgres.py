@@ -40,6 +40,36 @@ def test_planful_into_postgres(meltano_project, sandboxes, postgres, postgres_en
     assert isinstance(members[1], list | dict)  # rollup levels kept as JSON, not a string
 
 
+def test_exact_amount_lands_in_postgres_with_every_digit(
+    meltano_project, sandboxes, postgres, postgres_env
+):
+    """A GL amount with more digits than a float holds (emulator switch `gl_exact_amount`)
+    reaches PostgreSQL unchanged: the tap writes the decimal text as a JSON number, and
+    target-postgres types `number` as NUMERIC without precision."""
+    exact = "12345678901234.5678"
+    planful = sandboxes["planful"].emulator
+    planful.configure(gl_exact_amount=exact)
+    try:
+        meltano_project.run("run", "finance-to-postgres", env=postgres_env)
+    finally:
+        planful.configure(gl_exact_amount=None)
+
+    url = postgres.url.rsplit("/", 1)[0] + "/warehouse"
+    with psycopg.connect(url) as db:
+        landed = db.execute(
+            'select "Amount"::text, pg_typeof("Amount")::text from tap_planful.gl_data '
+            'where "Amount" = %s::numeric',
+            (exact,),
+        ).fetchall()
+        near = db.execute(
+            'select count(*) from tap_planful.gl_data where "Amount" between %s and %s',
+            ("12345678901234", "12345678901235"),
+        ).fetchone()[0]
+    assert landed, "no GL row holds the exact amount"
+    assert {row for row in landed} == {(exact, "numeric")}
+    assert near == len(landed)  # no rounded copy (12345678901234.568) beside it
+
+
 def test_postgres_accounts_into_planhat(meltano_project, sandboxes, postgres, postgres_env):
     """Reverse ETL: a CRM table in the warehouse becomes Planhat companies (tap-postgres)."""
     url = postgres.url.rsplit("/", 1)[0] + "/warehouse"

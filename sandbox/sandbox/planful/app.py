@@ -51,6 +51,9 @@ Settings (`--set key=value`, `POST /__sandbox/config`):
   after it are never returned (emulator clock, fiscal year = calendar year, UTC).
 - `unknown_scenario` ("error"): GL data for an unknown scenario answers 400; "empty" answers [].
 - `gl_extra_field` (False): GL rows carry a field the contract does not list (`LastModified`).
+- `gl_exact_amount` (None): a decimal text, e.g. "12345678901234.5678": the first GL row of each
+  answer (REST and SOAP) carries it verbatim as its amounts (more digits than a float holds;
+  the service's amounts are `decimal`, planful-soap.md §12).
 - `maintenance` (False): every API request answers 503 (Dynamic Planning's maintenance status),
   with `Retry-After: <maintenance_retry_after>` when that is set (default None: no header).
 
@@ -221,6 +224,7 @@ class PlanfulEmulator(Emulator):
         "maintenance": False,
         "maintenance_retry_after": None,
         "gl_extra_field": False,
+        "gl_exact_amount": None,
         "dp_dimension_shape": "object",
         "dp_data_shape": "columns",
         "dp_esm_shape": "rows",
@@ -630,6 +634,9 @@ class PlanfulEmulator(Emulator):
             return window
         start, stop, headers = window or (0, len(rows), {})
         body = rows.encode(start, stop)
+        exact = self.setting("gl_exact_amount")
+        if exact and start == 0 and body != b"[]":
+            body = _first_amounts(body, str(exact))
         if self.setting("gl_extra_field"):  # a field the API might add one day
             body = body.replace(
                 b'"MtdAmount"', b'"LastModified":"2026-01-01T00:00:00Z","MtdAmount"'
@@ -763,6 +770,17 @@ class PlanfulEmulator(Emulator):
 @functools.cache
 def _segment_combinations() -> int:
     return GeneralLedger.segment_combinations(build_segments())
+
+
+def _first_amounts(body: bytes, amount: str) -> bytes:
+    """`body` with the first row's MtdAmount, QtdAmount and YtdAmount written as `amount`,
+    verbatim as a JSON number (switch `gl_exact_amount`)."""
+    if not re.fullmatch(r"-?\d+(\.\d+)?([eE][+-]?\d+)?", amount):
+        msg = f"gl_exact_amount must be a JSON number, got {amount!r}"
+        raise ValueError(msg)
+    first_end = body.index(b"}") + 1
+    first = re.sub(rb'("(?:Mtd|Qtd|Ytd)Amount"):[^,}]+', rb"\1:" + amount.encode(), body[:first_end])
+    return first + body[first_end:]
 
 
 def _flag(value: Any) -> bool:

@@ -260,12 +260,11 @@ class StateFreeService:
             for name, value in filters.items()
             if name.startswith("Segment")
         }
-        return self._answer(
-            operation,
-            ledger.xml_rows(
-                rows, amount_type, segment_filters, self.emulator.setting("soap_gl_extra")
-            ),
+        items = ledger.xml_rows(
+            rows, amount_type, segment_filters, self.emulator.setting("soap_gl_extra")
         )
+        exact = self.emulator.setting("gl_exact_amount")
+        return self._answer(operation, _first_amount(items, str(exact)) if exact else items)
 
     def segment_members(self, operation: str, body: ET.Element) -> Response:
         number = int(operation[len("Segment")])
@@ -326,6 +325,17 @@ def _chunks(head: str, parts: Iterator[str], tail: str) -> Iterator[bytes]:
             buffer, size = [], 0
     buffer.append(tail)
     yield "".join(buffer).encode()
+
+
+def _first_amount(items: Iterator[str], amount: str) -> Iterator[str]:
+    """`items` with the first one's `<Amount>` text replaced by `amount` (switch
+    `gl_exact_amount`: a decimal with more digits than a float holds)."""
+    first = next(items, None)
+    if first is None:
+        return
+    head, _, rest = first.partition("<Amount>")
+    yield f"{head}<Amount>{escape(amount)}</Amount>{rest.partition('</Amount>')[2]}"
+    yield from items
 
 
 def _text(parent: ET.Element, name: str) -> str | None:
