@@ -370,6 +370,10 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
             extracted_at, rows = read(period)
             yield period, extracted_at, rows, functools.partial(read, period)
 
+    @override
+    def rows_of(self, scenario: str, period: Period) -> Iterable[dict[str, t.Any]]:
+        return self.read_period(scenario, period)
+
     def read_period(self, scenario: str, period: Period) -> Iterator[dict[str, t.Any]]:
         """Rows of one scenario and period, one call per amount type, as they are parsed."""
         optional = [

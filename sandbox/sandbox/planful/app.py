@@ -47,8 +47,13 @@ Settings (`--set key=value`, `POST /__sandbox/config`):
 - `paging` (False): SOAP-style paging of Structured lists: `startIndex` (0-based) query parameter,
   `page_size` (5000) rows per response and an `X-Has-More: true|false` header. Off: bare arrays,
   `startIndex` ignored, no header.
-- `actual_includes_current_period` (True): whether Actual returns the current (open) month; months
-  after it are never returned (emulator clock, fiscal year = calendar year, UTC).
+- `actual_includes_current_period` (True): whether Actual returns the current (open) period;
+  periods after it are never returned (emulator clock, UTC, in the fiscal calendar below).
+- Fiscal calendar (planful-soap.md §12: a tenant sets its periods and first month, no call lists
+  them): `fiscal_periods` (12; up to 16, e.g. 13 for 4-week periods or an adjustment period)
+  are served for every year, REST `FiscalMonth` and SOAP `FiscalPeriod` past them answer no rows;
+  `fiscal_year_start_month` (1) places period 1 (and `MonthName`); `fiscal_year_named_for`
+  ("end"): fiscal year N ends in calendar year N, "start": it starts in N.
 - `unknown_scenario` ("error"): GL data for an unknown scenario answers 400; "empty" answers [].
 - `gl_extra_field` (False): GL rows carry a field the contract does not list (`LastModified`).
 - `gl_exact_amount` (None): a decimal text, e.g. "12345678901234.5678": the first GL row of each
@@ -116,7 +121,7 @@ from typing import Any
 
 from sandbox.core import Emulator, Request, Response, json_response, route
 from sandbox.planful.dynamic import DynamicPlanning, DynamicPlanningError, build_dynamic_planning
-from sandbox.planful.ledger import GeneralLedger, LedgerSlice
+from sandbox.planful.ledger import MAX_PERIODS, GeneralLedger, LedgerSlice
 from sandbox.planful.soap import (
     DEFAULT_SOAP_PATH,
     LOGIN_NAME,
@@ -225,6 +230,9 @@ class PlanfulEmulator(Emulator):
         "maintenance_retry_after": None,
         "gl_extra_field": False,
         "gl_exact_amount": None,
+        "fiscal_periods": 12,
+        "fiscal_year_start_month": 1,
+        "fiscal_year_named_for": "end",
         "dp_dimension_shape": "object",
         "dp_data_shape": "columns",
         "dp_esm_shape": "rows",
@@ -346,21 +354,44 @@ class PlanfulEmulator(Emulator):
         text = str(key).strip().lower()
         return next((s for s in self.segments if text in (str(s.number), s.name.lower())), None)
 
+    def fiscal_periods(self) -> int:
+        """Periods in the tenant's fiscal year (switch `fiscal_periods`)."""
+        periods = self.setting("fiscal_periods")
+        if not isinstance(periods, int) or not 1 <= periods <= MAX_PERIODS:
+            msg = f"fiscal_periods must be an integer from 1 to {MAX_PERIODS}, got {periods!r}"
+            raise ValueError(msg)
+        return periods
+
     def current_period(self) -> tuple[int, int]:
-        """(year, month) of the emulator clock, UTC."""
+        """(fiscal year, period) of the emulator clock, UTC, in the tenant's fiscal calendar.
+
+        12 periods are calendar months from `fiscal_year_start_month`; another count divides the
+        fiscal year into that many equal spans of days. A fiscal year is named for the calendar
+        year it ends in, or (`fiscal_year_named_for: start`) the one it starts in.
+        """
         today = datetime.fromtimestamp(self.now(), UTC)
-        return today.year, today.month
+        start, periods = int(self.setting("fiscal_year_start_month")), self.fiscal_periods()
+        begins = today.year if today.month >= start else today.year - 1
+        named_for_end = self.setting("fiscal_year_named_for") == "end"
+        year = begins + 1 if start > 1 and named_for_end else begins
+        if periods == 12:
+            return year, (today.month - start) % 12 + 1
+        first = datetime(begins, start, 1, tzinfo=UTC)
+        share = (today - first) / (datetime(begins + 1, start, 1, tzinfo=UTC) - first)
+        return year, min(periods, int(share * periods) + 1)
 
     def visible_months(
         self, scenario: str, fiscal_year: int, fiscal_month: int | None = None
     ) -> list[int]:
-        """Months of `fiscal_year` returned for `scenario`: Actual stops at the current period."""
-        months = [fiscal_month] if fiscal_month else list(range(1, 13))
+        """Periods of `fiscal_year` returned for `scenario`: Actual stops at the current period."""
+        periods = self.fiscal_periods()
+        months = [fiscal_month] if fiscal_month else list(range(1, periods + 1))
+        months = [m for m in months if 1 <= m <= periods]
         if self.ledger.scenarios[scenario]["ScenarioType"] != "Actual":
             return months
         year, month = self.current_period()
         if not self.setting("actual_includes_current_period"):
-            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+            year, month = (year, month - 1) if month > 1 else (year - 1, periods)
         return [m for m in months if (fiscal_year, m) <= (year, month)]
 
     def gl_slice(
@@ -372,6 +403,7 @@ class PlanfulEmulator(Emulator):
     ) -> LedgerSlice:
         """Exactly what `gldata` answers for these parameters (before paging)."""
         months = self.visible_months(scenario, fiscal_year, fiscal_month)
+        self.ledger.start_month = int(self.setting("fiscal_year_start_month"))
         return self.ledger.slice(scenario, fiscal_year, months, reporting)
 
     def gl_records(
@@ -620,9 +652,9 @@ class PlanfulEmulator(Emulator):
             )
         month_text = self._query(request, "FiscalMonth")
         month = int(month_text) if month_text and month_text.strip().isdigit() else None
-        if month_text and not (month and 1 <= month <= 12):
+        if month_text and not (month and 1 <= month <= 99):
             return self.structured_error(
-                request, 400, f"FiscalMonth '{month_text}' is not a month from 1 to 12."
+                request, 400, f"FiscalMonth '{month_text}' is not a fiscal period from 1 to 99."
             )
         if scenario not in self.ledger.scenarios:
             if self.setting("unknown_scenario") == "empty":

@@ -249,7 +249,7 @@ class StateFreeService:
                 return self._answer(operation, "")
             raise server_fault(f"Scenario '{scenario}' does not exist.")
         month = int(period) if period else None
-        if month is not None and not 1 <= month <= 12:
+        if month is not None and not 1 <= month <= self.emulator.fiscal_periods():
             return self._answer(operation, "")
         reporting = filters.get("Reporting", ("Equals", None))[1]
         rows = self.emulator.gl_slice(scenario, int(year_text), month, reporting)
