@@ -215,7 +215,7 @@ class GLPeriods(PlanfulStream):
 
     @cached_property
     def calendar(self) -> FiscalCalendar:
-        """The tenant's fiscal year, from `fiscal_periods_per_year` and `fiscal_year_start_month`."""
+        """The tenant's fiscal year (`fiscal_periods_per_year`, `fiscal_year_start_month`)."""
         return FiscalCalendar(
             int(self.config.get("fiscal_periods_per_year") or 12),
             int(self.config.get("fiscal_year_start_month") or 1),
@@ -261,7 +261,11 @@ class GLPeriods(PlanfulStream):
             return []
         asked = set(periods)
         return sorted(
-            {p.year for p in periods if {self.calendar.first(p.year), self.calendar.last(p.year)} <= asked}
+            {
+                p.year
+                for p in periods
+                if {self.calendar.first(p.year), self.calendar.last(p.year)} <= asked
+            }
         )
 
     def check_past_year(self, scenario: str, years: list[int]) -> None:

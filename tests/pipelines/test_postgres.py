@@ -66,7 +66,7 @@ def test_exact_amount_lands_in_postgres_with_every_digit(
             ("12345678901234", "12345678901235"),
         ).fetchone()[0]
     assert landed, "no GL row holds the exact amount"
-    assert {row for row in landed} == {(exact, "numeric")}
+    assert set(landed) == {(exact, "numeric")}
     assert near == len(landed)  # no rounded copy (12345678901234.568) beside it
 
 

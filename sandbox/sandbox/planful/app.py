@@ -811,7 +811,9 @@ def _first_amounts(body: bytes, amount: str) -> bytes:
         msg = f"gl_exact_amount must be a JSON number, got {amount!r}"
         raise ValueError(msg)
     first_end = body.index(b"}") + 1
-    first = re.sub(rb'("(?:Mtd|Qtd|Ytd)Amount"):[^,}]+', rb"\1:" + amount.encode(), body[:first_end])
+    first = re.sub(
+        rb'("(?:Mtd|Qtd|Ytd)Amount"):[^,}]+', rb"\1:" + amount.encode(), body[:first_end]
+    )
     return first + body[first_end:]
 
 
