@@ -563,7 +563,9 @@ class CurrenciesStream(StructuredPlanningStream):
 
 
 class UsersStream(StructuredPlanningStream):
-    """Structured Planning users and their roles."""
+    """Structured Planning users and their roles over REST. UNVERIFIED path: no public source
+    documents `/financemodel/data/users` (set `path_overrides.users`); the documented export is
+    the SOAP operation `Get_Users`, read when `structured_api` resolves to `soap`."""
 
     name = "users"
     default_path = "/financemodel/data/users"

@@ -70,6 +70,37 @@ def test_exact_amount_lands_in_postgres_with_every_digit(
     assert near == len(landed)  # no rounded copy (12345678901234.568) beside it
 
 
+def test_gl_rows_differing_only_in_calculated_both_land(
+    meltano_project, sandboxes, postgres, postgres_env
+):
+    """Emulator switch `soap_gl_calculated: twins`: the first row of each answer comes again
+    with `Calculated` true; `Calculated` is part of the key, so the merge keeps both."""
+    planful = sandboxes["planful"].emulator
+    planful.configure(soap_gl_calculated="twins")
+    try:
+        meltano_project.run("run", "finance-to-postgres", env=postgres_env)
+    finally:
+        planful.configure(soap_gl_calculated="false")
+
+    url = postgres.url.rsplit("/", 1)[0] + "/warehouse"
+    key = ", ".join(f'"{c}"' for c in ("Scenario", "period_key", "AmountType", "Reporting"))
+    segments = ", ".join(f'"Segment{n}"' for n in range(1, 9))
+    with psycopg.connect(url) as db:
+        twins = db.execute(
+            f"select {key}, {segments}, count(*), string_agg(\"Calculated\", ',' "
+            f'order by "Calculated") from tap_planful.gl_data group by {key}, {segments} '
+            "having count(*) > 1"
+        ).fetchall()
+        calculated = dict(
+            db.execute(
+                'select "Calculated", count(*) from tap_planful.gl_data group by 1'
+            ).fetchall()
+        )
+    assert twins, "no GL row landed beside its twin"
+    assert {(row[-2], row[-1]) for row in twins} == {(2, "false,true")}
+    assert calculated["true"] == len(twins)
+
+
 def test_postgres_accounts_into_planhat(meltano_project, sandboxes, postgres, postgres_env):
     """Reverse ETL: a CRM table in the warehouse becomes Planhat companies (tap-postgres)."""
     url = postgres.url.rsplit("/", 1)[0] + "/warehouse"

@@ -78,6 +78,7 @@ def test_every_soap_stream_matches_the_seeded_tenant(running, full_sync):
         "gl_data": emulator.gl_row_count("Actual") + emulator.gl_row_count("2025 Budget"),
         "currencies": len(emulator.currencies),
         "currency_types": 4,
+        "users": len(emulator.users),
     }
     assert records["scenarios"] == [
         {"Name": "Actual", "ScenarioType": "Actual", "FiscalYear": None},

@@ -73,7 +73,13 @@ SOAP web service "HostAPI_StateFree" (`sandbox/planful/soap.py`, per `shared/api
   answers no members (the contract does not say what an empty FilterCollection returns).
 - `soap_member_id` (False): the newer schema's `MemberId` as the first element of segment members.
 - `soap_gl_extra` (False): GL rows carry an element no WSDL declares (`LastModified`).
+- `soap_gl_calculated` ("false"): every GL row has `<Calculated>false</Calculated>`; "twins":
+  the first row of each answer comes again with `Calculated` true (rows differing only in it);
+  "omitted": no `Calculated` element (a null string, §2.7).
 - `soap_fault_echoes_credentials` (False): the login fault repeats the login name and password.
+- `Get_Users` (planful-soap.md §12): `soap_users_page_size` (5000) users a call with a `hasMore`
+  out element; `soap_users_start_index` ("offset"): what `startIndex` counts, "offset" (users
+  before the first answered), "one_based" (position from 1) or "page" (page number from 0).
 - `soap.calls`: accepted calls with their filters (no credentials), for tests.
 
 Dynamic Planning response bodies are guesses (planful.md §8); switches serve the plausible variants:
@@ -244,6 +250,9 @@ class PlanfulEmulator(Emulator):
         "soap_empty_result": "element",
         "soap_segment_filter_required": False,
         "soap_gl_extra": False,
+        "soap_gl_calculated": "false",
+        "soap_users_page_size": 5000,
+        "soap_users_start_index": "offset",
         "soap_fault_echoes_credentials": False,
     }
     default_seed = {
