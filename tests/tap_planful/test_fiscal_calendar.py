@@ -17,11 +17,11 @@ BUDGET_2025 = {"scenarios": ["2025 Budget"], "start_fiscal_year": 2025, "end_fis
 
 
 def soap(url: str, **settings: object) -> dict:
-    return soap_config(url, **BUDGET_2025, **settings)  # type: ignore[arg-type]
+    return soap_config(url, **BUDGET_2025, **settings)
 
 
 def rest(url: str, **settings: object) -> dict:
-    return config_for(url, api_type="structured", **BUDGET_2025, **settings)  # type: ignore[arg-type]
+    return config_for(url, api_type="structured", **BUDGET_2025, **settings)
 
 
 @pytest.mark.parametrize("config", [soap, rest])
