@@ -26,11 +26,6 @@ class Period:
     def from_key(cls, key: int) -> Period:
         return cls(key // 100, key % 100)
 
-    @classmethod
-    def current(cls, today: datetime.date | None = None) -> Period:
-        """The open period today in a calendar-year fiscal year of 12 periods."""
-        return FiscalCalendar().current(today)
-
     @property
     def key(self) -> int:
         return self.year * 100 + self.month

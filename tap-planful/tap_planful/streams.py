@@ -237,7 +237,7 @@ class GLPeriods(PlanfulStream):
     def periods_to_read(
         self, scenario_name: str, bookmark: int | None, today: Period
     ) -> list[Period]:
-        """The fiscal months to request for a scenario, given its bookmark."""
+        """The fiscal periods to request for a scenario, given its bookmark."""
         scenario = self.scenario_record(scenario_name)
         fiscal = self.calendar
         start_year = self.config.get("start_fiscal_year") or today.year - DEFAULT_START_YEARS_BACK
