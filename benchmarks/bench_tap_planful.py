@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import decimal
 import hashlib
 import json
 import os
@@ -117,8 +118,8 @@ def raw_floor(url: str, out: Path) -> int:
     """The least work that yields the same RECORD lines."""
     session = requests.Session()
     session.auth = (ACCESS_ID, ACCESS_KEY)
-    decoder = msgspec.json.Decoder()
-    encoder = msgspec.json.Encoder()
+    decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)  # exact, as the tap
+    encoder = msgspec.json.Encoder(decimal_format="number")
     count = 0
     with out.open("wb") as sink:
         for month in MONTHS:
@@ -145,7 +146,7 @@ def raw_floor(url: str, out: Path) -> int:
 def raw_soap_floor(url: str, out: Path) -> int:
     """The least work that yields the SOAP RECORD lines: streamed POSTs + one pull-parser loop."""
     session = requests.Session()
-    encoder = msgspec.json.Encoder()
+    encoder = msgspec.json.Encoder(decimal_format="number")
     item = f"{{{NAMESPACE}}}GLData"
     strip = len(NAMESPACE) + 2
     count = 0
@@ -181,7 +182,7 @@ def raw_soap_floor(url: str, out: Path) -> int:
                     parser.feed(chunk)
                 for _, element in parser.read_events():
                     row = {child.tag[strip:]: child.text for child in element}
-                    row["Amount"] = float(row["Amount"])
+                    row["Amount"] = decimal.Decimal(row["Amount"])
                     row["FiscalYear"] = int(row["FiscalYear"])
                     row["FiscalPeriod"] = int(row["FiscalPeriod"])
                     row["period_key"] = row["FiscalYear"] * 100 + row["FiscalPeriod"]

@@ -8,6 +8,7 @@ and takes an `X-ACCESS-TOKEN` header. Each family has a base stream class here.
 
 from __future__ import annotations
 
+import decimal
 import re
 import typing as t
 from functools import cached_property
@@ -43,7 +44,7 @@ RETRY_DEFAULTS = RetryPolicy(max_tries=5, initial_wait=1.0, max_wait=60.0, timeo
 SECRET_SETTINGS = ("login_name", "password", "access_id", "access_key", "access_token")
 
 _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_json_decoder = msgspec.json.Decoder()
+_json_decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)  # every digit of a number
 _row_counter = msgspec.json.Decoder(list[msgspec.Raw])
 
 

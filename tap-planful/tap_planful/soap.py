@@ -118,6 +118,8 @@ class StateFreeStream(PlanfulStream):
     http_method = "POST"
     operation: t.ClassVar[str]
     item: t.ClassVar[str]
+    last_answer: etree._Element | None = None
+    """The `<XResponse>` element of the last answer read (its items freed): out parameters."""
 
     @property
     @override
@@ -332,7 +334,8 @@ class StateFreeStream(PlanfulStream):
             msg = f"The answer to {operation} is not well-formed XML: {exc}"
             raise FatalAPIError(msg) from None
         answer = f"{{{SOAP_ENV}}}Body/{{{NAMESPACE}}}{operation}Response"
-        if root.tag != f"{{{SOAP_ENV}}}Envelope" or root.find(answer) is None:
+        self.last_answer = root.find(answer) if root.tag == f"{{{SOAP_ENV}}}Envelope" else None
+        if self.last_answer is None:
             # XML, but no answer to this operation: reading it as "no items" would lose data.
             raise shape_error(
                 f"{operation} (SOAP)",

@@ -8,6 +8,7 @@ in a warning, so RECORDs never carry fields their SCHEMA does not describe.
 from __future__ import annotations
 
 import datetime
+import decimal
 import functools
 import re
 import typing as t
@@ -19,7 +20,13 @@ from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
 from tap_planful.periods import Period
-from tap_planful.soap import StateFreeStream, Value, filter_collection, leaf_texts
+from tap_planful.soap import (
+    NAMESPACE,
+    StateFreeStream,
+    Value,
+    filter_collection,
+    leaf_texts,
+)
 from tap_planful.streams import (
     MEMBER_ATTRIBUTES,
     NAME_CODE,
@@ -27,6 +34,7 @@ from tap_planful.streams import (
     GLPeriods,
     PeriodAnswer,
     SegmentsStream,
+    UsersStream,
     is_actual,
     segment_partitions,
 )
@@ -44,6 +52,9 @@ FILTER_ITEMS = {1: "Segment1Filter", 2: "Segment2Filter"}  # segments 3-8 take S
 GL_ORDER = (*SEGMENT_COLUMNS, "Scenario", "Reporting", "Calculated", "Amount", "AmountType",
             "FiscalYear", "FiscalPeriod")  # fmt: skip
 GL_ELEMENTS = frozenset(GL_ORDER)
+GL_KEY_TEXTS = (*SEGMENT_COLUMNS, "Reporting", "Calculated")
+"""Optional text elements of the GL key: an absent or empty one is written as "" (a NULL key
+part never equals itself in a warehouse's merge, and is refused in a primary key column)."""
 _SEGMENT_TYPE = re.compile(r"Segment([1-8])")
 
 
@@ -63,17 +74,21 @@ def whole(text: Value, element: str, where: str) -> int | None:
         raise FatalAPIError(msg) from None
 
 
-def decimal(text: str | None, element: str, where: str) -> float | None:
-    """A `decimal` element's text as a number."""
+def exact_decimal(text: str | None, element: str, where: str) -> decimal.Decimal | None:
+    """A `decimal` element's text as an exact number: every digit is kept (a float would round
+    amounts beyond 15-17 digits), and the RECORD writes it as the same JSON number."""
     if text is None:
         return None
     try:
-        return float(text)
-    except ValueError:
+        number = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
         if not text.strip():
             return None
         msg = f"{where}: <{element}> is {text[:40]!r}, not a number"
         raise FatalAPIError(msg) from None
+    return number
 
 
 def pairs(value: Value) -> list[tuple[str, Value]]:
@@ -321,6 +336,7 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
         "FiscalPeriod",
         "AmountType",
         "Reporting",
+        "Calculated",
         *SEGMENT_COLUMNS,
     )
     schema = th.PropertiesList(
@@ -330,7 +346,12 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
         ),
         th.Property("Scenario", th.StringType, required=True),
         th.Property("Reporting", th.StringType),
-        th.Property("Calculated", th.StringType, description="Meaning undocumented"),
+        th.Property(
+            "Calculated",
+            th.StringType,
+            description="Meaning undocumented; part of the key, so rows differing only in it "
+            "are kept apart",
+        ),
         th.Property("Amount", th.NumberType),
         th.Property("AmountType", th.StringType, required=True),
         th.Property("FiscalYear", th.IntegerType, required=True),
@@ -365,6 +386,10 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
             extracted_at, rows = read(period)
             yield period, extracted_at, rows, functools.partial(read, period)
 
+    @override
+    def rows_of(self, scenario: str, period: Period) -> Iterable[dict[str, t.Any]]:
+        return self.read_period(scenario, period)
+
     def read_period(self, scenario: str, period: Period) -> Iterator[dict[str, t.Any]]:
         """Rows of one scenario and period, one call per amount type, as they are parsed."""
         optional = [
@@ -397,13 +422,87 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
         if fields.keys() != GL_ELEMENTS:
             self.undeclared.check(fields)
             fields = {name: fields.get(name) for name in GL_ORDER}
-        fields["Amount"] = decimal(fields["Amount"], "Amount", where)
+        if None in fields.values():
+            for name in GL_KEY_TEXTS:
+                if fields[name] is None:
+                    fields[name] = ""
+        fields["Amount"] = exact_decimal(fields["Amount"], "Amount", where)
         fields["FiscalYear"] = whole(fields["FiscalYear"], "FiscalYear", where) or period.year
         fields["FiscalPeriod"] = (
             whole(fields["FiscalPeriod"], "FiscalPeriod", where) or period.month
         )
         fields["period_key"] = period.key
         return fields
+
+
+class SoapUsersStream(StateFreeStream):
+    """Users (`Get_Users`), 5,000 a call: `startIndex` counts the users already read, and the
+    answer's `hasMore` says whether to ask again (help.planful.com "Get_Users").
+
+    The elements inside a user are not public: they are taken to be the export's columns (those
+    of the REST `users` stream); others are named once in a warning and left out. Answers that
+    contradict each other (a user twice, no users although `hasMore` was true) end the run:
+    `startIndex` would then count otherwise (from 1, or in pages).
+    """
+
+    name = "users"
+    operation = "Get_Users"
+    item = "User"
+    primary_keys = ("UserLogin",)
+    schema = UsersStream.schema
+    texts = ("UserLogin", "FirstName", "LastName", "NavigationRoleName", "ReportingRole",
+             "SupportRole", "AuthenticationType", "SupportId")  # fmt: skip
+
+    @cached_property
+    def undeclared(self) -> UndeclaredElements:
+        return UndeclaredElements(self, {*self.texts, "Status"})
+
+    @override
+    def request_records(self, context: Context | None) -> Iterable[dict]:
+        seen: set[str] = set()
+        calls = 0
+        while True:
+            start, count = len(seen), 0
+            calls += 1
+            body = f"<startIndex>{start}</startIndex>"
+            for name, value in self.call(self.operation, self.item, body):
+                record = self.record_from(name, value, context)
+                if record["UserLogin"] in seen:
+                    raise FatalAPIError(self._contradiction(start, "a user already read"))
+                seen.add(record["UserLogin"])
+                count += 1
+                yield record
+            if start and not count:
+                raise FatalAPIError(self._contradiction(start, "no users after hasMore=true"))
+            if not self.has_more():
+                self.logger.info("users: %d users in %d Get_Users call(s)", len(seen), calls)
+                return
+
+    def has_more(self) -> bool:
+        answer = self.last_answer
+        text = answer.findtext(f"{{{NAMESPACE}}}hasMore") if answer is not None else None
+        return (text or "").strip().lower() == "true"
+
+    def _contradiction(self, start: int, what: str) -> str:
+        return (
+            f"{self.operation} answered {what} at startIndex {start}: Planful pages users "
+            "differently than this tap reads them (startIndex as the number of users already "
+            "read), so the users stream cannot be read completely; nothing past the users "
+            "already written was emitted. Deselect `users` and report the answer's shape."
+        )
+
+    @override
+    def record_from(self, name: str, value: Value, context: Context | None) -> dict:
+        fields = dict(pairs(value))
+        self.undeclared.check(fields)
+        login = fields.get("UserLogin")
+        if not isinstance(login, str) or not login.strip():
+            msg = f"{self.operation}: a <User> has no <UserLogin>, the key of users"
+            raise FatalAPIError(msg)
+        record: dict[str, t.Any] = {key: fields.get(key) for key in self.texts}
+        status = fields.get("Status")
+        record["Status"] = None if status is None else str(status).strip().lower() == "true"
+        return record
 
 
 SOAP_STREAMS: tuple[type[Stream], ...] = (
@@ -413,4 +512,5 @@ SOAP_STREAMS: tuple[type[Stream], ...] = (
     SoapGLDataStream,
     SoapCurrenciesStream,
     SoapCurrencyTypesStream,
+    SoapUsersStream,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import decimal
 import functools
 import hashlib
 import json
@@ -28,7 +29,7 @@ from tap_planful.client import (
     shape_error,
     xml_text,
 )
-from tap_planful.periods import Period
+from tap_planful.periods import FiscalCalendar, Period
 from tap_planful.writer import RecordBufferingWriter
 
 if t.TYPE_CHECKING:
@@ -212,6 +213,14 @@ class GLPeriods(PlanfulStream):
     _bookmarked_key: int | None = None
     _extracted_at: datetime.datetime
 
+    @cached_property
+    def calendar(self) -> FiscalCalendar:
+        """The tenant's fiscal year (`fiscal_periods_per_year`, `fiscal_year_start_month`)."""
+        return FiscalCalendar(
+            int(self.config.get("fiscal_periods_per_year") or 12),
+            int(self.config.get("fiscal_year_start_month") or 1),
+        )
+
     def scenario_record(self, name: str) -> Mapping[str, t.Any]:
         """What is known of a scenario: its plan year from `scenario_fiscal_years`, if set."""
         year = (self.config.get("scenario_fiscal_years") or {}).get(name)
@@ -221,32 +230,66 @@ class GLPeriods(PlanfulStream):
         """(period, extraction time, rows, ask again) of each period, in order."""
         raise NotImplementedError
 
+    def rows_of(self, scenario: str, period: Period) -> Iterable[dict[str, t.Any]]:
+        """The rows of one period, asked once (the check past the fiscal year)."""
+        raise NotImplementedError
+
     def periods_to_read(
         self, scenario_name: str, bookmark: int | None, today: Period
     ) -> list[Period]:
-        """The fiscal months to request for a scenario, given its bookmark."""
+        """The fiscal periods to request for a scenario, given its bookmark."""
         scenario = self.scenario_record(scenario_name)
+        fiscal = self.calendar
         start_year = self.config.get("start_fiscal_year") or today.year - DEFAULT_START_YEARS_BACK
-        first = Period(start_year, 1)
+        first = fiscal.first(start_year)
         if bookmark is not None:
             lookback = self.config.get("gl_lookback_periods", DEFAULT_GL_LOOKBACK_PERIODS)
-            first = max(first, Period.from_key(int(bookmark)).shifted(-lookback))
+            first = max(first, fiscal.shifted(Period.from_key(int(bookmark)), -lookback))
         end_year = self.config.get("end_fiscal_year")
         if is_actual(scenario_name, scenario):
-            last = min(today, Period(end_year, 12)) if end_year else today
+            last = min(today, fiscal.last(end_year)) if end_year else today
         elif scenario.get("FiscalYear"):
-            first = max(first, Period(scenario["FiscalYear"], 1))
-            last = Period(scenario["FiscalYear"], 12)
+            first = max(first, fiscal.first(scenario["FiscalYear"]))
+            last = fiscal.last(scenario["FiscalYear"])
         else:
-            last = Period(end_year or today.year + 1, 12)
-        return first.through(last)
+            last = fiscal.last(end_year or today.year + 1)
+        return fiscal.through(first, last)
+
+    def full_years(self, periods: list[Period]) -> list[int]:
+        """Fiscal years every period of which is in `periods` (a run of consecutive periods)."""
+        if not self.config.get("gl_check_period_past_year", True):
+            return []
+        asked = set(periods)
+        return sorted(
+            {
+                p.year
+                for p in periods
+                if {self.calendar.first(p.year), self.calendar.last(p.year)} <= asked
+            }
+        )
+
+    def check_past_year(self, scenario: str, years: list[int]) -> None:
+        """Ask the period after the last configured one of each fully read year, once: rows
+        there mean the tenant's fiscal year has more periods, which this run would never read."""
+        for year in years:
+            beyond = self.calendar.past_year(year)
+            found = sum(1 for _ in self.rows_of(scenario, beyond))
+            if found:
+                msg = (
+                    f"gl_data: scenario {scenario!r} has {found:,} rows in fiscal period "
+                    f"{beyond.month} of {year}, past the {self.calendar.periods_per_year} periods "
+                    "of `fiscal_periods_per_year`: set `fiscal_periods_per_year` to the number of "
+                    "periods of your Planful fiscal year (Define Fiscal Year Setup) and run again"
+                )
+                raise FatalAPIError(msg)
+            self.logger.debug("gl_data: scenario %r period %d is empty", scenario, beyond.key)
 
     @override
     def partition_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The scenario's periods in order; gaps keep the bookmark before them."""
         scenario = context["Scenario"] if context else ""
         bookmark = self.get_starting_replication_key_value(context)
-        periods = self.periods_to_read(scenario, bookmark, Period.current())
+        periods = self.periods_to_read(scenario, bookmark, self.calendar.current())
         if not periods:
             self.logger.info("gl_data: nothing to read for scenario %r", scenario)
             return
@@ -291,6 +334,7 @@ class GLPeriods(PlanfulStream):
             pending = []
         if gap is not None:
             self._hold_bookmark_before(context, gap)
+        self.check_past_year(scenario, self.full_years(periods))
 
     def _warn_gap(self, scenario: str, period: Period) -> None:
         self.logger.warning(
@@ -305,7 +349,7 @@ class GLPeriods(PlanfulStream):
         """Cap this run's progress at the period before the first gap."""
         markers = self.get_context_state(context).get("progress_markers") or {}
         reached = markers.get("replication_key_value")
-        cap = gap.shifted(-1).key
+        cap = self.calendar.shifted(gap, -1).key
         if reached is not None and reached > cap:
             markers["replication_key_value"] = cap
 
@@ -380,9 +424,9 @@ class RestGLRow(t.TypedDict, total=False):
     Segment7: str | None
     Segment8: str | None
     Reporting: str | None
-    MtdAmount: float | None
-    QtdAmount: float | None
-    YtdAmount: float | None
+    MtdAmount: decimal.Decimal | None
+    QtdAmount: decimal.Decimal | None
+    YtdAmount: decimal.Decimal | None
 
 
 _rest_gl_rows = msgspec.json.Decoder(list[RestGLRow], strict=False)
@@ -392,7 +436,8 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
     """GL balances over REST (`structured_api: rest`), one request per scenario and month.
 
     Rows are decoded into their declared fields only (numbers given as text are converted), so
-    a field the API adds never reaches a RECORD the SCHEMA does not describe.
+    a field the API adds never reaches a RECORD the SCHEMA does not describe. Amounts are decoded
+    as exact decimals from the JSON text, so every digit reaches the RECORD.
     """
 
     partitions_from = "scenario names in `scenarios` (or scenarios defined in the tenant)"
@@ -457,6 +502,10 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
                     upcoming = pool.submit(self.read_period, scenario, following)
                 yield period, extracted_at, rows, functools.partial(again, period)
 
+    @override
+    def rows_of(self, scenario: str, period: Period) -> Iterable[dict[str, t.Any]]:
+        return self.read_period(scenario, period)[2]
+
     def read_period(
         self, scenario: str, period: Period
     ) -> tuple[Period, datetime.datetime, list[dict[str, t.Any]]]:
@@ -514,7 +563,9 @@ class CurrenciesStream(StructuredPlanningStream):
 
 
 class UsersStream(StructuredPlanningStream):
-    """Structured Planning users and their roles."""
+    """Structured Planning users and their roles over REST. UNVERIFIED path: no public source
+    documents `/financemodel/data/users` (set `path_overrides.users`); the documented export is
+    the SOAP operation `Get_Users`, read when `structured_api` resolves to `soap`."""
 
     name = "users"
     default_path = "/financemodel/data/users"

@@ -184,9 +184,33 @@ CONFIG_SCHEMA = th.PropertiesList(
         "gl_lookback_periods",
         th.IntegerType(minimum=0),
         default=DEFAULT_GL_LOOKBACK_PERIODS,
-        description="Fiscal months before the bookmarked one that every run reads again, "
+        description="Fiscal periods before the bookmarked one that every run reads again, "
         "to pick up "
-        "restatements. The bookmarked month itself is always read again.",
+        "restatements. The bookmarked period itself is always read again.",
+    ),
+    th.Property(
+        "fiscal_periods_per_year",
+        th.IntegerType(minimum=1, maximum=98),
+        default=12,
+        description="Periods in the tenant's fiscal year (Planful's Define Fiscal Year Setup; "
+        "e.g. 13 for 4-week periods or 12 months and an adjustment period). GL data is asked "
+        "for periods 1 to this number of each year.",
+    ),
+    th.Property(
+        "fiscal_year_start_month",
+        th.IntegerType(minimum=1, maximum=12),
+        default=1,
+        description="Calendar month (1-12) in which the tenant's fiscal year starts; fiscal year "
+        "N is the one ending in calendar year N. Sets the current period, up to which Actual is "
+        "read.",
+    ),
+    th.Property(
+        "gl_check_period_past_year",
+        th.BooleanType,
+        default=True,
+        description="After reading every period of a scenario's fiscal year, ask the period "
+        "after the last one once: rows there fail the run naming `fiscal_periods_per_year` "
+        "instead of being left unread.",
     ),
     th.Property(
         "gl_reporting",

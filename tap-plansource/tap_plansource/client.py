@@ -573,7 +573,7 @@ class PlanSourceStream(RESTStream[int]):
         for key in self.primary_keys:
             if record.get(key) is None:
                 raise MissingKeyError(self.missing_key_message(key))
-        return self.plansource.sensitive_policy.apply(record)
+        return self.plansource.sensitive_policy.apply(record, self.name, self.primary_keys)
 
     def missing_key_message(self, key: str) -> str:
         """Why a record without `key` stops the stream."""

@@ -9,6 +9,10 @@ nested object and array, including fields the schemas do not declare:
 - `hash`: HMAC-SHA256 keyed with `sensitive_hash_salt` (digits only for SSNs, so `123-45-6789`
   and `123456789` give the same hash, which still joins across streams);
 - `drop`: the field is removed from records and from the schema.
+
+The meta endpoints may type an SSN field `STRING` (the public example's only type), so a field
+of any name whose string value has an SSN's shape (`123-45-6789` or nine digits) is protected
+from that value on, and named once in a warning (`protect_ssn_shaped_values`, on by default).
 """
 
 from __future__ import annotations
@@ -16,17 +20,21 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
 from tap_plansource.settings import SSN_FIELD_NAMES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Collection, Iterable
 
 _KEEP_VISIBLE = 4
 _CONTAINERS = frozenset({dict, list})
 _SSN = re.compile(r"(?:\d{3}|XXX)-?(?:\d{2}|XX)-?(\d{4})")
+_SSN_SHAPE = re.compile(r"\d{3}-\d{2}-\d{4}|\d{9}")
+_SSN_LENGTHS = frozenset({9, 11})
+_logger = logging.getLogger("tap-plansource")
 
 
 def _is_ssn_name(name: str) -> bool:
@@ -54,8 +62,18 @@ def mask(value: Any) -> str:
 class SensitiveFieldPolicy:
     """Applies the configured mode to every field whose name is sensitive, however deep."""
 
-    def __init__(self, mode: str, names: frozenset[str], salt: str | None = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        names: frozenset[str],
+        salt: str | None = None,
+        *,
+        by_shape: bool = True,
+        logger: logging.Logger = _logger,
+    ) -> None:
         self.mode = mode
+        self.by_shape = by_shape
+        self.logger = logger
         self._salt = (salt or "").encode()
         self._names = set(names)
         self._classified: set[str] = set(names)
@@ -76,10 +94,13 @@ class SensitiveFieldPolicy:
             self._ssn_names.add(name.lower())
             self._classified.add(name)
 
-    def apply(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Protect `record` in place (and return it)."""
+    def apply(
+        self, record: dict[str, Any], stream: str = "", keys: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """Protect `record` of `stream` in place (and return it); its `keys` (the stream's
+        primary key) are never taken for SSNs by their shape."""
         if self.mode != "keep":
-            self._walk(record)
+            self._walk(record, stream, keys)
         return record
 
     def protect_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
@@ -104,12 +125,22 @@ class SensitiveFieldPolicy:
         if isinstance(schema.get("items"), dict):
             self._protect_properties(schema["items"])
 
-    def _walk(self, record: dict[str, Any]) -> None:
+    def _walk(self, record: dict[str, Any], stream: str, exempt: Collection[str] = ()) -> None:
         keys = record.keys()
         unseen = keys - self._classified
         if unseen:
             self._classified.update(unseen)
             self._names.update(k for k in unseen if self.is_sensitive(k))
+        if self.by_shape:
+            for name in [
+                n for n, v in record.items() if v.__class__ is str and len(v) in _SSN_LENGTHS
+            ]:
+                if (
+                    name not in self._names
+                    and name not in exempt
+                    and _SSN_SHAPE.fullmatch(record[name])
+                ):
+                    self._protect_by_shape(name, stream)
         for name in keys & self._names:
             value = record[name]
             if value is None:
@@ -122,11 +153,23 @@ class SensitiveFieldPolicy:
                 record[name] = self._hash(name, value)
         for value in [v for v in record.values() if v.__class__ in _CONTAINERS]:
             if value.__class__ is dict:
-                self._walk(value)
+                self._walk(value, stream)
             else:
                 for item in value:
                     if item.__class__ is dict:
-                        self._walk(item)
+                        self._walk(item, stream)
+
+    def _protect_by_shape(self, name: str, stream: str) -> None:
+        """A field whose value looks like an SSN: an SSN from now on, in every stream."""
+        self.protect_ssns([name])
+        self.logger.warning(
+            "%s: field `%s` holds a value shaped like an SSN, so `sensitive_fields` (%s) "
+            "protects it from now on; name it in `sensitive_field_names` to protect it in the "
+            "schema too, or set `protect_ssn_shaped_values: false` if it is no SSN",
+            stream or "a record",
+            name,
+            self.mode,
+        )
 
     def _hash(self, name: str, value: Any) -> str:
         text = str(value)

@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "payroll_mode": "per_subscriber",
     "client_assertion_algorithm": "HS256",
     "discover_tenant_fields": True,
+    "protect_ssn_shaped_values": True,
 }
 RETRY_DEFAULTS = RetryPolicy(max_tries=6, initial_wait=2.0, max_wait=60.0, timeout=120)
 # The names of the retry settings before the three plugins shared one vocabulary.
@@ -112,6 +113,7 @@ class Settings:
     retry: RetryPolicy
     prefetch_pages: int
     discover_tenant_fields: bool = True
+    protect_ssn_shaped_values: bool = True
 
     @property
     def request_timeout(self) -> float:
@@ -234,6 +236,7 @@ class Settings:
             retry=retry,
             prefetch_pages=values["prefetch_pages"],
             discover_tenant_fields=bool(values["discover_tenant_fields"]),
+            protect_ssn_shaped_values=bool(values["protect_ssn_shaped_values"]),
         )
 
 

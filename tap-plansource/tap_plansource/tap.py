@@ -259,6 +259,16 @@ class TapPlanSource(ConnectorTap):
             ),
         ),
         th.Property(
+            "protect_ssn_shaped_values",
+            th.BooleanType,
+            default=DEFAULTS["protect_ssn_shaped_values"],
+            description=(
+                "Protect with `sensitive_fields` any field, whatever its name and meta "
+                "`data_type`, from its first string value shaped like an SSN (`123-45-6789` or "
+                "nine digits), and name it in a warning. Primary keys are exempt."
+            ),
+        ),
+        th.Property(
             "sensitive_hash_salt",
             th.StringType,
             secret=True,
@@ -361,7 +371,11 @@ class TapPlanSource(ConnectorTap):
     def sensitive_policy(self) -> SensitiveFieldPolicy:
         settings = self.settings
         return SensitiveFieldPolicy(
-            settings.sensitive_mode, settings.sensitive_field_names, settings.sensitive_hash_salt
+            settings.sensitive_mode,
+            settings.sensitive_field_names,
+            settings.sensitive_hash_salt,
+            by_shape=settings.protect_ssn_shaped_values,
+            logger=self.logger,
         )
 
     @cached_property

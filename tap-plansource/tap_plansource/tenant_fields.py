@@ -5,10 +5,11 @@ a tenant may send fields the built-in schemas do not know. At discovery they are
 catalog, typed from the meta's `data_type`, so schema-driven targets get a column for each; the
 built-in declarations are never changed. A sync takes its schema from the catalog, as always.
 
-Fields the meta types `ssn` are protected by `sensitive_fields` whatever their name: the tap
-learns their names from the meta at discovery and again before a sync emits subscribers or
-dependents, so a catalog made earlier (or by hand) cannot let one through in clear.
-"""
+Fields the meta types `ssn` (in any case: the public example writes types upper-case) are
+protected by `sensitive_fields` whatever their name: the tap learns their names from the meta at
+discovery and again before a sync emits subscribers or dependents, so a catalog made earlier (or
+by hand) cannot let one through in clear. A field typed otherwise is caught by its values
+(`sensitive.py`)."""
 
 from __future__ import annotations
 

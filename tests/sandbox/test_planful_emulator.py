@@ -230,7 +230,7 @@ def test_gl_data_needs_scenario_and_fiscal_year(server):
         }
     assert get(server, f"{SP}/gldata?Scenario=Actual&FiscalYear=25").status_code == 400
     assert (
-        get(server, f"{SP}/gldata?Scenario=Actual&FiscalYear=2025&FiscalMonth=13").status_code
+        get(server, f"{SP}/gldata?Scenario=Actual&FiscalYear=2025&FiscalMonth=100").status_code
         == 400
     )
     assert get(server, f"{SP}/gldata?Scenario=Nope&FiscalYear=2025").status_code == 400

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.planful.app import ACCESS_ID, ACCESS_KEY, ACCESS_TOKEN
 from sandbox.planful.soap import DEFAULT_SOAP_PATH, LOGIN_NAME, PASSWORD, TENANT_CODE
+from tap_planful.periods import Period
 from tap_planful.tap import TapPlanful
 
 if TYPE_CHECKING:
@@ -59,6 +60,16 @@ def soap_config(url: str, **overrides: Any) -> dict[str, Any]:
         "retry_max_tries": 3,
         **overrides,
     }
+
+
+def with_year_checks(periods: list[Period], per_year: int = 12) -> list[Period]:
+    """`periods`, then the period past the fiscal year of each year they cover whole: the tap
+    asks it once after a scenario's periods (`gl_check_period_past_year`)."""
+    asked = set(periods)
+    whole = sorted(
+        {p.year for p in periods if {Period(p.year, 1), Period(p.year, per_year)} <= asked}
+    )
+    return [*periods, *(Period(year, per_year + 1) for year in whole)]
 
 
 def gl_rows_in(emulator: Any, window: dict[str, Iterable[Any]]) -> int:

@@ -100,3 +100,15 @@ def test_a_stop_signal_ends_the_run_not_successfully(planful, tmp_path, signum, 
         m["type"] == "STATE" and m["value"].get("bookmarks", {}).get("gl_data")
         for m in outcome.messages
     )
+
+
+def test_rows_past_the_configured_fiscal_periods(planful, tmp_path):
+    """A 13-period tenant read with the default 12 periods (emulator switch `fiscal_periods`)."""
+    planful.emulator.configure(fiscal_periods=13)
+    config = soap_config(
+        planful.url, scenarios=["2025 Budget"], start_fiscal_year=2025, end_fiscal_year=2025
+    )
+    outcome = run_tap(config, {"gl_data"}, tmp_path)
+    line = assert_clean_failure(outcome, "rows in fiscal period 13 of 2025")
+    assert "set `fiscal_periods_per_year`" in line
+    assert not [m for m in outcome.messages if m["type"] == "STATE" and "gl_data" in str(m)]

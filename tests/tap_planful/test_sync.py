@@ -11,7 +11,7 @@ from sandbox.testing import start
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from tap_planful.periods import Period
 
-from .helpers import config_for, gl_requests, gl_rows_in, sync
+from .helpers import config_for, gl_requests, gl_rows_in, sync, with_year_checks
 
 STRUCTURED = {"data_load_rules", "segments", "segment_members", "scenarios", "currencies", "users"}
 
@@ -65,9 +65,7 @@ def test_gl_rows_keep_their_values_and_get_a_period_key(running, full_sync):
 def test_actual_never_asks_beyond_the_current_period(running, full_sync):
     now = current_period(running.emulator)
     actual = [Period(y, m) for s, y, m in gl_requests(running.emulator) if s == "Actual"]
-    assert max(actual) == now
-    assert min(actual) == Period(2024, 1)
-    assert len(actual) == len(set(actual))
+    assert actual == with_year_checks(Period(2024, 1).through(now))
 
 
 def test_segment_members_keep_rollup_levels_and_attributes(running, full_sync):
@@ -192,9 +190,9 @@ def test_state_resumes_per_scenario(planful):
         requested.setdefault(scenario, []).append(year * 100 + month)
     now = current_period(planful.emulator)
     assert requested == {
-        "Actual": [p.key for p in Period(2025, 3).through(now)],
+        "Actual": [p.key for p in with_year_checks(Period(2025, 3).through(now))],
         "2026 Budget": [202611, 202612],
-        "2025 Budget": [p.key for p in Period(2025, 1).through(Period(2026, 12))],
+        "2025 Budget": [p.key for p in with_year_checks(Period(2025, 1).through(Period(2026, 12)))],
     }
     assert not planful.emulator.requests(path=r"/scenarios$")
 

@@ -14,7 +14,11 @@ import sys
 
 import pytest
 from sandbox.core import Fault
-from sandbox.plansource.meta import TENANT_DEPENDENT_FIELDS, TENANT_SUBSCRIBER_FIELDS
+from sandbox.plansource.meta import (
+    TENANT_DEPENDENT_FIELDS,
+    TENANT_SUBSCRIBER_FIELDS,
+    subscriber_meta,
+)
 from tap_plansource.schemas import DEPENDENT, SUBSCRIBER
 from tap_plansource.tap import TapPlanSource
 
@@ -227,3 +231,72 @@ def test_discovery_with_refused_credentials_still_succeeds(plansource, tmp_path)
     assert "refused to issue an access token" in warnings[0]
     assert "`discover_tenant_fields: false`" in warnings[0]
     assert secret not in run.stderr
+
+
+# -- SSNs whatever the meta says (plansource.md §11: `data_type` upper-case, SSN may be STRING) --
+
+
+@pytest.mark.parametrize("type_case", ["upper", "lower"])
+def test_the_meta_types_are_read_whatever_their_case(plansource, type_case):
+    plansource.emulator.configure(tenant_fields=True, meta_type_case=type_case)
+    subscribers = properties(discover(tap_config(plansource)), "subscribers")
+    assert types(subscribers["union_dues_rate"]) == {"type": ["number", "null"]}
+    assert types(subscribers["remote_worker"]) == {"type": ["boolean", "null"]}
+    assert subscribers["employee_badge_number"]["description"].endswith(
+        "(PlanSource tenant field, data_type `string`)"
+    )
+
+
+def test_the_emulator_serves_upper_case_types_by_default(plansource):
+    plansource.emulator.configure(tenant_fields=True)
+    settings = plansource.emulator.setting
+    meta = subscriber_meta(True, settings("meta_type_case"), settings("meta_ssn_type"))
+    assert meta["first_name"]["data_type"] == "STRING"
+    assert meta["alternate_tax_id"]["data_type"] == meta["ssn"]["data_type"] == "SSN"
+    catalog = discover(tap_config(plansource))
+    assert properties(catalog, "subscribers")["alternate_tax_id"] == {"type": ["string", "null"]}
+
+
+@pytest.mark.parametrize(("type_case", "ssn_type"), [("upper", "SSN"), ("upper", "STRING"),
+                                                     ("lower", "STRING")])  # fmt: skip
+def test_an_ssn_in_a_field_of_any_name_and_type_never_leaves_in_clear(
+    plansource, caplog, type_case, ssn_type
+):
+    """`alternate_tax_id` carries each subscriber's SSN; typed STRING only its values tell."""
+    emulator = plansource.emulator
+    emulator.configure(tenant_fields=True, meta_type_case=type_case, meta_ssn_type=ssn_type)
+    config = tap_config(plansource)
+    with caplog.at_level(logging.WARNING):
+        sync = run_tap(config, PEOPLE, catalog=selected(discover(config), PEOPLE))
+    ssns = {s.id: s.ssn for s in emulator.store.subscribers}
+    records = sync.records["subscribers"]
+    assert len(records) == len(visible_subscriber_ids(emulator.store))  # none lost
+    for record in records:
+        assert record["alternate_tax_id"] == f"XXX-XX-{ssns[record['id']][-4:]}"
+    assert not any(ssn in sync.output for ssn in ssns.values())
+    warnings = [r.getMessage() for r in caplog.records if "shaped like an SSN" in r.getMessage()]
+    if ssn_type == "STRING":
+        (warning,) = warnings  # once, naming the field
+        assert warning.startswith("subscribers: field `alternate_tax_id` holds a value")
+        assert "`sensitive_field_names`" in warning
+        assert not any(ssn in warning for ssn in ssns.values())
+    else:
+        assert warnings == []  # the meta said so: no guessing needed
+
+
+def test_ssn_shaped_values_are_hashed_on_their_digits(plansource):
+    salt = "pepper" * 6
+    plansource.emulator.configure(tenant_fields=True, meta_ssn_type="STRING")
+    config = tap_config(plansource, sensitive_fields="hash", sensitive_hash_salt=salt)
+    sync = run_tap(config, ["subscribers"], catalog=selected(discover(config), ["subscribers"]))
+    assert sync.records["subscribers"]
+    for record in sync.records["subscribers"]:
+        assert record["alternate_tax_id"] == record["ssn"]  # joins with the SSN itself
+
+
+def test_the_value_check_can_be_switched_off(plansource):
+    plansource.emulator.configure(tenant_fields=True, meta_ssn_type="STRING")
+    config = tap_config(plansource, protect_ssn_shaped_values=False)
+    sync = run_tap(config, ["subscribers"], catalog=selected(discover(config), ["subscribers"]))
+    ssns = {s.id: s.ssn for s in plansource.emulator.store.subscribers}
+    assert all(r["alternate_tax_id"] == ssns[r["id"]] for r in sync.records["subscribers"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import pytest
@@ -140,3 +141,22 @@ def test_protected_fields_become_strings_in_the_schema():
     schema = policy.protect_schema(SUBSCRIBER)
     assert schema["properties"]["birthdate"] == {"type": ["string", "null"]}
     assert SUBSCRIBER["properties"]["birthdate"]["format"] == "date"  # the original is untouched
+
+
+def test_a_value_shaped_like_an_ssn_is_protected_whatever_its_field(caplog):
+    policy = SensitiveFieldPolicy("mask", SSN_NAMES)
+    with caplog.at_level(logging.WARNING):
+        first = policy.apply({"id": "123456789", "tax_ref": "123-45-6789", "n": 5}, "s", ("id",))
+        later = policy.apply({"id": "1", "tax_ref": "987654321", "nested": {"other": "111223333"}})
+    assert first == {"id": "123456789", "tax_ref": "XXX-XX-6789", "n": 5}  # keys are exempt
+    assert later == {"id": "1", "tax_ref": "XXXXX4321", "nested": {"other": "XXXXX3333"}}
+    named = [r.getMessage().split(" holds")[0] for r in caplog.records]
+    assert named == ["s: field `tax_ref`", "a record: field `other`"]
+
+
+def test_values_of_other_shapes_pass(caplog):
+    policy = SensitiveFieldPolicy("mask", SSN_NAMES)
+    record = {"phone": "4075550100", "zip": "32801", "code": "E000123", "d": "2026-12-07"}
+    with caplog.at_level(logging.WARNING):
+        assert policy.apply(dict(record), "s") == record
+    assert not caplog.records

@@ -47,10 +47,18 @@ Settings (`--set key=value`, `POST /__sandbox/config`):
 - `paging` (False): SOAP-style paging of Structured lists: `startIndex` (0-based) query parameter,
   `page_size` (5000) rows per response and an `X-Has-More: true|false` header. Off: bare arrays,
   `startIndex` ignored, no header.
-- `actual_includes_current_period` (True): whether Actual returns the current (open) month; months
-  after it are never returned (emulator clock, fiscal year = calendar year, UTC).
+- `actual_includes_current_period` (True): whether Actual returns the current (open) period;
+  periods after it are never returned (emulator clock, UTC, in the fiscal calendar below).
+- Fiscal calendar (planful-soap.md §12: a tenant sets its periods and first month, no call lists
+  them): `fiscal_periods` (12; up to 16, e.g. 13 for 4-week periods or an adjustment period)
+  are served for every year, REST `FiscalMonth` and SOAP `FiscalPeriod` past them answer no rows;
+  `fiscal_year_start_month` (1) places period 1 (and `MonthName`); `fiscal_year_named_for`
+  ("end"): fiscal year N ends in calendar year N, "start": it starts in N.
 - `unknown_scenario` ("error"): GL data for an unknown scenario answers 400; "empty" answers [].
 - `gl_extra_field` (False): GL rows carry a field the contract does not list (`LastModified`).
+- `gl_exact_amount` (None): a decimal text, e.g. "12345678901234.5678": the first GL row of each
+  answer (REST and SOAP) carries it verbatim as its amounts (more digits than a float holds;
+  the service's amounts are `decimal`, planful-soap.md §12).
 - `maintenance` (False): every API request answers 503 (Dynamic Planning's maintenance status),
   with `Retry-After: <maintenance_retry_after>` when that is set (default None: no header).
 
@@ -65,7 +73,13 @@ SOAP web service "HostAPI_StateFree" (`sandbox/planful/soap.py`, per `shared/api
   answers no members (the contract does not say what an empty FilterCollection returns).
 - `soap_member_id` (False): the newer schema's `MemberId` as the first element of segment members.
 - `soap_gl_extra` (False): GL rows carry an element no WSDL declares (`LastModified`).
+- `soap_gl_calculated` ("false"): every GL row has `<Calculated>false</Calculated>`; "twins":
+  the first row of each answer comes again with `Calculated` true (rows differing only in it);
+  "omitted": no `Calculated` element (a null string, §2.7).
 - `soap_fault_echoes_credentials` (False): the login fault repeats the login name and password.
+- `Get_Users` (planful-soap.md §12): `soap_users_page_size` (5000) users a call with a `hasMore`
+  out element; `soap_users_start_index` ("offset"): what `startIndex` counts, "offset" (users
+  before the first answered), "one_based" (position from 1) or "page" (page number from 0).
 - `soap.calls`: accepted calls with their filters (no credentials), for tests.
 
 Dynamic Planning response bodies are guesses (planful.md §8); switches serve the plausible variants:
@@ -113,7 +127,7 @@ from typing import Any
 
 from sandbox.core import Emulator, Request, Response, json_response, route
 from sandbox.planful.dynamic import DynamicPlanning, DynamicPlanningError, build_dynamic_planning
-from sandbox.planful.ledger import GeneralLedger, LedgerSlice
+from sandbox.planful.ledger import MAX_PERIODS, GeneralLedger, LedgerSlice
 from sandbox.planful.soap import (
     DEFAULT_SOAP_PATH,
     LOGIN_NAME,
@@ -221,6 +235,10 @@ class PlanfulEmulator(Emulator):
         "maintenance": False,
         "maintenance_retry_after": None,
         "gl_extra_field": False,
+        "gl_exact_amount": None,
+        "fiscal_periods": 12,
+        "fiscal_year_start_month": 1,
+        "fiscal_year_named_for": "end",
         "dp_dimension_shape": "object",
         "dp_data_shape": "columns",
         "dp_esm_shape": "rows",
@@ -232,6 +250,9 @@ class PlanfulEmulator(Emulator):
         "soap_empty_result": "element",
         "soap_segment_filter_required": False,
         "soap_gl_extra": False,
+        "soap_gl_calculated": "false",
+        "soap_users_page_size": 5000,
+        "soap_users_start_index": "offset",
         "soap_fault_echoes_credentials": False,
     }
     default_seed = {
@@ -342,21 +363,44 @@ class PlanfulEmulator(Emulator):
         text = str(key).strip().lower()
         return next((s for s in self.segments if text in (str(s.number), s.name.lower())), None)
 
+    def fiscal_periods(self) -> int:
+        """Periods in the tenant's fiscal year (switch `fiscal_periods`)."""
+        periods = self.setting("fiscal_periods")
+        if not isinstance(periods, int) or not 1 <= periods <= MAX_PERIODS:
+            msg = f"fiscal_periods must be an integer from 1 to {MAX_PERIODS}, got {periods!r}"
+            raise ValueError(msg)
+        return periods
+
     def current_period(self) -> tuple[int, int]:
-        """(year, month) of the emulator clock, UTC."""
+        """(fiscal year, period) of the emulator clock, UTC, in the tenant's fiscal calendar.
+
+        12 periods are calendar months from `fiscal_year_start_month`; another count divides the
+        fiscal year into that many equal spans of days. A fiscal year is named for the calendar
+        year it ends in, or (`fiscal_year_named_for: start`) the one it starts in.
+        """
         today = datetime.fromtimestamp(self.now(), UTC)
-        return today.year, today.month
+        start, periods = int(self.setting("fiscal_year_start_month")), self.fiscal_periods()
+        begins = today.year if today.month >= start else today.year - 1
+        named_for_end = self.setting("fiscal_year_named_for") == "end"
+        year = begins + 1 if start > 1 and named_for_end else begins
+        if periods == 12:
+            return year, (today.month - start) % 12 + 1
+        first = datetime(begins, start, 1, tzinfo=UTC)
+        share = (today - first) / (datetime(begins + 1, start, 1, tzinfo=UTC) - first)
+        return year, min(periods, int(share * periods) + 1)
 
     def visible_months(
         self, scenario: str, fiscal_year: int, fiscal_month: int | None = None
     ) -> list[int]:
-        """Months of `fiscal_year` returned for `scenario`: Actual stops at the current period."""
-        months = [fiscal_month] if fiscal_month else list(range(1, 13))
+        """Periods of `fiscal_year` returned for `scenario`: Actual stops at the current period."""
+        periods = self.fiscal_periods()
+        months = [fiscal_month] if fiscal_month else list(range(1, periods + 1))
+        months = [m for m in months if 1 <= m <= periods]
         if self.ledger.scenarios[scenario]["ScenarioType"] != "Actual":
             return months
         year, month = self.current_period()
         if not self.setting("actual_includes_current_period"):
-            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+            year, month = (year, month - 1) if month > 1 else (year - 1, periods)
         return [m for m in months if (fiscal_year, m) <= (year, month)]
 
     def gl_slice(
@@ -368,6 +412,7 @@ class PlanfulEmulator(Emulator):
     ) -> LedgerSlice:
         """Exactly what `gldata` answers for these parameters (before paging)."""
         months = self.visible_months(scenario, fiscal_year, fiscal_month)
+        self.ledger.start_month = int(self.setting("fiscal_year_start_month"))
         return self.ledger.slice(scenario, fiscal_year, months, reporting)
 
     def gl_records(
@@ -616,9 +661,9 @@ class PlanfulEmulator(Emulator):
             )
         month_text = self._query(request, "FiscalMonth")
         month = int(month_text) if month_text and month_text.strip().isdigit() else None
-        if month_text and not (month and 1 <= month <= 12):
+        if month_text and not (month and 1 <= month <= 99):
             return self.structured_error(
-                request, 400, f"FiscalMonth '{month_text}' is not a month from 1 to 12."
+                request, 400, f"FiscalMonth '{month_text}' is not a fiscal period from 1 to 99."
             )
         if scenario not in self.ledger.scenarios:
             if self.setting("unknown_scenario") == "empty":
@@ -630,6 +675,9 @@ class PlanfulEmulator(Emulator):
             return window
         start, stop, headers = window or (0, len(rows), {})
         body = rows.encode(start, stop)
+        exact = self.setting("gl_exact_amount")
+        if exact and start == 0 and body != b"[]":
+            body = _first_amounts(body, str(exact))
         if self.setting("gl_extra_field"):  # a field the API might add one day
             body = body.replace(
                 b'"MtdAmount"', b'"LastModified":"2026-01-01T00:00:00Z","MtdAmount"'
@@ -763,6 +811,19 @@ class PlanfulEmulator(Emulator):
 @functools.cache
 def _segment_combinations() -> int:
     return GeneralLedger.segment_combinations(build_segments())
+
+
+def _first_amounts(body: bytes, amount: str) -> bytes:
+    """`body` with the first row's MtdAmount, QtdAmount and YtdAmount written as `amount`,
+    verbatim as a JSON number (switch `gl_exact_amount`)."""
+    if not re.fullmatch(r"-?\d+(\.\d+)?([eE][+-]?\d+)?", amount):
+        msg = f"gl_exact_amount must be a JSON number, got {amount!r}"
+        raise ValueError(msg)
+    first_end = body.index(b"}") + 1
+    first = re.sub(
+        rb'("(?:Mtd|Qtd|Ytd)Amount"):[^,}]+', rb"\1:" + amount.encode(), body[:first_end]
+    )
+    return first + body[first_end:]
 
 
 def _flag(value: Any) -> bool:

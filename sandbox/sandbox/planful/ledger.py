@@ -41,6 +41,15 @@ OFFSET = 7
 ROW_CACHE_LIMIT = 250_000  # rows per period whose encoded segments are kept (about 200 B each)
 AMOUNT_CACHE_MONTHS = 48
 FORECAST = re.compile(r"(\d+)\+(\d+)$")
+MAX_PERIODS = 16  # fiscal periods a year the ledger computes (switch `fiscal_periods`)
+
+
+def month_name(period: int, start_month: int) -> str:
+    """`MonthName` of a fiscal period: the calendar month it falls in (periods past 12 are
+    adjustment periods, named `Period N`)."""
+    if period > len(MONTH_NAMES):
+        return f"Period {period}"
+    return MONTH_NAMES[(start_month - 1 + period - 1) % len(MONTH_NAMES)]
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ class GeneralLedger:
         self.fiscal_years = list(fiscal_years)
         self.rows_per_period = rows_per_period
         self.reporting = list(reporting)
+        self.start_month = 1  # calendar month of fiscal period 1 (for `MonthName`)
         leaves = [s.leaf_codes for s in segments]
         self.radix = [len(codes) for codes in leaves]
         self.combinations = self.segment_combinations(segments)
@@ -146,10 +156,11 @@ class GeneralLedger:
             actual = SCENARIO_FACTORS["Actual"] + growth
             factor = SCENARIO_FACTORS.get(kind, SCENARIO_FACTORS["Actual"]) + growth
             monthly = [
-                SEASONALITY[m] * (actual if m < actual_months else factor) for m in range(12)
+                SEASONALITY[m % 12] * (actual if m < actual_months else factor)
+                for m in range(MAX_PERIODS)
             ]
-            ytd = [sum(monthly[: m + 1]) for m in range(12)]
-            qtd = [sum(monthly[m - m % 3 : m + 1]) for m in range(12)]
+            ytd = [sum(monthly[: m + 1]) for m in range(MAX_PERIODS)]
+            qtd = [sum(monthly[m - m % 3 : m + 1]) for m in range(MAX_PERIODS)]
             self._multipliers[key] = Multipliers(tuple(monthly), tuple(qtd), tuple(ytd))
         return self._multipliers[key]
 
@@ -349,7 +360,7 @@ class LedgerSlice:
                     "Scenario": self.scenario,
                     "FiscalYear": self.fiscal_year,
                     "FiscalMonth": month,
-                    "MonthName": MONTH_NAMES[month - 1],
+                    "MonthName": month_name(month, ledger.start_month),
                 }
                 for number, (codes, digit) in enumerate(
                     zip(ledger.leaves, digits, strict=True), start=1
@@ -369,7 +380,7 @@ class LedgerSlice:
         for month, rows in self._positions(start, len(self) if stop is None else stop):
             head = (
                 f'{{"Scenario":{scenario},"FiscalYear":{self.fiscal_year},'
-                f'"FiscalMonth":{month},"MonthName":"{MONTH_NAMES[month - 1]}",'
+                f'"FiscalMonth":{month},"MonthName":"{month_name(month, ledger.start_month)}",'
             )
             segments, bases = ledger.encoded_rows(rows[-1] + 1)
             amounts = ledger.encoded_amounts(self.scenario, self.fiscal_year, month)

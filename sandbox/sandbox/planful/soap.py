@@ -3,8 +3,8 @@
 Served on `POST <soap_path>` (default `/HostAPI/HostAPI_StateFree.asmx`, matched without regard
 to case as IIS does). Operations: `GLData_RetrieveWithLogin`, `Segment1_RetrieveWithLogin` …
 `Segment8_RetrieveWithLogin`, `getAllSegmentsWithLogin`, `getALLCurrenciesWithLogin`,
-`getAllCurrencyTypesWithLogin`, `getVersionWithLogin`. Dispatch is on `SOAPAction` (quoted or
-not), falling back to the body's first element when the header is absent.
+`getAllCurrencyTypesWithLogin`, `getVersionWithLogin`, `Get_Users`. Dispatch is on `SOAPAction`
+(quoted or not), falling back to the body's first element when the header is absent.
 
 Responses have the ASMX text form (§2.9): `soap:` envelope, the response element carries the
 default namespace, children unprefixed, elements in WSDL order, value-typed members always
@@ -120,6 +120,7 @@ class StateFreeService:
             "getALLCurrenciesWithLogin": self.currencies,
             "getAllCurrencyTypesWithLogin": self.currency_types,
             "getVersionWithLogin": self.version,
+            "Get_Users": self.users,
             **{f"Segment{n}_RetrieveWithLogin": self.segment_members for n in range(1, 9)},
         }
 
@@ -249,7 +250,7 @@ class StateFreeService:
                 return self._answer(operation, "")
             raise server_fault(f"Scenario '{scenario}' does not exist.")
         month = int(period) if period else None
-        if month is not None and not 1 <= month <= 12:
+        if month is not None and not 1 <= month <= self.emulator.fiscal_periods():
             return self._answer(operation, "")
         reporting = filters.get("Reporting", ("Equals", None))[1]
         rows = self.emulator.gl_slice(scenario, int(year_text), month, reporting)
@@ -260,12 +261,16 @@ class StateFreeService:
             for name, value in filters.items()
             if name.startswith("Segment")
         }
-        return self._answer(
-            operation,
-            ledger.xml_rows(
-                rows, amount_type, segment_filters, self.emulator.setting("soap_gl_extra")
-            ),
+        items = ledger.xml_rows(
+            rows, amount_type, segment_filters, self.emulator.setting("soap_gl_extra")
         )
+        exact = self.emulator.setting("gl_exact_amount")
+        if exact:
+            items = _first_amount(items, str(exact))
+        calculated = self.emulator.setting("soap_gl_calculated")
+        if calculated != "false":
+            items = _calculated(items, calculated)
+        return self._answer(operation, items)
 
     def segment_members(self, operation: str, body: ET.Element) -> Response:
         number = int(operation[len("Segment")])
@@ -309,6 +314,37 @@ class StateFreeService:
         items = (name_code("CurrencyType", code, name) for code, name in CURRENCY_TYPES.items())
         return self._answer(operation, "".join(items))
 
+    def users(self, operation: str, body: ET.Element) -> Response:
+        """`Get_Users(startIndex, out hasMore)`: `soap_users_page_size` users a call (5,000,
+        help.planful.com). What `startIndex` counts is not public (switch
+        `soap_users_start_index`): "offset" the users before the first one answered, "one_based"
+        the position of the first one counted from 1, "page" the page number from 0."""
+        text = (_text(body, "startIndex") or "0").strip()
+        if not text.isdigit():
+            raise client_fault(f"Input string '{text}' was not in a correct format.")
+        start = int(text)
+        self.calls.append(Call(operation, {"startIndex": ("Equals", text)}))
+        size = int(self.emulator.setting("soap_users_page_size"))
+        first = {
+            "offset": start,
+            "one_based": max(start, 1) - 1,
+            "page": start * size,
+        }[str(self.emulator.setting("soap_users_start_index"))]
+        users = self.emulator.users
+        page = users[first : first + size]
+        items = "".join(user_xml(user) for user in page)
+        more = "true" if first + size < len(users) else "false"
+        result = (
+            f"<{operation}Result>{items}</{operation}Result>"
+            if items
+            else (f"<{operation}Result />")
+        )
+        answer = (
+            f'{HEAD}<{operation}Response xmlns="{NAMESPACE}">{result}<hasMore>{more}</hasMore>'
+            f"</{operation}Response>{TAIL}"
+        )
+        return Response(200, answer.encode(), {}, XML_UTF8)
+
     def version(self, operation: str, body: ET.Element) -> Response:
         self.calls.append(Call(operation, {}))
         return self._answer(operation, element("Version", "26.11.0.1") + element("Name", "Planful"))
@@ -328,6 +364,38 @@ def _chunks(head: str, parts: Iterator[str], tail: str) -> Iterator[bytes]:
     yield "".join(buffer).encode()
 
 
+def _first_amount(items: Iterator[str], amount: str) -> Iterator[str]:
+    """`items` with the first one's `<Amount>` text replaced by `amount` (switch
+    `gl_exact_amount`: a decimal with more digits than a float holds)."""
+    first = next(items, None)
+    if first is None:
+        return
+    head, _, rest = first.partition("<Amount>")
+    yield f"{head}<Amount>{escape(amount)}</Amount>{rest.partition('</Amount>')[2]}"
+    yield from items
+
+
+FALSE = "<Calculated>false</Calculated>"
+
+
+def _calculated(items: Iterator[str], variant: str) -> Iterator[str]:
+    """Switch `soap_gl_calculated`: "twins" serves the first row again with `Calculated` true
+    (two rows differing only in it, which the contract does not rule out, §12); "omitted"
+    leaves the element out, as ASMX does for a null string (§2.7)."""
+    if variant == "omitted":
+        yield from (item.replace(FALSE, "") for item in items)
+        return
+    if variant != "twins":
+        msg = f"soap_gl_calculated is false, twins or omitted, got {variant!r}"
+        raise ValueError(msg)
+    first = next(items, None)
+    if first is None:
+        return
+    yield first
+    yield first.replace(FALSE, "<Calculated>true</Calculated>")
+    yield from items
+
+
 def _text(parent: ET.Element, name: str) -> str | None:
     child = parent.find(f"{{{NAMESPACE}}}{name}")
     return None if child is None else (child.text or "")
@@ -345,6 +413,12 @@ def _member_matches(member: Mapping[str, Any], filters: Mapping[str, tuple[str, 
         ):
             return False
     return True
+
+
+def user_xml(user: Mapping[str, Any]) -> str:
+    """One `<User>` item (element names are a GUESS: the export's columns, §12)."""
+    texts = "".join(element(name, value) for name, value in user.items() if name != "Status")
+    return f"<User>{texts}<Status>{str(user['Status']).lower()}</Status></User>"
 
 
 def coa_segment_xml(segment: Segment) -> str:

@@ -49,6 +49,10 @@ Settings (`--set key=value`, `POST /__sandbox/config`), defaults in brackets:
   `remote_worker` (boolean), `alternate_tax_id` (ssn) and `parking_zone` (a `data_type` no
   source documents), `/dependent/meta` lists `student_verified_on` (date), and the records carry
   them (PlanSource's loose forms: decimal strings, `Y`/`N`, `YYYY/MM/DD`, a clear SSN).
+- `meta_type_case` ["upper"]: the meta endpoints' `data_type` as the public example writes it
+  (`STRING`, `DATE`, ...); "lower" serves `string`, `date`, ... `meta_ssn_type` ["SSN"]: the
+  type of SSN fields (`ssn`, `alternate_tax_id`); "STRING" types them like any text, as the
+  public example may (plansource.md §11).
 - `rate_limit` [0 = off]: requests allowed per `rate_limit_window_seconds` [1] on the emulator
   clock; beyond it 429 with `Retry-After`.
 - core: `latency_ms` [0], `log_bodies` [true]; faults through `/__sandbox/faults`, e.g. the token
@@ -224,6 +228,8 @@ class PlanSourceEmulator(Emulator):
         "administrators_default_changes_since": 1,
         "empty_pages": [],
         "tenant_fields": False,
+        "meta_type_case": "upper",
+        "meta_ssn_type": "SSN",
     }
     default_seed = {
         "seed": 42,
@@ -510,11 +516,14 @@ class PlanSourceEmulator(Emulator):
 
     @api_get(r"/subscriber/meta")
     def subscriber_meta(self, request: Request, caller: Caller) -> Response:
-        return success(subscriber_meta(self.setting("tenant_fields")))
+        return success(subscriber_meta(self.setting("tenant_fields"), *self._meta_types()))
 
     @api_get(r"/dependent/meta")
     def dependent_meta(self, request: Request, caller: Caller) -> Response:
-        return success(dependent_meta(self.setting("tenant_fields")))
+        return success(dependent_meta(self.setting("tenant_fields"), *self._meta_types()))
+
+    def _meta_types(self) -> tuple[str, str]:
+        return str(self.setting("meta_type_case")), str(self.setting("meta_ssn_type"))
 
     @api_get(r"/dependents")
     def dependents(self, request: Request, caller: Caller) -> Response:

@@ -1,6 +1,10 @@
 """Field metadata served by `/subscriber/meta` and `/dependent/meta`: per field `update`,
 `required`, `caption`, `data_type` and `validation_data` (`[label, value]` pairs), as the
-client's Data Field Security configures them (contract §4.2)."""
+client's Data Field Security configures them (contract §4.2).
+
+`data_type` is upper-case as in the public example (`STRING`, plansource.md §11) unless the
+switch `meta_type_case` is "lower"; an SSN field is typed `SSN`, or `STRING` with the switch
+`meta_ssn_type: STRING` (whether an SSN type exists is not public)."""
 
 from __future__ import annotations
 
@@ -47,14 +51,36 @@ TENANT_DEPENDENT_FIELDS = {
 }
 
 
-def subscriber_meta(tenant_fields: bool = False) -> dict[str, Any]:
+def subscriber_meta(
+    tenant_fields: bool = False, type_case: str = "upper", ssn_type: str = "SSN"
+) -> dict[str, Any]:
     meta = _subscriber_meta()
-    return {**meta, **TENANT_SUBSCRIBER_FIELDS} if tenant_fields else meta
+    meta = {**meta, **TENANT_SUBSCRIBER_FIELDS} if tenant_fields else meta
+    return _typed(meta, type_case, ssn_type)
 
 
-def dependent_meta(tenant_fields: bool = False) -> dict[str, Any]:
+def dependent_meta(
+    tenant_fields: bool = False, type_case: str = "upper", ssn_type: str = "SSN"
+) -> dict[str, Any]:
     meta = _dependent_meta()
-    return {**meta, **TENANT_DEPENDENT_FIELDS} if tenant_fields else meta
+    meta = {**meta, **TENANT_DEPENDENT_FIELDS} if tenant_fields else meta
+    return _typed(meta, type_case, ssn_type)
+
+
+def _typed(meta: dict[str, Any], type_case: str, ssn_type: str) -> dict[str, Any]:
+    """`meta` with each `data_type` written as the switches say."""
+    if type_case not in ("upper", "lower") or ssn_type.lower() not in ("ssn", "string"):
+        msg = f"meta_type_case is upper or lower ({type_case!r}), meta_ssn_type SSN or STRING"
+        raise ValueError(msg)
+    typed = {}
+    for name, rules in meta.items():
+        if isinstance(rules, dict) and "data_type" in rules:
+            data_type = ssn_type if rules["data_type"] == "ssn" else rules["data_type"]
+            data_type = data_type.upper() if type_case == "upper" else data_type.lower()
+            typed[name] = {**rules, "data_type": data_type}
+        else:
+            typed[name] = rules
+    return typed
 
 
 def _subscriber_meta() -> dict[str, Any]:
