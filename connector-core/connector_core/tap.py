@@ -11,6 +11,7 @@ from singer_sdk.helpers.capabilities import TapCapabilities
 from typing_extensions import override
 
 from connector_core import flattening, pipe
+from connector_core.settings import Alias, loaded
 
 if t.TYPE_CHECKING:
     import click
@@ -39,8 +40,12 @@ class ConnectorTap(Tap):
         if capability is not TapCapabilities.ACTIVATE_VERSION
     ]
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+    aliases: t.ClassVar[tuple[Alias, ...]] = ()
+    """Old setting names still read as new ones (see `connector_core.settings.renamed`)."""
+
+    def __init__(self, *args: t.Any, config: t.Any = None, **kwargs: t.Any) -> None:
+        config = loaded(config, self.config_jsonschema, self.aliases, self.logger)
+        super().__init__(*args, config=config, **kwargs)
         if self.config.get(EMIT_ACTIVATE_VERSION):
             raise ConfigValidationError(ACTIVATE_VERSION_REFUSED, errors=[ACTIVATE_VERSION_REFUSED])
 

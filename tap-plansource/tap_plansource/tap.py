@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from connector_core.failures import clean_failures, install_stop_signals
-from connector_core.settings import renamed, retry_properties
+from connector_core.settings import retry_properties
 from connector_core.tap import ConnectorTap
 from singer_sdk import Stream
 from singer_sdk import typing as th
@@ -103,6 +103,7 @@ class TapPlanSource(ConnectorTap):
 
     name = "tap-plansource"
     message_writer_class = RecordBufferingWriter
+    aliases = ALIASES
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -321,8 +322,8 @@ class TapPlanSource(ConnectorTap):
         with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             super().cb_discover(ctx, param, value)
 
-    def __init__(self, *args: Any, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, config=renamed(config, ALIASES, self.logger), **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         _ = self.settings  # settings errors surface while the CLI still reports them one a line
         install_stop_signals()
 

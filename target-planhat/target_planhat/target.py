@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import click
 from connector_core.failures import clean_failures, install_stop_signals, on_failure
-from connector_core.settings import Alias, renamed, retry_properties
+from connector_core.settings import Alias, loaded, retry_properties
 from connector_core.singer_input import CheckedReader
 from connector_core.urls import base_url_problem
 from singer_sdk import typing as th
@@ -233,7 +233,8 @@ class TargetPlanhat(Target):
     ).to_dict()
 
     def __init__(self, *args: Any, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, config=renamed(config, ALIASES, self.logger), **kwargs)
+        config = loaded(config, self.config_jsonschema, ALIASES, self.logger)
+        super().__init__(*args, config=config, **kwargs)
         install_stop_signals()
         on_failure(self.abandon)
         self.max_parallelism = (

@@ -12,7 +12,7 @@ import requests
 from connector_core.failures import InputLineError
 from connector_core.redact import Redactor
 from connector_core.retry import RetryPolicy, retry_after_seconds
-from connector_core.settings import Alias, renamed
+from connector_core.settings import Alias, from_text, renamed
 from connector_core.singer_input import CheckedReader
 from connector_core.urls import base_url_problem, checked_base_url
 
@@ -126,3 +126,34 @@ def test_batch_files_only_from_under_the_batch_root(tmp_path):
         read([json.dumps(outside)], root=tmp_path)
     with pytest.raises(InputLineError, match="BATCH messages are not taken"):
         read([json.dumps(inside)])
+
+
+def test_settings_given_as_text_are_read_as_meant():
+    schema = {
+        "properties": {
+            "region": {"type": ["string", "null"]},
+            "retry_initial_wait": {"type": ["number", "null"]},
+            "page_size": {"type": ["integer", "null"]},
+            "port": {"type": ["integer", "null"]},
+            "path_overrides": {"type": "object", "properties": {"gl_data": {"type": "string"}}},
+            "stream_maps": {"type": "object"},
+        }
+    }
+    config = {
+        "region": "",
+        "retry_initial_wait": "0.5",
+        "page_size": "50",
+        "port": "5.5",
+        "path_overrides": {"gl_data": " "},
+        "stream_maps": {"s": {"p": ""}},
+        "unknown": "",
+    }
+    assert from_text(config, schema) == {
+        "retry_initial_wait": 0.5,
+        "page_size": 50,
+        "port": "5.5",  # not a whole number: left for the validation to name
+        "path_overrides": {},
+        "stream_maps": {"s": {"p": ""}},  # free-form objects are the user's own
+        "unknown": "",  # an undeclared name is not ours to drop
+    }
+    assert from_text(None, schema) is None
