@@ -1,5 +1,6 @@
 """What both taps add to singer-sdk's `Tap`: flattening that keeps to the SCHEMA, a command line
-that ends quietly when its reader goes (`tap | head`), and no ACTIVATE_VERSION messages."""
+that ends quietly when its reader goes (`tap | head`), no ACTIVATE_VERSION messages, and a run
+that says what it did (`run_report`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from singer_sdk.helpers.capabilities import TapCapabilities
 from typing_extensions import override
 
 from connector_core import flattening, pipe
+from connector_core.run_report import RunReport, report_from_config
 from connector_core.settings import Alias, loaded
 
 if t.TYPE_CHECKING:
@@ -48,6 +50,17 @@ class ConnectorTap(Tap):
         super().__init__(*args, config=config, **kwargs)
         if self.config.get(EMIT_ACTIVATE_VERSION):
             raise ConfigValidationError(ACTIVATE_VERSION_REFUSED, errors=[ACTIVATE_VERSION_REFUSED])
+        self.run_report: RunReport = report_from_config(self.config, self.logger)
+
+    @override
+    def sync_all(self) -> None:
+        """The sync, then a summary per stream (also when it failed: what was read until then)."""
+        try:
+            super().sync_all()
+        except BaseException:
+            self.run_report.log_summary("stopped")
+            raise
+        self.run_report.log_summary("completed")
 
     @override
     def setup_mapper(self) -> None:

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from connector_core.failures import clean_failures, install_stop_signals
+from connector_core.run_report import report_properties
 from connector_core.settings import retry_properties
 from connector_core.tap import ConnectorTap
 from singer_sdk import Stream
@@ -276,6 +277,7 @@ class TapPlanSource(ConnectorTap):
             description="Extra streams over any GET endpoint of the Admin API.",
         ),
         *retry_properties(RETRY_DEFAULTS, "PlanSource"),
+        *report_properties(),
         ALIASES[0].property(th.IntegerType(minimum=0)),
         ALIASES[1].property(th.NumberType(minimum=0)),
         th.Property(

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import click
 from connector_core.failures import clean_failures, install_stop_signals, on_failure
+from connector_core.run_report import report_from_config, report_properties
 from connector_core.settings import Alias, loaded, retry_properties
 from connector_core.singer_input import CheckedReader
 from connector_core.urls import base_url_problem
@@ -181,6 +182,7 @@ class TargetPlanhat(Target):
             description="Largest request body sent to the analytics host (its limit is 32 MB).",
         ),
         *retry_properties(RETRY_DEFAULTS, "Planhat"),
+        *report_properties(progress=False),
         *(alias.property(th.NumberType(minimum=0)) for alias in ALIASES),
         th.Property(
             "settle_seconds",
@@ -235,6 +237,7 @@ class TargetPlanhat(Target):
     def __init__(self, *args: Any, config: Any = None, **kwargs: Any) -> None:
         config = loaded(config, self.config_jsonschema, ALIASES, self.logger)
         super().__init__(*args, config=config, **kwargs)
+        report_from_config(self.config, self.logger)  # METRIC lines as `metrics_log_level` says
         install_stop_signals()
         on_failure(self.abandon)
         self.max_parallelism = (

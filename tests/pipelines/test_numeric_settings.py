@@ -31,7 +31,8 @@ PLUGINS: dict[str, type[PluginBase]] = {
 }
 FRACTION = 0.5
 WHOLE_NUMBERS = {"start_fiscal_year": 2024, "end_fiscal_year": 2026, "flattening_max_depth": 1}
-"""Values for integer settings without a default (any other gets its default plus one)."""
+"""Values for integer settings without a default (any other gets one less than its default, or
+one more when that is 1 or less: inside every declared range)."""
 
 
 def numeric_settings() -> list[tuple[str, str, str, Any]]:
@@ -48,7 +49,8 @@ def numeric_settings() -> list[tuple[str, str, str, Any]]:
             if "number" in types:
                 value: Any = FRACTION
             elif "integer" in types:
-                value = WHOLE_NUMBERS.get(name, (setting.get("value") or 0) + 1)
+                default = setting.get("value") or 0
+                value = WHOLE_NUMBERS.get(name, default - 1 if default >= 2 else default + 1)
             else:
                 continue
             cases.append((plugin, name, setting.get("kind", "string"), value))
