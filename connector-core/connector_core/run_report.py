@@ -84,6 +84,8 @@ class RunReport(logging.Filter):
         for earlier in [f for f in metrics_logger.filters if isinstance(f, RunReport)]:
             metrics_logger.removeFilter(earlier)
         metrics_logger.addFilter(self)
+        global _current  # noqa: PLW0603 - one plugin run per process
+        _current = self
         return self
 
     def tally(self, stream: str) -> StreamTally:
@@ -135,7 +137,7 @@ class RunReport(logging.Filter):
                 f"{tally.requests:,}",
             )
 
-    def log_summary(self, outcome: str) -> None:
+    def summarize(self, outcome: str) -> None:
         """One line per stream and one for the run."""
         for stream, tally in sorted(self.streams.items()):
             self.logger.info(
@@ -155,6 +157,22 @@ class RunReport(logging.Filter):
             f"{sum(t.retries for t in self.streams.values()):,}",
             len(self.streams),
         )
+
+
+_current: RunReport | None = None
+"""The report of the plugin this process runs (singer-sdk's `invoke` makes the instance)."""
+
+
+def forget() -> None:
+    """No report until the next plugin instance installs one."""
+    global _current  # noqa: PLW0603 - one plugin run per process
+    _current = None
+
+
+def log_summary(outcome: str) -> None:
+    """The summary of the current report, if a plugin instance made one (a sync did)."""
+    if _current is not None:
+        _current.summarize(outcome)
 
 
 def report_from_config(config: t.Mapping[str, t.Any], logger: logging.Logger) -> RunReport:

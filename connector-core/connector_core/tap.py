@@ -12,7 +12,7 @@ from singer_sdk.helpers.capabilities import TapCapabilities
 from typing_extensions import override
 
 from connector_core import flattening, pipe
-from connector_core.run_report import RunReport, report_from_config
+from connector_core.run_report import RunReport, forget, log_summary, report_from_config
 from connector_core.settings import Alias, loaded
 
 if t.TYPE_CHECKING:
@@ -52,15 +52,18 @@ class ConnectorTap(Tap):
             raise ConfigValidationError(ACTIVATE_VERSION_REFUSED, errors=[ACTIVATE_VERSION_REFUSED])
         self.run_report: RunReport = report_from_config(self.config, self.logger)
 
+    @classmethod
     @override
-    def sync_all(self) -> None:
-        """The sync, then a summary per stream (also when it failed: what was read until then)."""
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
+        """The sync, then its summary per stream (also when it failed or was stopped: what was
+        read until then)."""
+        forget()
         try:
-            super().sync_all()
+            super().invoke(*args, **kwargs)
         except BaseException:
-            self.run_report.log_summary("stopped")
+            log_summary("stopped")
             raise
-        self.run_report.log_summary("completed")
+        log_summary("completed")
 
     @override
     def setup_mapper(self) -> None:

@@ -30,7 +30,8 @@ def rows(path) -> dict[str, int]:
         tables = db.execute(
             "select table_schema || '.' || table_name from information_schema.tables"
         ).fetchall()
-        return {t: db.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
+        counts = {t: db.execute(f"select count(*) from {t}").fetchone() for (t,) in tables}
+    return {table: count[0] if count else 0 for table, count in counts.items()}
 
 
 def test_two_demo_runs_give_the_same_warehouse_and_show_progress(
