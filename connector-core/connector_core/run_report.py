@@ -38,6 +38,7 @@ def report_properties(*, progress: bool = True) -> list[th.Property]:
             "summary per stream follows at the end."
         ),
     )
+    stays = "progress and summary lines stay" if progress else "the plugin's own counts stay"
     metrics_level = th.Property(
         "metrics_log_level",
         th.StringType,
@@ -46,7 +47,7 @@ def report_properties(*, progress: bool = True) -> list[th.Property]:
         title="METRIC lines",
         description=(
             "info logs singer-sdk's METRIC lines (one per request and per stream part); "
-            "warning leaves them out (progress and summary lines stay)."
+            f"warning leaves them out ({stays})."
         ),
     )
     return [interval, metrics_level] if progress else [metrics_level]
