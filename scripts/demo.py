@@ -85,18 +85,18 @@ def meltano(*args: str, env: dict[str, str]) -> str:
     progress as it comes; stop the demo with its log tail if it fails."""
     started = time.monotonic()
     command = [MELTANO, f"--env-file={os.devnull}", *args]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    assert process.stderr is not None
     log = []
-    for line in process.stderr:
-        log.append(line)
-        shown = SHOWN.search(line)
-        if shown:
-            say(f"    {shown['plugin']}: {shown['line'].strip()}")
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stderr is not None
+        for line in process.stderr:
+            log.append(line)
+            shown = SHOWN.search(line)
+            if shown:
+                say(f"    {shown['plugin']}: {shown['line'].strip()}")
     stderr = "".join(log)
-    if process.wait() != 0:
+    if process.returncode != 0:
         say(stderr[-8000:])
         say(f"meltano {' '.join(args)} failed with exit code {process.returncode}")
         sys.exit(process.returncode)

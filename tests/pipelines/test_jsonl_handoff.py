@@ -76,7 +76,7 @@ def test_a_manifest_written_last_marks_each_complete_set(meltano_project, sandbo
     }
 
     plansource = sandboxes["plansource"]
-    SandboxClient(plansource.url).fault(status=500, path="/payroll_coverages_subscribers")
+    SandboxClient(plansource.url).fault(status=500, path="/payroll_coverages_subscriber")
     try:
         failed = meltano_project.run(
             "run",
