@@ -34,6 +34,8 @@ JOBS = [
     ("customers-to-planhat", "customer list split by stream maps into companies and end users"),
     ("sales-to-planhat", "Planful sales transactions mapped to Planhat metrics"),
 ]
+PROGRESS_SECONDS = 5
+"""How often a long stream says how far it is, in the demo (the plugins' default is 30 s)."""
 POSTGRES_JOBS = [
     ("warehouse-to-planhat", "warehouse table crm.accounts (PostgreSQL) into Planhat companies"),
 ]
@@ -73,20 +75,41 @@ def warehouse_postgres() -> Iterator[dict[str, str] | None]:
         server.stop()
 
 
+SHOWN = re.compile(r"\]\s+(?P<plugin>[a-z][a-z0-9-]*)\s+(?P<line>Progress: .*|Summary: run .*)")
+"""The taps' progress lines (a long stream, every few seconds) and their closing summary."""
+
+
 def meltano(*args: str, env: dict[str, str]) -> str:
-    """Run the real `meltano` CLI; stop the demo with its log tail if it fails."""
+    """Run the real `meltano` CLI, with the `.env` file left out (the demo is the sandbox's:
+    production credentials or a state backend there must not reach it), showing the taps'
+    progress as it comes; stop the demo with its log tail if it fails."""
     started = time.monotonic()
-    result = subprocess.run(
-        [MELTANO, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        say(result.stderr[-8000:])
-        say(f"meltano {' '.join(args)} failed with exit code {result.returncode}")
-        sys.exit(result.returncode)
+    command = [MELTANO, f"--env-file={os.devnull}", *args]
+    log = []
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stderr is not None
+        for line in process.stderr:
+            log.append(line)
+            shown = SHOWN.search(line)
+            if shown:
+                say(f"    {shown['plugin']}: {shown['line'].strip()}")
+    stderr = "".join(log)
+    if process.returncode != 0:
+        say(stderr[-8000:])
+        say(f"meltano {' '.join(args)} failed with exit code {process.returncode}")
+        sys.exit(process.returncode)
     say(f"  meltano {' '.join(args)}: ok ({time.monotonic() - started:.0f} s)")
-    for summary in re.findall(r"target-planhat\s+(\S+: total .*)", result.stderr):
+    for summary in re.findall(r"target-planhat\s+(\S+: total .*)", stderr):
         say(f"    target-planhat {summary.strip()}")
-    return result.stderr
+    return stderr
+
+
+def run_job(job: str, env: dict[str, str]) -> str:
+    """One job from clear state (`--full-refresh`: earlier runs' bookmarks ignored and replaced),
+    so every demo run reads everything again and gives the same warehouse."""
+    return meltano("run", "--full-refresh", job, env=env)
 
 
 def warehouse_summary(path: Path) -> None:
@@ -126,6 +149,8 @@ def main() -> None:
         "MELTANO_ENVIRONMENT": "sandbox",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+        "TAP_PLANFUL_PROGRESS_INTERVAL": str(PROGRESS_SECONDS),
+        "TAP_PLANSOURCE_PROGRESS_INTERVAL": str(PROGRESS_SECONDS),
     }
     say("Starting the sandbox (local emulators of Planful, PlanSource, Planhat):")
     with ExitStack() as stack:
@@ -136,14 +161,18 @@ def main() -> None:
         planhat_before = SandboxClient(urls["planhat"]).state()
         say("\nInstalling the Meltano plugins (first time: a minute or two):")
         meltano("install", env=env)
-        say("\nRunning the jobs (meltano run <job>):")
+        say(
+            "\nRunning the jobs from clear state (meltano run --full-refresh <job>): every run "
+            "of the demo reads everything again into a new warehouse file, so each gives the "
+            "same warehouse; bookmarks of earlier runs are ignored and replaced"
+        )
         for job, what in JOBS:
             say(f"- {job}: {what}")
-            meltano("run", job, env=env)
+            run_job(job, env)
         if postgres_env is not None:
             for job, what in POSTGRES_JOBS:
                 say(f"- {job}: {what}")
-                meltano("run", job, env=env | postgres_env)
+                run_job(job, env | postgres_env)
         warehouse_summary(warehouse)
         planhat_summary(urls["planhat"], planhat_before)
     say(

@@ -97,9 +97,10 @@ def about(plugin: str) -> dict[str, Any]:
 def setting_kind(schema: dict[str, Any]) -> str:
     """The Meltano setting kind of a JSON schema property.
 
-    Numbers become `integer`: Meltano 4.4.1 cannot read a `decimal` setting from an environment
-    variable (`Object of type Decimal is not JSON serializable`), and the project keeps to the
-    kinds it can read.
+    Numbers that take fractions become `string`: Meltano 4.4.1 cannot read a `decimal` setting
+    from an environment variable (`Object of type Decimal is not JSON serializable`) and `int()`s
+    an `integer` one (`0.5` crashes it); the plugin reads the text as its number
+    (`connector_core.settings.loaded`).
     """
     types = schema.get("type", [])
     types = {types} if isinstance(types, str) else set(types)
@@ -108,7 +109,7 @@ def setting_kind(schema: dict[str, Any]) -> str:
     for json_type, kind in (
         ("boolean", "boolean"),
         ("integer", "integer"),
-        ("number", "integer"),
+        ("number", "string"),
         ("array", "array"),
         ("object", "object"),
     ):

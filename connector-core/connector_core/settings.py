@@ -1,11 +1,13 @@
 """The one settings vocabulary for timeouts and retries, shared by the three plugins; the old
-names each plugin used before, still accepted with a deprecation warning; and setting names no
+names each plugin used before, still accepted with a deprecation warning; settings as text
+(an environment variable, a `.env` line) read the way the user meant them; and setting names no
 plugin knows (a typo is ignored by singer-sdk and by Meltano), named with the closest known one."""
 
 from __future__ import annotations
 
 import difflib
 import logging
+import math
 import os
 import typing as t
 from dataclasses import dataclass
@@ -16,6 +18,48 @@ from connector_core.retry import RetryPolicy
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
+
+
+def from_text(config: t.Any, schema: dict[str, t.Any]) -> t.Any:
+    """A copy of `config` with every declared setting given as text read as meant: an empty
+    value is not set (`TARGET_PLANHAT_REGION=` in `.env` means the default host), and a number
+    setting's text is its number (Meltano passes `retry_initial_wait=0.5` from a variable as
+    text). Text that is not a number is left for the config validation to name. Nested groups
+    (`path_overrides.gl_data`) are read the same way; anything but a dict is returned unchanged."""
+    if not isinstance(config, dict):
+        return config
+    declared = schema.get("properties", {})
+    read = {}
+    for name, value in config.items():
+        setting = declared.get(name)
+        if setting is None:
+            read[name] = value
+        elif isinstance(value, str):
+            if value.strip() == "":
+                continue
+            read[name] = _number(value, setting)
+        elif isinstance(value, dict) and "properties" in setting:
+            read[name] = from_text(value, setting)
+        else:
+            read[name] = value
+    return read
+
+
+def _number(text: str, setting: dict[str, t.Any]) -> t.Any:
+    """`text` as the number `setting` declares (an integer only when whole), else unchanged."""
+    declared = setting.get("type", [])
+    types = {declared} if isinstance(declared, str) else set(declared)
+    if "string" in types or not types & {"integer", "number"}:
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    if number.is_integer():
+        return int(number)
+    return number if "number" in types else text
 
 
 def retry_properties(defaults: RetryPolicy, service: str) -> list[th.Property]:
@@ -100,6 +144,14 @@ def renamed(config: t.Any, aliases: Iterable[Alias], logger: logging.Logger) -> 
                 "Setting `%s` is deprecated and ignored: `%s` is set too.", alias.old, alias.new
             )
     return upgraded
+
+
+def loaded(
+    config: t.Any, schema: dict[str, t.Any], aliases: Iterable[Alias], logger: logging.Logger
+) -> t.Any:
+    """The config a plugin starts from: settings given as text read as meant (`from_text`),
+    then old names read as the new ones (`renamed`). Every plugin loads its config here."""
+    return renamed(from_text(config, schema), aliases, logger)
 
 
 CLOSE_ENOUGH = 0.6

@@ -1,6 +1,7 @@
 """What both taps add to singer-sdk's `Tap`: flattening that keeps to the SCHEMA, a command line
 that ends quietly when its reader goes (`tap | head`), no ACTIVATE_VERSION messages, a warning for
-each unknown setting name, and `--test` as a connection test (see `connection_test`)."""
+each unknown setting name, `--test` as a connection test (see `connection_test`), and a run that
+says what it did (`run_report`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing_extensions import override
 from connector_core import flattening, pipe
 from connector_core.connection_test import Check, run_connection_test
 from connector_core.failures import clean_failures
-from connector_core.settings import variable_prefix, warn_unknown_settings
+from connector_core.run_report import RunReport, forget, log_summary, report_from_config
+from connector_core.settings import Alias, loaded, variable_prefix, warn_unknown_settings
 
 if t.TYPE_CHECKING:
     import click
@@ -47,13 +49,18 @@ class ConnectorTap(Tap):
     host_settings: t.ClassVar[str]
     """The settings that say where the API is, for messages about a host."""
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+    aliases: t.ClassVar[tuple[Alias, ...]] = ()
+    """Old setting names still read as new ones (see `connector_core.settings.renamed`)."""
+
+    def __init__(self, *args: t.Any, config: t.Any = None, **kwargs: t.Any) -> None:
+        config = loaded(config, self.config_jsonschema, self.aliases, self.logger)
+        super().__init__(*args, config=config, **kwargs)
         if self.config.get(EMIT_ACTIVATE_VERSION):
             raise ConfigValidationError(ACTIVATE_VERSION_REFUSED, errors=[ACTIVATE_VERSION_REFUSED])
         self.append_builtin_config(self.config_jsonschema)
         prefix = variable_prefix(self.name)
         warn_unknown_settings(self.config, self.config_jsonschema, prefix, self.logger)
+        self.run_report: RunReport = report_from_config(self.config, self.logger)
 
     def connection_checks(self) -> list[Check]:
         """One cheap read per API the configuration selects (for `--test`)."""
@@ -68,6 +75,19 @@ class ConnectorTap(Tap):
             run_connection_test(cls, cls.logger, cls.host_settings, ctx, cls.config_jsonschema)
         with clean_failures(cls.logger, cls.host_settings, ctx.params, cls.config_jsonschema):
             super().cb_test(ctx, param, value)
+
+    @classmethod
+    @override
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
+        """The sync, then its summary per stream (also when it failed or was stopped: what was
+        read until then)."""
+        forget()
+        try:
+            super().invoke(*args, **kwargs)
+        except BaseException:
+            log_summary("stopped")
+            raise
+        log_summary("completed")
 
     @override
     def setup_mapper(self) -> None:

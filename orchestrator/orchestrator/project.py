@@ -153,7 +153,8 @@ class MeltanoProject:
         jobs = []
         for job in self.data.get("jobs") or []:
             tasks = job["tasks"] if isinstance(job["tasks"], list) else [job["tasks"]]
-            plugins = [name for task in tasks for name in task.split()]
+            # the extractors, mappers and loaders (`utility:command` tasks run after them)
+            plugins = [name for task in tasks for name in task.split() if ":" not in name]
             partitions, sequential = self._partitions(plugins, env)
             sequential = sequential or self._writes_one_file(plugins[-1])
             keys = [p.key for p in partitions]

@@ -22,6 +22,7 @@ import msgspec
 from connector_core.http import http_failure
 from connector_core.redact import Redactor
 from connector_core.retry import RetryPolicy, is_retriable_status, retry_cause
+from connector_core.run_report import ReportingStream
 from connector_core.urls import checked_base_url
 from singer_sdk.authenticators import APIKeyAuthenticator, BasicAuthenticator
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
@@ -181,7 +182,7 @@ class StartIndexPaginator(BaseAPIPaginator[int]):
         return self.current_value + received if received else None
 
 
-class PlanfulStream(RESTStream[int]):
+class PlanfulStream(ReportingStream, RESTStream[int]):
     """What both families share: retries with Retry-After, error translation, fast JSON."""
 
     family: t.ClassVar[str]
@@ -220,6 +221,7 @@ class PlanfulStream(RESTStream[int]):
 
     @override
     def backoff_handler(self, details: t.Any) -> None:
+        self.count_retry()
         self.logger.warning(
             "Retrying %s %s in %.2f s after %s (attempt %d of %d)",
             self.http_method,

@@ -211,6 +211,7 @@ class StateFreeStream(PlanfulStream):
                     )
                     raise FatalAPIError(msg) from None
                 wait = waits.send(error)
+                self.count_retry()
                 self.logger.warning(
                     "%s: the connection dropped after %s items (%s); asking again in %.1f s "
                     "and reading on from item %s",
@@ -234,6 +235,7 @@ class StateFreeStream(PlanfulStream):
         )
 
     def _post(self, operation: str, payload: bytes) -> requests.Response:
+        self.count_request()  # read as it streams, outside singer-sdk's timed requests
         response = self.requests_session.post(
             soap_url(self.config),
             data=payload,

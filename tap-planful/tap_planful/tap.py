@@ -7,6 +7,7 @@ import typing as t
 
 from connector_core.connection_test import Check
 from connector_core.failures import clean_failures, install_stop_signals
+from connector_core.run_report import report_properties
 from connector_core.settings import retry_properties
 from connector_core.tap import ConnectorTap
 from connector_core.urls import base_url_problem
@@ -316,6 +317,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Dynamic Planning calculations to report the status of.",
     ),
     *retry_properties(RETRY_DEFAULTS, "Planful"),
+    *report_properties(),
 ).to_dict()
 
 

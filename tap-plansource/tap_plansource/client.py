@@ -28,6 +28,7 @@ import msgspec
 import requests
 from connector_core.http import http_failure, new_session
 from connector_core.retry import is_retriable_status, retry_cause
+from connector_core.run_report import ReportingStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import PageNumberPaginator, SinglePagePaginator
@@ -209,7 +210,7 @@ class PlanSourcePaginator(PageNumberPaginator):
         return range(self.current_value, min(end, self.last_page or end) + 1)
 
 
-class PlanSourceStream(RESTStream[int]):
+class PlanSourceStream(ReportingStream, RESTStream[int]):
     """Base of every stream: an Admin API v2 list endpoint and its records."""
 
     #: Where `data` may hold the record list (e.g. `dependents`); tried before other shapes.
@@ -376,6 +377,7 @@ class PlanSourceStream(RESTStream[int]):
 
     @override
     def backoff_handler(self, details: Details) -> None:
+        self.count_retry()
         self.logger.warning(
             "%s: GET %s failed (%s); try %d of %d, next in %.1f s",
             self.name,
@@ -527,6 +529,7 @@ class PlanSourceStream(RESTStream[int]):
         waits = self.plansource.settings.retry.waits()
         next(waits)
         for attempt in range(2, tries + 1):
+            self.count_retry()
             self.logger.warning(
                 "%s: page %d of GET %s came back empty although %s; asking again (try %d of %d)",
                 self.name,

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from connector_core.connection_test import Check
 from connector_core.failures import clean_failures, install_stop_signals
-from connector_core.settings import renamed, retry_properties
+from connector_core.run_report import report_properties
+from connector_core.settings import retry_properties
 from connector_core.tap import ConnectorTap
 from singer_sdk import Stream
 from singer_sdk import typing as th
@@ -109,6 +110,7 @@ class TapPlanSource(ConnectorTap):
     name = "tap-plansource"
     host_settings = HOST_SETTINGS
     message_writer_class = RecordBufferingWriter
+    aliases = ALIASES
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -291,6 +293,7 @@ class TapPlanSource(ConnectorTap):
             description="Extra streams over any GET endpoint of the Admin API.",
         ),
         *retry_properties(RETRY_DEFAULTS, "PlanSource"),
+        *report_properties(),
         ALIASES[0].property(th.IntegerType(minimum=0)),
         ALIASES[1].property(th.NumberType(minimum=0)),
         th.Property(
@@ -330,8 +333,8 @@ class TapPlanSource(ConnectorTap):
         with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
             super().cb_discover(ctx, param, value)
 
-    def __init__(self, *args: Any, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, config=renamed(config, ALIASES, self.logger), **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         _ = self.settings  # settings errors surface while the CLI still reports them one a line
         install_stop_signals()
 

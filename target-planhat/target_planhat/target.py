@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 import click
 from connector_core.connection_test import Check, run_connection_test
 from connector_core.failures import clean_failures, install_stop_signals, on_failure
+from connector_core.run_report import report_from_config, report_properties
 from connector_core.settings import (
     Alias,
-    renamed,
+    loaded,
     retry_properties,
     variable_prefix,
     warn_unknown_settings,
@@ -204,6 +205,7 @@ class TargetPlanhat(Target):
             ),
         ),
         *retry_properties(RETRY_DEFAULTS, "Planhat"),
+        *report_properties(progress=False),
         *(alias.property(th.NumberType(minimum=0)) for alias in ALIASES),
         th.Property(
             "settle_seconds",
@@ -256,7 +258,9 @@ class TargetPlanhat(Target):
     ).to_dict()
 
     def __init__(self, *args: Any, config: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, config=renamed(config, ALIASES, self.logger), **kwargs)
+        config = loaded(config, self.config_jsonschema, ALIASES, self.logger)
+        super().__init__(*args, config=config, **kwargs)
+        report_from_config(self.config, self.logger)  # METRIC lines as `metrics_log_level` says
         install_stop_signals()
         on_failure(self.abandon)
         self.append_builtin_config(self.config_jsonschema)

@@ -9,12 +9,14 @@ import logging
 
 import pytest
 import requests
+from connector_core import run_report
 from connector_core.failures import InputLineError
 from connector_core.redact import Redactor
 from connector_core.retry import RetryPolicy, retry_after_seconds
-from connector_core.settings import Alias, renamed
+from connector_core.settings import Alias, from_text, renamed
 from connector_core.singer_input import CheckedReader
 from connector_core.urls import base_url_problem, checked_base_url
+from singer_sdk import metrics
 
 
 def answer(status: int, retry_after: str | None = None) -> requests.Response:
@@ -126,3 +128,67 @@ def test_batch_files_only_from_under_the_batch_root(tmp_path):
         read([json.dumps(outside)], root=tmp_path)
     with pytest.raises(InputLineError, match="BATCH messages are not taken"):
         read([json.dumps(inside)])
+
+
+def test_settings_given_as_text_are_read_as_meant():
+    schema = {
+        "properties": {
+            "region": {"type": ["string", "null"]},
+            "retry_initial_wait": {"type": ["number", "null"]},
+            "page_size": {"type": ["integer", "null"]},
+            "port": {"type": ["integer", "null"]},
+            "path_overrides": {"type": "object", "properties": {"gl_data": {"type": "string"}}},
+            "stream_maps": {"type": "object"},
+        }
+    }
+    config = {
+        "region": "",
+        "retry_initial_wait": "0.5",
+        "page_size": "50",
+        "port": "5.5",
+        "path_overrides": {"gl_data": " "},
+        "stream_maps": {"s": {"p": ""}},
+        "unknown": "",
+    }
+    assert from_text(config, schema) == {
+        "retry_initial_wait": 0.5,
+        "page_size": 50,
+        "port": "5.5",  # not a whole number: left for the validation to name
+        "path_overrides": {},
+        "stream_maps": {"s": {"p": ""}},  # free-form objects are the user's own
+        "unknown": "",  # an undeclared name is not ours to drop
+    }
+    assert from_text(None, schema) is None
+
+
+def test_the_run_report_counts_from_the_sdks_metrics_and_hides_them(caplog, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(run_report.time, "monotonic", lambda: clock[0])
+    logger = logging.getLogger("tap-test")
+    report = run_report.RunReport(logger, progress_interval=10, show_metrics=False).install()
+    metrics_logger = metrics.get_metrics_logger()
+    metrics_logger.setLevel(logging.INFO)
+
+    def point(kind: str, metric: metrics.Metric, value: float) -> None:
+        metrics.log(metrics_logger, metrics.Point(kind, metric, value, {"stream": "gl_data"}))
+
+    with caplog.at_level(logging.INFO):
+        report.sync_starts("gl_data")
+        point("timer", metrics.Metric.HTTP_REQUEST_DURATION, 0.2)
+        point("counter", metrics.Metric.RECORD_COUNT, 500)
+        clock[0] += 5
+        point("counter", metrics.Metric.RECORD_COUNT, 500)  # 5 s: too soon for a progress line
+        clock[0] += 5
+        point("counter", metrics.Metric.RECORD_COUNT, 1000)
+        report.retried("gl_data")
+        report.requested("gl_data")
+        point("timer", metrics.Metric.SYNC_DURATION, 12.5)
+        report.summarize("completed")
+    lines = [r.getMessage() for r in caplog.records if r.name == "tap-test"]
+    assert "METRIC" not in caplog.text  # counted, not shown
+    assert lines == [
+        "Progress: gl_data: 2,000 records so far (200 records/s), 1 requests",
+        "Summary: gl_data: 2,000 records, 2 requests, 1 retries, 12.5 s",
+        "Summary: run completed after 10.0 s: 2,000 records, 2 requests, 1 retries in 1 streams",
+    ]
+    metrics_logger.removeFilter(report)

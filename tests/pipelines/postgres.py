@@ -13,6 +13,7 @@ import argparse
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -157,14 +158,27 @@ class TemporaryPostgres:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGINT arrived: leave the wait and stop the server."""
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("--port", type=int, default=SANDBOX.port)
     parser.add_argument("--accounts", type=int, default=25, help="rows in crm.accounts")
     args = parser.parse_args()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # `kill` as well as Ctrl-C stops the server
+        signal.signal(signum, _stop_on_signal)
     server = TemporaryPostgres(args.port)
     try:
         warehouse = create_warehouse(server.start(), args.accounts)
+    except Stopped:
+        _stop(server, started=False)
+        raise SystemExit(0) from None
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         log = server.root / "log"
         lines = log.read_text().splitlines() if log.exists() else [str(exc)]
@@ -174,16 +188,28 @@ def main() -> None:
         raise SystemExit(message) from None
     print(
         f"PostgreSQL listening on {warehouse.host}:{warehouse.port} (database warehouse, "
-        f"user {warehouse.user}, any password); Ctrl-C stops it",
+        f"user {warehouse.user}, any password); Ctrl-C or SIGTERM stops it",
         flush=True,
     )
     try:
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+    except Stopped as stop:
+        print(f"{stop}: stopping PostgreSQL", flush=True)
     finally:
+        _stop(server, started=True)
+
+
+def _stop(server: TemporaryPostgres, *, started: bool) -> None:
+    """Stop the server (if it got as far as starting) and remove its files; a second signal
+    must not cut this short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
         server.stop()
+    except subprocess.CalledProcessError:
+        if started:
+            raise
 
 
 if __name__ == "__main__":
