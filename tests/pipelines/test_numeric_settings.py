@@ -103,21 +103,37 @@ def test_every_numeric_setting_is_covered():
     assert len(names) >= 20
 
 
-@pytest.mark.parametrize(("plugin", "name", "kind", "value"), CASES, ids=str)
-def test_a_number_from_a_variable_dotenv_and_config_set(project, plugin, name, kind, value):
-    # a fraction needs a kind Meltano passes through as text; `integer` would int() it
-    assert kind == ("string" if isinstance(value, float) else "integer")
-    text = str(value)
+def test_a_fraction_needs_a_kind_meltano_passes_through_as_text():
+    """`integer` would int() a fraction; `string` reaches the plugin as text it reads."""
+    for plugin, name, kind, value in CASES:
+        assert kind == ("string" if isinstance(value, float) else "integer"), (plugin, name)
 
-    from_variable = started_with(project, plugin, env={variable(plugin, name): text})
-    assert from_variable[name] == value
 
-    (project / ".env").write_text(f"{variable(plugin, name)}={text}\n")
-    assert started_with(project, plugin)[name] == value
+@pytest.mark.parametrize("plugin", list(PLUGINS))
+def test_every_number_from_a_variable_dotenv_and_config_set(project, plugin):
+    """Each way at once for all of a plugin's numeric settings (one Meltano start per way and
+    per `config set`): every setting must arrive as the number given."""
+    cases = {name: value for each, name, _, value in CASES if each == plugin}
+    lines = {variable(plugin, name): str(value) for name, value in cases.items()}
+
+    assert _mismatches(started_with(project, plugin, env=lines), cases) == {}
+
+    (project / ".env").write_text("".join(f"{key}={text}\n" for key, text in lines.items()))
+    assert _mismatches(started_with(project, plugin), cases) == {}
     (project / ".env").unlink()
 
-    meltano(project, "config", "set", plugin, name, text)
-    assert started_with(project, plugin)[name] == value
+    for name, value in cases.items():
+        meltano(project, "config", "set", plugin, name, str(value))
+    assert _mismatches(started_with(project, plugin), cases) == {}
+
+
+def _mismatches(started: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    """Settings whose started value is not the one given: {name: (given, started)}."""
+    return {
+        name: (value, started.get(name))
+        for name, value in expected.items()
+        if started.get(name) != value or type(started.get(name)) is not type(value)
+    }
 
 
 @pytest.mark.parametrize("plugin", list(PLUGINS))
