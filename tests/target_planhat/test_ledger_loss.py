@@ -127,7 +127,6 @@ def test_a_new_ledger_that_would_send_metrics_says_so_once(planhat, tmp_path):
     [
         ("mysql://ledger_user:S3cr3t-PW@db.internal/ledger", "mysql:// is not a ledger"),
         ("postgresql+psycopg://ledger_user:S3cr3t-PW@db.internal/x", "postgresql+psycopg://"),
-        ("", "`ledger` is empty"),
         ("postgresql://:@:/", "names no host, port or database (an unset variable?"),
         ("postgresql://ledger_user:S3cr3t-PW@127.0.0.1:{port}/x", "cannot connect"),
         ("/proc/no-such-dir/ledger.sqlite3", "cannot open"),
