@@ -31,7 +31,7 @@ from dagster import (
     op,
 )
 
-from orchestrator.project import PLANHAT, Job, MeltanoProject, Partition
+from orchestrator.project import PLANHAT, WHOLE_JOB, Job, MeltanoProject, Partition
 from orchestrator.runner import run_partition, upgrade_system_database
 
 WRITERS_POOL = "planhat"
@@ -52,7 +52,8 @@ def partition_op(
     )
 
     @op(
-        name=dagster_name(meltano_job.name, partition.key),
+        # a job's ops and graphs share one namespace with the jobs: never the job's own name
+        name=dagster_name(meltano_job.name, partition.key or WHOLE_JOB),
         description=f"meltano run {meltano_job.name}"
         + (f" for {partition.label}" if partition.key else ""),
         ins={"after": In(Nothing)},

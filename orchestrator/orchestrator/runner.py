@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.project import Partition
+from orchestrator.project import SYSTEM_DATABASE, WHOLE_JOB, Partition
 
 SHARED_POSTGRES_URL = "SHARED_POSTGRES_URL"
 PLUGIN_KINDS = ("extractors", "loaders", "mappers", "utilities", "transformers", "files")
@@ -46,7 +46,7 @@ def meltano_executable() -> str:
 def private_sys_dir(project_root: Path, job: str, partition: Partition) -> Path:
     """`.meltano/partitions/<job>/<key>/` with links to the project's installed plugins."""
     shared = project_root / ".meltano"
-    own = shared / "partitions" / job / (partition.key or "all")
+    own = shared / "partitions" / job / (partition.key or WHOLE_JOB)
     own.mkdir(parents=True, exist_ok=True)
     for kind in PLUGIN_KINDS:
         (shared / kind).mkdir(exist_ok=True)
@@ -111,7 +111,7 @@ def upgrade_system_database(project_root: Path, job: str) -> RunResult:
     """`meltano upgrade database` once before the partitions: Meltano migrates a new system
     database on first use, and several runs doing that at once fail ("Cannot upgrade the system
     database"), as the first test of this package showed on a fresh PostgreSQL."""
-    partition = Partition("system-database", "system database")
+    partition = Partition(SYSTEM_DATABASE, "system database")
     sys_dir = private_sys_dir(project_root, job, partition)
     return RunResult("", *_meltano(project_root, sys_dir, {}, ["upgrade", "database"]))
 
@@ -132,6 +132,10 @@ def run_partition(
     if partition.key:
         arguments.append(f"--state-id-suffix={partition.key}")
     # ORCHESTRATOR_PARTITION lets meltano.yml give a partition its own paths: ${...} in config
-    own = {**(extra_env or {}), **partition.env, "ORCHESTRATOR_PARTITION": partition.key or "all"}
+    own = {
+        **(extra_env or {}),
+        **partition.env,
+        "ORCHESTRATOR_PARTITION": partition.key or WHOLE_JOB,
+    }
     outcome = _meltano(project_root, sys_dir, own, [*arguments, job])
     return RunResult(state_id(environment, task, partition.key), *outcome)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dagster import Definitions
 from orchestrator.definitions import WRITERS_POOL, build_definitions
-from orchestrator.project import MeltanoProject, ProjectError, slug
+from orchestrator.project import PLANFUL, MeltanoProject, ProjectError, slug
 from orchestrator.runner import private_sys_dir, state_id, system_database_uri
 
 pytestmark = pytest.mark.pipeline
@@ -203,3 +204,45 @@ def test_shared_environment_names_its_secrets_only_by_variable():
         if name in sensitive
     }
     assert given == {"ledger": "${SHARED_POSTGRES_URL}"}
+
+
+@pytest.mark.parametrize("environment", ["sandbox", "prod", "shared"])
+def test_every_name_in_the_code_location_is_unique(environment):
+    """Dagster's own check of a repository (what `dagster definitions validate` runs): a job
+    without partitions has one op, `<job>__all`, never named like the job."""
+    defs = build_definitions(REPO, environment)
+    Definitions.validate_loadable(defs)
+    single = defs.get_job_def("benefits_to_jsonl")
+    assert sorted(n.name for n in single.graph.nodes) == [
+        "benefits_to_jsonl__all",
+        "benefits_to_jsonl__system_database",
+    ]
+
+
+def test_partition_names_of_the_orchestrator_are_refused():
+    with pytest.raises(ProjectError, match=r"may not be named \['all'\]"):
+        _jobs("shared", TAP_PLANFUL_SCENARIOS=json.dumps(["All", "Actual"]))
+    with pytest.raises(ProjectError, match="may not be named"):
+        _jobs("shared", TAP_PLANFUL_SCENARIOS=json.dumps(["System Database"]))
+
+
+def test_plan_years_written_as_a_yaml_mapping_are_refused_with_what_to_write(tmp_path):
+    """Meltano merges a variable into an object written as a mapping in meltano.yml, so each
+    partition would get every scenario's plan year and tap-planful would refuse them: the
+    project must write them as JSON text (as the sandbox environment does) or as a variable."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    sandbox = next(e for e in project["environments"] if e["name"] == "sandbox")
+    planful = next(p for p in sandbox["config"]["plugins"]["extractors"] if p["name"] == PLANFUL)
+    assert json.loads(planful["config"]["scenario_fiscal_years"])["2025 Budget"] == 2025
+    planful["config"]["scenario_fiscal_years"] = {"2025 Budget": 2025}
+    planful["config"]["scenarios"] = ["Actual", "2025 Budget"]
+    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project))
+    with pytest.raises(ProjectError, match="write `scenario_fiscal_years` of environment sandbox"):
+        MeltanoProject(tmp_path, "sandbox").jobs({})
+    # a single scenario is one run: nothing to narrow
+    planful["config"]["scenarios"] = ["2025 Budget"]
+    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project))
+    (job,) = [
+        j for j in MeltanoProject(tmp_path, "sandbox").jobs({}) if j.name == "finance-to-postgres"
+    ]
+    assert [p.key for p in job.partitions] == ["other-streams", "2025-budget"]
