@@ -8,7 +8,8 @@ Read from the runner's environment when the code location loads:
 - the partitions (see orchestrator.project), e.g. `TAP_PLANFUL_SCENARIOS`;
 - `ORCHESTRATOR_WORKERS`: partitions run at once by the multiprocess executor (default: CPUs);
 - `ORCHESTRATOR_RETRIES` (default 2) and `ORCHESTRATOR_RETRY_DELAY` (seconds, default 30): a
-  failed partition is retried alone, in the same Dagster run, the others are not run again.
+  failed partition is retried alone, in the same Dagster run, the others are not run again; a
+  failure that says it would happen again (a refused setting or input line) is not retried.
 """
 
 # no `from __future__ import annotations`: Dagster reads the op's context annotation at runtime
@@ -78,12 +79,16 @@ def partition_op(
             "log": MetadataValue.path(str(result.log)),
         }
         if result.returncode:
+            final = result.deterministic_failure()
+            verdict = f"not retried: {final}" if final else "may be transient"
             raise Failure(
                 description=(
                     f"meltano run {meltano_job.name} ({partition.label}) exited "
-                    f"{result.returncode}; last lines of {result.log}:\n{result.tail()}"
+                    f"{result.returncode} ({verdict}); last lines of {result.log}:\n"
+                    f"{result.tail()}"
                 ),
                 metadata=metadata,
+                allow_retries=final is None,
             )
         context.log.info(
             f"{result.state_id}: done in {result.seconds:.2f} s, {result.cpu_seconds:.2f} s CPU "

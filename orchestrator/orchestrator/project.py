@@ -227,7 +227,13 @@ class MeltanoProject:
                 Partition(
                     PLANFUL_OTHER_STREAMS,
                     f"every selected stream but {PLANFUL_PARTITIONED_STREAM}",
-                    {PLANFUL_SELECT_FILTER: json.dumps([f"!{PLANFUL_PARTITIONED_STREAM}"])},
+                    {
+                        PLANFUL_SELECT_FILTER: json.dumps([f"!{PLANFUL_PARTITIONED_STREAM}"]),
+                        # the plan years of the scenarios read (the files may name more)
+                        "TAP_PLANFUL_SCENARIO_FISCAL_YEARS": json.dumps(
+                            {s: plan_years[s] for s in scenarios if s in plan_years}
+                        ),
+                    },
                 )
             )
         for scenario in scenarios:

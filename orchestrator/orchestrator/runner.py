@@ -20,6 +20,17 @@ from pathlib import Path
 from orchestrator.project import SYSTEM_DATABASE, WHOLE_JOB, Partition
 
 SHARED_POSTGRES_URL = "SHARED_POSTGRES_URL"
+ATTEMPT_HEADER = "=== meltano "
+"""Opens each attempt in a partition's run.log."""
+USAGE_ERROR = 2
+"""The exit status of a command line Meltano (click) cannot parse."""
+DETERMINISTIC_MARKERS = {
+    "Config validation failed": "a plugin refused its settings",
+    "Fix the program that produced the input": "a plugin refused a line of its input",
+    "Failed to parse JSON": "Meltano cannot read a setting's value",
+}
+"""What a failed run's log says when the same run would fail again (the one-line errors of the
+plugins, through connector-core and singer-sdk, and of Meltano): not retried."""
 PLUGIN_KINDS = ("extractors", "loaders", "mappers", "utilities", "transformers", "files")
 
 
@@ -33,7 +44,23 @@ class RunResult:
     log: Path
 
     def tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(self.last_attempt().splitlines()[-lines:])
+
+    def last_attempt(self) -> str:
+        """The log of this run only (a retry appends to the partition's log)."""
+        text = self.log.read_text(errors="replace")
+        return text[text.rfind(ATTEMPT_HEADER) :] if ATTEMPT_HEADER in text else text
+
+    def deterministic_failure(self) -> str | None:
+        """Why running this again cannot succeed (a setting, an input or a command line to fix),
+        or None: the failure may be transient and is worth a retry."""
+        if self.returncode == USAGE_ERROR:
+            return f"meltano exited {USAGE_ERROR} (its command line is wrong)"
+        text = self.last_attempt()
+        for marker, reason in DETERMINISTIC_MARKERS.items():
+            if marker in text:
+                return reason
+        return None
 
 
 def meltano_executable() -> str:
@@ -87,7 +114,7 @@ def _meltano(
     started, cpu = time.monotonic(), _children_cpu()
     with log.open("a", encoding="utf-8") as output:  # a retry appends: both attempts kept
         output.write(
-            f"=== meltano {' '.join(arguments)} at {time.strftime('%FT%TZ', time.gmtime())}\n"
+            f"{ATTEMPT_HEADER}{' '.join(arguments)} at {time.strftime('%FT%TZ', time.gmtime())}\n"
         )
         output.flush()
         completed = subprocess.run(  # noqa: S603 - our meltano, arguments from the project

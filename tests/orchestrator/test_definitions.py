@@ -69,6 +69,18 @@ def test_planful_streams_other_than_gl_data_are_one_partition_of_their_own():
     assert other.key == "other-streams"
     assert json.loads(other.env["TAP_PLANFUL__SELECT_FILTER"]) == ["!gl_data"]
     assert "TAP_PLANFUL_SCENARIOS" not in other.env  # the `scenarios` stream lists them all
+    assert json.loads(other.env["TAP_PLANFUL_SCENARIO_FISCAL_YEARS"]) == {"2026 Budget": 2026}
+    # the sandbox's files give every scenario's plan year: those of the scenarios read only
+    sandbox = _jobs("sandbox", TAP_PLANFUL_SCENARIOS='["Actual", "2025 Budget"]')
+    plan_years = {
+        p.key: p.env["TAP_PLANFUL_SCENARIO_FISCAL_YEARS"]
+        for p in sandbox["finance-to-postgres"].partitions
+    }
+    assert {k: json.loads(v) for k, v in plan_years.items()} == {
+        "other-streams": {"2025 Budget": 2025},
+        "actual": {},
+        "2025-budget": {"2025 Budget": 2025},
+    }
     assert [json.loads(p.env["TAP_PLANFUL__SELECT_FILTER"]) for p in scenarios] == [
         ["gl_data"],
         ["gl_data"],

@@ -295,3 +295,93 @@ def test_planhat_objects_in_turn_with_a_shared_ledger(runners, fresh_planhat, sh
     planhat.request_log.clear()
     _succeeded(_dagster(roots["B"], env, job="customers_to_planhat"))
     assert [r for r in planhat.requests() if r["method"] != "GET"] == []
+
+
+@pytest.fixture(scope="module")
+def sandbox_runner(meltano_project, shared_postgres):
+    """Runner A in the sandbox environment (meltano.yml's scenarios and plan years, the
+    emulators' credentials), its warehouse on the test PostgreSQL, its system database local."""
+    server = shared_postgres
+    with psycopg.connect(server.url, autocommit=True) as db:
+        db.execute("drop database if exists sandbox_partitions with (force)")
+        db.execute("create database sandbox_partitions")
+    env = {
+        **meltano_project.env,
+        "MELTANO_ENVIRONMENT": "sandbox",
+        "TARGET_POSTGRES_HOST": server.host,
+        "TARGET_POSTGRES_PORT": str(server.port),
+        "TARGET_POSTGRES_USER": server.user,
+        "TARGET_POSTGRES_PASSWORD": server.password,
+        "TARGET_POSTGRES_DATABASE": "sandbox_partitions",
+        "ORCHESTRATOR_WORKERS": "3",
+    }
+    return meltano_project.root, env
+
+
+def _attempts(root: Path, job: str) -> dict[str, int]:
+    """`meltano run`s per partition of `job`, from the partitions' run logs."""
+    return {
+        log.parent.name: log.read_text().count("=== meltano ")
+        for log in (root / ".meltano" / "partitions" / job).glob("*/run.log")
+        if log.parent.name != "system-database"
+    }
+
+
+def test_planful_partitions_run_in_the_sandbox_environment(sandbox_runner, sandboxes):
+    """The sandbox gives plan years in meltano.yml: each scenario partition still gets only its
+    own (tap-planful refuses plan years of scenarios it was not asked for)."""
+    root, env = sandbox_runner
+    planful = sandboxes["planful"].emulator
+    scenarios = ["Actual", "2025 Budget"]
+    env = {**env, "TAP_PLANFUL_SCENARIOS": json.dumps(scenarios)}
+    for log in (root / ".meltano" / "partitions" / "finance-to-postgres").glob("*/run.log"):
+        log.unlink()
+    planful.soap.calls.clear()
+    _succeeded(_dagster(root, env))
+    assert _attempts(root, "finance-to-postgres") == {
+        "other-streams": 1,
+        "actual": 1,
+        "2025-budget": 1,
+    }
+    with psycopg.connect(env_url(env)) as db:
+        rows = Counter(
+            dict(db.execute('select "Scenario", count(*) from tap_planful.gl_data group by 1'))
+        )
+    assert rows == Counter({s: planful.gl_row_count(s) for s in scenarios})
+    budget_years = {
+        call.filters["FiscalYear"][1]
+        for call in planful.soap.calls
+        if call.operation == "GLData_RetrieveWithLogin"
+        and call.filters["Scenario"][1] == "2025 Budget"
+    }
+    assert budget_years == {"2025"}  # its plan year from meltano.yml, not every year
+
+
+def env_url(env: dict[str, str]) -> str:
+    return (
+        f"postgresql://{env['TARGET_POSTGRES_USER']}:{env['TARGET_POSTGRES_PASSWORD']}@"
+        f"{env['TARGET_POSTGRES_HOST']}:{env['TARGET_POSTGRES_PORT']}/"
+        f"{env['TARGET_POSTGRES_DATABASE']}"
+    )
+
+
+def test_a_configuration_error_fails_the_partitions_at_once(sandbox_runner):
+    """A setting the tap refuses fails the same way on every attempt: not retried (with the
+    default 2 retries 30 s apart), the error named in Dagster's output."""
+    root, env = sandbox_runner
+    env = {
+        **env,
+        "TAP_PLANFUL_SCENARIOS": json.dumps(["Actual"]),
+        "TAP_PLANFUL_START_FISCAL_YEAR": "2030",
+        "TAP_PLANFUL_END_FISCAL_YEAR": "2020",
+    }
+    env.pop("ORCHESTRATOR_RETRIES", None)
+    env.pop("ORCHESTRATOR_RETRY_DELAY", None)
+    for log in (root / ".meltano" / "partitions" / "finance-to-postgres").glob("*/run.log"):
+        log.unlink()
+    result = _dagster(root, env)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "not retried: a plugin refused its settings" in output, output[-4000:]
+    assert "`start_fiscal_year` (2030) is after `end_fiscal_year` (2020)" in output
+    assert _attempts(root, "finance-to-postgres") == {"other-streams": 1, "actual": 1}
