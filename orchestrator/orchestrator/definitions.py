@@ -6,6 +6,7 @@ Read from the runner's environment when the code location loads:
 - `MELTANO_PROJECT_ROOT` (default: the working directory) and `MELTANO_ENVIRONMENT` (default: the
   project's default environment);
 - the partitions (see orchestrator.project), e.g. `TAP_PLANFUL_SCENARIOS`;
+- `ORCHESTRATOR_PLANHAT_TENANT`: names the pool of the ops that write to Planhat;
 - `ORCHESTRATOR_WORKERS`: partitions run at once by the multiprocess executor (default: CPUs);
 - `ORCHESTRATOR_RETRIES` (default 2) and `ORCHESTRATOR_RETRY_DELAY` (seconds, default 30): a
   failed partition is retried alone, in the same Dagster run, the others are not run again; a
@@ -32,12 +33,21 @@ from dagster import (
     op,
 )
 
-from orchestrator.project import PLANHAT, WHOLE_JOB, Job, MeltanoProject, Partition
+from orchestrator.project import PLANHAT, WHOLE_JOB, Job, MeltanoProject, Partition, slug
 from orchestrator.runner import run_partition, upgrade_system_database
 
 WRITERS_POOL = "planhat"
 """Dagster pool of every op that writes to Planhat: give it a limit of 1 per tenant
-(`dagster instance concurrency set planhat 1`), as Planhat's quota is per tenant."""
+(orchestrator/deploy/dagster.yaml: `pools: default_limit: 1`, or `dagster instance concurrency
+set planhat 1`), as Planhat's quota is per tenant."""
+PLANHAT_TENANT = "ORCHESTRATOR_PLANHAT_TENANT"
+"""Optional name of the Planhat tenant the runner writes to: its pool is `planhat-<tenant>`, so
+deployments writing to different tenants on one Dagster instance do not wait on each other."""
+
+
+def writers_pool() -> str:
+    tenant = os.environ.get(PLANHAT_TENANT, "").strip()
+    return f"{WRITERS_POOL}-{slug(tenant)}" if tenant else WRITERS_POOL
 
 
 def dagster_name(*parts: str) -> str:
@@ -59,7 +69,7 @@ def partition_op(
         + (f" for {partition.label}" if partition.key else ""),
         ins={"after": In(Nothing)},
         retry_policy=retry,
-        pool=WRITERS_POOL if writes_planhat else None,
+        pool=writers_pool() if writes_planhat else None,
         tags={"meltano/job": meltano_job.name, "meltano/partition": partition.key or "-"},
     )
     def run_meltano(context: OpExecutionContext) -> None:

@@ -258,3 +258,29 @@ def test_plan_years_written_as_a_yaml_mapping_are_refused_with_what_to_write(tmp
         j for j in MeltanoProject(tmp_path, "sandbox").jobs({}) if j.name == "finance-to-postgres"
     ]
     assert [p.key for p in job.partitions] == ["other-streams", "2025-budget"]
+
+
+def test_the_planhat_pool_is_named_by_tenant(monkeypatch):
+    monkeypatch.setenv("ORCHESTRATOR_PLANHAT_TENANT", "Acme EU")
+    defs = build_definitions(REPO, "shared")
+    job = defs.get_job_def("customers_to_planhat")
+    assert job.graph.node_named("customers_to_planhat__companies").definition.pool == (
+        "planhat-acme-eu"
+    )
+
+
+def test_the_shared_instance_config_is_valid_dagster_config(monkeypatch):
+    """orchestrator/deploy/dagster.yaml as Dagster reads an instance's config (its schema, the
+    storage and coordinator classes it names); tests/pipelines/test_orchestrator.py runs it."""
+    from dagster._config import process_config  # noqa: PLC0415
+    from dagster._core.instance.config import dagster_instance_config  # noqa: PLC0415
+    from dagster_postgres import DagsterPostgresStorage  # noqa: PLC0415
+
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", "postgresql://dagster@db.internal:5432/dagster")
+    config, _ = dagster_instance_config(str(REPO / "orchestrator" / "deploy"))
+    assert config["concurrency"]["pools"] == {"default_limit": 1, "granularity": "op"}
+    assert config["run_coordinator"] == {"module": "dagster", "class": "QueuedRunCoordinator"}
+    assert config["storage"] == {"postgres": {"postgres_url": {"env": "DAGSTER_POSTGRES_URL"}}}
+    storage = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
+    assert storage.success, storage.errors
+    assert storage.value["postgres_url"] == "postgresql://dagster@db.internal:5432/dagster"

@@ -11,10 +11,14 @@ and Dagster instance are its own, and the only thing it shares with A is the Pos
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -23,10 +27,12 @@ import pytest
 import yaml
 
 from tests.pipelines.conftest import PLUGIN_DIRS, PROJECT_FILES, REPO
+from tests.pipelines.postgres import create_warehouse
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.postgres]
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
+DAGSTER_DAEMON = str(Path(sys.executable).with_name("dagster-daemon"))
 JOB = "finance_to_postgres"
 SCENARIOS = ["Actual", "2025 Budget", "2026 Budget"]
 KEYS = {"Actual": "actual", "2025 Budget": "2025-budget", "2026 Budget": "2026-budget"}
@@ -385,3 +391,119 @@ def test_a_configuration_error_fails_the_partitions_at_once(sandbox_runner):
     assert "not retried: a plugin refused its settings" in output, output[-4000:]
     assert "`start_fiscal_year` (2030) is after `end_fiscal_year` (2020)" in output
     assert _attempts(root, "finance-to-postgres") == {"other-streams": 1, "actual": 1}
+
+
+def _instance_home(root: Path, name: str) -> Path:
+    """A DAGSTER_HOME holding the repository's orchestrator/deploy/dagster.yaml, as is."""
+    home = root / name
+    home.mkdir(exist_ok=True)
+    shutil.copy2(REPO / "orchestrator" / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def _instance_runs(env: dict[str, str], home: Path) -> dict[str, tuple[str, str]]:
+    """Run ID -> (job, status), as a separate process with its own instance directory reads
+    them from the instance's storage."""
+    script = (
+        "import json\n"
+        "from dagster import DagsterInstance\n"
+        "with DagsterInstance.get() as instance:\n"
+        "    print(json.dumps({r.run_id: [r.job_name, r.status.value] "
+        "for r in instance.get_runs()}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return {k: tuple(v) for k, v in json.loads(result.stdout.splitlines()[-1]).items()}
+
+
+def test_dagsters_instance_in_postgres_queues_planhat_writers_one_at_a_time(
+    runners, fresh_planhat, shared_postgres, tmp_path
+):
+    """deploy/dagster.yaml on the test PostgreSQL: two Planhat-writing jobs launched at once go
+    through the run queue; the daemon starts both, and the `planhat` pool lets one Planhat
+    writer run at a time; a second instance directory (another machine) sees both runs."""
+    roots, env = runners
+    server = shared_postgres
+    with psycopg.connect(server.url, autocommit=True) as db:
+        db.execute("drop database if exists dagster_shared with (force)")
+        db.execute("create database dagster_shared")
+    warehouse = create_warehouse(server, accounts=3)
+    env = {
+        **env,
+        "DAGSTER_POSTGRES_URL": server.with_database("dagster_shared").url,
+        "MELTANO_PROJECT_ROOT": str(roots["A"]),
+        "TAP_POSTGRES_HOST": warehouse.host,
+        "TAP_POSTGRES_PORT": str(warehouse.port),
+        "TAP_POSTGRES_USER": warehouse.user,
+        "TAP_POSTGRES_PASSWORD": warehouse.password,
+        "TAP_POSTGRES_DATABASE": warehouse.database,
+    }
+    home = _instance_home(tmp_path, "instance-a")
+    started = _now(server)
+    launches = [
+        subprocess.Popen(
+            [DAGSTER, "job", "launch", "-m", "orchestrator.definitions", "-j", job],
+            cwd=roots["A"],
+            env={**env, "DAGSTER_HOME": str(home)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for job in ("customers_to_planhat", "warehouse_to_planhat")
+    ]
+    for launch in launches:
+        output, _ = launch.communicate(timeout=300)
+        assert launch.returncode == 0, output[-3000:]
+    queued = _instance_runs(env, home)
+    assert sorted(job for job, _ in queued.values()) == [
+        "customers_to_planhat",
+        "warehouse_to_planhat",
+    ]
+    assert {status for _, status in queued.values()} == {"QUEUED"}  # no daemon yet
+
+    daemon_log = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen(
+        [DAGSTER_DAEMON, "run", "-m", "orchestrator.definitions"],
+        cwd=roots["A"],
+        env={**env, "DAGSTER_HOME": str(home)},
+        stdout=daemon_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            runs = _instance_runs(env, home)
+            if all(status in {"SUCCESS", "FAILURE", "CANCELED"} for _, status in runs.values()):
+                break
+            assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
+            time.sleep(3)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(timeout=30)
+        daemon_log.close()
+    assert {status for _, status in runs.values()} == {"SUCCESS"}, (
+        tmp_path / "daemon.log"
+    ).read_text()[-3000:]
+
+    # Meltano's runs of the Planhat writers, from the shared system database: none overlaps.
+    writers = sorted(
+        (r[2], r[3], r[0]) for r in _runs(server, started) if "-to-target-planhat" in r[0]
+    )
+    assert len(writers) == 3, writers  # companies, end users, warehouse accounts
+    for (_, first_end, first), (second_start, _, second) in itertools.pairwise(writers):
+        assert first_end <= second_start, f"{first} and {second} wrote to Planhat at once"
+
+    # Another machine: its own instance directory, the same dagster.yaml, the same runs.
+    other = _instance_home(tmp_path, "instance-b")
+    assert _instance_runs(env, other) == runs
