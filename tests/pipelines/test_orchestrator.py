@@ -401,15 +401,16 @@ def _instance_home(root: Path, name: str) -> Path:
     return home
 
 
-def _instance_runs(env: dict[str, str], home: Path) -> dict[str, tuple[str, str]]:
-    """Run ID -> (job, status), as a separate process with its own instance directory reads
-    them from the instance's storage."""
+def _instance_runs(env: dict[str, str], home: Path) -> dict[str, tuple]:
+    """Run ID -> (job, status, start, end), as a separate process with its own instance
+    directory reads them from the instance's storage."""
     script = (
         "import json\n"
         "from dagster import DagsterInstance\n"
         "with DagsterInstance.get() as instance:\n"
-        "    print(json.dumps({r.run_id: [r.job_name, r.status.value] "
-        "for r in instance.get_runs()}))\n"
+        "    print(json.dumps({r.dagster_run.run_id: [r.dagster_run.job_name, "
+        "r.dagster_run.status.value, r.start_time, r.end_time] "
+        "for r in instance.get_run_records()}))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -461,11 +462,11 @@ def test_dagsters_instance_in_postgres_queues_planhat_writers_one_at_a_time(
         output, _ = launch.communicate(timeout=300)
         assert launch.returncode == 0, output[-3000:]
     queued = _instance_runs(env, home)
-    assert sorted(job for job, _ in queued.values()) == [
+    assert sorted(run[0] for run in queued.values()) == [
         "customers_to_planhat",
         "warehouse_to_planhat",
     ]
-    assert {status for _, status in queued.values()} == {"QUEUED"}  # no daemon yet
+    assert {run[1] for run in queued.values()} == {"QUEUED"}  # no daemon yet
 
     daemon_log = (tmp_path / "daemon.log").open("w")
     daemon = subprocess.Popen(
@@ -480,7 +481,7 @@ def test_dagsters_instance_in_postgres_queues_planhat_writers_one_at_a_time(
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             runs = _instance_runs(env, home)
-            if all(status in {"SUCCESS", "FAILURE", "CANCELED"} for _, status in runs.values()):
+            if all(run[1] in {"SUCCESS", "FAILURE", "CANCELED"} for run in runs.values()):
                 break
             assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
             time.sleep(3)
@@ -492,9 +493,11 @@ def test_dagsters_instance_in_postgres_queues_planhat_writers_one_at_a_time(
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait(timeout=30)
         daemon_log.close()
-    assert {status for _, status in runs.values()} == {"SUCCESS"}, (
-        tmp_path / "daemon.log"
-    ).read_text()[-3000:]
+    assert {run[1] for run in runs.values()} == {"SUCCESS"}, (tmp_path / "daemon.log").read_text()[
+        -3000:
+    ]
+    first, second = sorted(run[2:] for run in runs.values())
+    assert second[0] < first[1]  # both Dagster runs were under way at once
 
     # Meltano's runs of the Planhat writers, from the shared system database: none overlaps.
     writers = sorted(
