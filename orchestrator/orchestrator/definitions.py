@@ -34,7 +34,7 @@ from dagster import (
 )
 
 from orchestrator.project import PLANHAT, WHOLE_JOB, Job, MeltanoProject, Partition, slug
-from orchestrator.runner import run_partition, upgrade_system_database
+from orchestrator.runner import dump_catalog, run_partition, upgrade_system_database
 
 WRITERS_POOL = "planhat"
 """Dagster pool of every op that writes to Planhat: give it a limit of 1 per tenant
@@ -109,9 +109,13 @@ def partition_op(
 
 
 def system_database_op(project: MeltanoProject, meltano_job: Job) -> OpDefinition:
+    partitioned = len(meltano_job.partitions) > 1
+    extractor = meltano_job.tasks[0].split(maxsplit=1)[0]
+
     @op(
         name=dagster_name(meltano_job.name, "system_database"),
-        description="meltano upgrade database, once, before the partitions run",
+        description="meltano upgrade database, once, before the partitions run"
+        + (f"; {extractor}'s catalog, discovered once for them" if partitioned else ""),
     )
     def upgrade(context: OpExecutionContext) -> None:
         result = upgrade_system_database(project.root, meltano_job.name)
@@ -121,6 +125,16 @@ def system_database_op(project: MeltanoProject, meltano_job: Job) -> OpDefinitio
                 + result.tail()
             )
         context.log.info(f"system database ready in {result.seconds:.1f} s")
+        if not partitioned:
+            return
+        catalog = dump_catalog(project.root, project.environment, meltano_job.name, extractor)
+        if catalog.returncode:  # not fatal: each partition discovers, as without the cache
+            context.log.warning(
+                f"{extractor}'s catalog could not be discovered once (exit {catalog.returncode}): "
+                f"each partition discovers it; last lines of {catalog.log}:\n{catalog.tail()}"
+            )
+        else:
+            context.log.info(f"{extractor}'s catalog discovered in {catalog.seconds:.1f} s")
 
     return upgrade
 

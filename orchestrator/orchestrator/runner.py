@@ -9,6 +9,7 @@ environments) are links to the project's: private run files, shared installs, no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import subprocess
@@ -104,10 +105,14 @@ def system_database_uri(project_root: Path, env: dict[str, str]) -> str:
 
 
 def _meltano(
-    project_root: Path, sys_dir: Path, env: dict[str, str], arguments: list[str]
+    project_root: Path,
+    sys_dir: Path,
+    env: dict[str, str],
+    arguments: list[str],
+    stdout: Path | None = None,
 ) -> tuple[int, float, float, Path]:
     """`meltano <arguments>` with its own sys dir, output appended to `run.log` there (Meltano's
-    own log lines: no setting values, so no secrets)."""
+    own log lines: no setting values, so no secrets); standard output to `stdout` if given."""
     env = {**os.environ, **env, "MELTANO_SYS_DIR_ROOT": str(sys_dir)}
     env.setdefault("MELTANO_DATABASE_URI", system_database_uri(project_root, env))
     log = sys_dir / "run.log"
@@ -117,14 +122,15 @@ def _meltano(
             f"{ATTEMPT_HEADER}{' '.join(arguments)} at {time.strftime('%FT%TZ', time.gmtime())}\n"
         )
         output.flush()
-        completed = subprocess.run(  # noqa: S603 - our meltano, arguments from the project
-            [meltano_executable(), *arguments],
-            cwd=project_root,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
+        with stdout.open("w") if stdout else contextlib.nullcontext(output) as standard:
+            completed = subprocess.run(  # noqa: S603 - our meltano, arguments from the project
+                [meltano_executable(), *arguments],
+                cwd=project_root,
+                env=env,
+                stdout=standard,
+                stderr=output if stdout else subprocess.STDOUT,
+                check=False,
+            )
     return completed.returncode, time.monotonic() - started, _children_cpu() - cpu, log
 
 
@@ -143,6 +149,36 @@ def upgrade_system_database(project_root: Path, job: str) -> RunResult:
     return RunResult("", *_meltano(project_root, sys_dir, {}, ["upgrade", "database"]))
 
 
+def extra_variable(plugin: str, extra: str) -> str:
+    """The variable of a Meltano extra of a plugin, e.g. TAP_PLANFUL__CATALOG."""
+    return f"{plugin}__{extra}".upper().replace("-", "_")
+
+
+def cached_catalog(project_root: Path, job: str) -> Path:
+    return project_root / ".meltano" / "partitions" / job / "catalog.json"
+
+
+def dump_catalog(project_root: Path, environment: str, job: str, extractor: str) -> RunResult:
+    """The extractor's catalog, discovered once before the partitions with the project's
+    select, metadata and schema rules applied: each partition gives it to Meltano as its
+    `catalog` extra (only its own select filter is applied then) instead of running discovery.
+    Written under another name and renamed when complete; removed first, so a partition never
+    reads an older run's catalog (without the file, a partition discovers as usual)."""
+    target = cached_catalog(project_root, job)
+    target.unlink(missing_ok=True)
+    partial = target.with_suffix(".partial")
+    sys_dir = private_sys_dir(project_root, job, Partition(SYSTEM_DATABASE, "system database"))
+    arguments = [f"--environment={environment}", "invoke", "--dump=catalog", extractor]
+    # the runner's own select filter stays out: the partitions apply theirs to this catalog
+    env = {extra_variable(extractor, "select_filter"): "[]"}
+    outcome = _meltano(project_root, sys_dir, env, arguments, stdout=partial)
+    if outcome[0] == 0 and partial.stat().st_size:
+        partial.replace(target)
+    else:
+        partial.unlink(missing_ok=True)
+    return RunResult("", *outcome)
+
+
 def run_partition(
     project_root: Path,
     *,
@@ -155,7 +191,8 @@ def run_partition(
     """`meltano --environment=<env> run --state-id-suffix=<key> <job>` in the partition's own
     sys dir."""
     sys_dir = private_sys_dir(project_root, job, partition)
-    arguments = [f"--environment={environment}", "run"]
+    # installed at deploy time (`meltano install`): no install check in every partition
+    arguments = [f"--environment={environment}", "run", "--no-install"]
     if partition.key:
         arguments.append(f"--state-id-suffix={partition.key}")
     # ORCHESTRATOR_PARTITION lets meltano.yml give a partition its own paths: ${...} in config
@@ -164,5 +201,8 @@ def run_partition(
         **partition.env,
         "ORCHESTRATOR_PARTITION": partition.key or WHOLE_JOB,
     }
+    catalog = cached_catalog(project_root, job)
+    if catalog.exists():
+        own.setdefault(extra_variable(task.split(maxsplit=1)[0], "catalog"), str(catalog))
     outcome = _meltano(project_root, sys_dir, own, [*arguments, job])
     return RunResult(state_id(environment, task, partition.key), *outcome)
