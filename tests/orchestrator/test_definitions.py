@@ -284,3 +284,31 @@ def test_the_shared_instance_config_is_valid_dagster_config(monkeypatch):
     storage = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
     assert storage.success, storage.errors
     assert storage.value["postgres_url"] == "postgresql://dagster@db.internal:5432/dagster"
+
+
+def test_the_cluster_example_says_what_the_shared_instance_says():
+    """orchestrator/deploy/k8s/values.yaml (Dagster's Helm chart) against deploy/dagster.yaml:
+    the same pools, run limit and coordinator, the user code served from the module that
+    `dagster definitions validate` loads, the image built by deploy/Dockerfile."""
+    deploy = REPO / "orchestrator" / "deploy"
+    values = yaml.safe_load((deploy / "k8s" / "values.yaml").read_text())
+    instance = yaml.safe_load((deploy / "dagster.yaml").read_text())
+    pools = values["concurrency"]["pools"]
+    assert {"default_limit": pools["defaultLimit"], "granularity": pools["granularity"]} == (
+        instance["concurrency"]["pools"]
+    )
+    assert (
+        values["concurrency"]["runs"]["maxConcurrentRuns"]
+        == (instance["concurrency"]["runs"]["max_concurrent_runs"])
+    )
+    assert (
+        values["dagsterDaemon"]["runCoordinator"]["type"] == (instance["run_coordinator"]["class"])
+    )
+    assert values["postgresql"]["enabled"] is False  # the shared server, not the chart's own
+    (user_code,) = values["dagster-user-deployments"]["deployments"]
+    assert user_code["dagsterApiGrpcArgs"] == ["-m", "orchestrator.definitions"]
+    assert {"name": "MELTANO_ENVIRONMENT", "value": "shared"} in user_code["env"]
+    dockerfile = (deploy / "Dockerfile").read_text()
+    assert "meltano install" in dockerfile
+    assert '"-m", "orchestrator.definitions"' in dockerfile
+    assert str(user_code["port"]) in dockerfile
