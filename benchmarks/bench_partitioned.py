@@ -1,6 +1,5 @@
 """Wall time of Planful GL through Meltano: one `meltano run` against the orchestrator's
-partitioned run (one `meltano run` per scenario, W at a time for each W asked), and what that
-predicts for N workers.
+partitioned run (one `meltano run` per scenario, W at a time for each W asked).
 
     python benchmarks/bench_partitioned.py [--quick] [--scenarios 8] [-n ROWS] [--workers 2,4]
                                            [--latency-ms 0]
@@ -20,11 +19,10 @@ and state (both modes use it). Then:
   ORCHESTRATOR_WORKERS=W: a system-database op, then one op per scenario, W at a time.
 
 Each mode has a system database of its own (a fresh PostgreSQL database), so every mode starts
-without state and write every row (checked: lines in the JSON lines files).
-Per partition the orchestrator logs wall and CPU seconds (Meltano, tap and target). The
-prediction for N workers on N free cores: the partitions' CPU is the work; wall time is about
-the fixed start cost (Dagster's run and step processes, the system-database op) plus
-ceil(S / N) rounds of one partition's wall time, and never below total CPU / cores.
+without state and writes every row (checked: lines in the JSON lines files).
+Per partition the orchestrator logs wall and CPU seconds (Meltano, tap and target); the
+difference between the partitions' CPU and the single run's splits it into a fixed cost per
+partition and a cost per row.
 
 The machine may be shared with other work: run both modes side by side, read the ratio.
 """
