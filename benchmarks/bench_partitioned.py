@@ -1,7 +1,12 @@
 """Wall time of Planful GL through Meltano: one `meltano run` against the orchestrator's
-partitioned run (one `meltano run` per scenario, 2 at a time), and what that predicts for N workers.
+partitioned run (one `meltano run` per scenario, W at a time for each W asked).
 
-    python benchmarks/bench_partitioned.py [--quick] [--scenarios 8] [-n ROWS] [--workers 2]
+    python benchmarks/bench_partitioned.py [--quick] [--scenarios 8] [-n ROWS] [--workers 2,4]
+                                           [--latency-ms 0]
+
+`--latency-ms` makes the emulator wait that long before every answer (its `latency_ms` setting),
+as a real Planful tenant does: its SOAP answers take hundreds of milliseconds to seconds, time a
+single run spends waiting and parallel partitions spend side by side.
 
 The Planful emulator runs in its own process, seeded with S budget scenarios of N GL rows each
 (12 monthly SOAP answers of N/12 rows). A throwaway copy of the Meltano project gets one extra job,
@@ -13,11 +18,11 @@ and state (both modes use it). Then:
 - partitioned: `dagster job execute -m orchestrator.definitions -j finance_to_jsonl` with
   ORCHESTRATOR_WORKERS=W: a system-database op, then one op per scenario, W at a time.
 
-Both modes start without state and write every row (checked: lines in the JSON lines files).
-Per partition the orchestrator logs wall and CPU seconds (Meltano, tap and target). The
-prediction for N workers on N free cores: the partitions' CPU is the work; wall time is about
-the fixed start cost (Dagster's run and step processes, the system-database op) plus
-ceil(S / N) rounds of one partition's wall time, and never below total CPU / cores.
+Each mode has a system database of its own (a fresh PostgreSQL database), so every mode starts
+without state and writes every row (checked: lines in the JSON lines files).
+Per partition the orchestrator logs wall and CPU seconds (Meltano, tap and target); the
+difference between the partitions' CPU and the single run's splits it into a fixed cost per
+partition and a cost per row.
 
 The machine may be shared with other work: run both modes side by side, read the ratio.
 """
@@ -37,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psycopg
 import yaml
 from sandbox.planful.soap import LOGIN_NAME, PASSWORD, TENANT_CODE
 from sandbox.testing import meltano_env, spawn
@@ -67,7 +73,9 @@ def _project(tmp: Path) -> Path:
         {
             "name": "target-jsonl",
             # one folder per partition (the orchestrator sets ORCHESTRATOR_PARTITION)
-            "config": {"destination_path": f"{tmp}/out/${{ORCHESTRATOR_PARTITION}}"},
+            "config": {
+                "destination_path": f"{tmp}/out/${{BENCH_MODE}}/${{ORCHESTRATOR_PARTITION}}"
+            },
         }
     )
     (root / "meltano.yml").write_text(yaml.safe_dump(project, sort_keys=False))
@@ -88,8 +96,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="8 scenarios x 12,000 rows")
     parser.add_argument("--scenarios", type=int, default=8)
     parser.add_argument("-n", "--rows", type=int, default=250_000, help="GL rows per scenario")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", default="2,4", help="partitioned runs, e.g. 2,4")
+    parser.add_argument(
+        "--latency-ms", type=int, default=0, help="the emulator's wait before every answer"
+    )
     args = parser.parse_args()
+    worker_counts = [int(w) for w in str(args.workers).split(",") if w.strip()]
     rows = 12_000 if args.quick else args.rows
     per_period = math.ceil(rows / 12)
     names = [f"Budget {chr(ord('A') + i)}" for i in range(args.scenarios)]
@@ -98,10 +110,11 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-partitioned-"))
     emulator, url = spawn(
         "planful",
-        settings={"log_bodies": False},
+        settings={"log_bodies": False, "latency_ms": args.latency_ms},
         seed={"scenarios": scenarios, "gl_rows_per_period": per_period},
     )
     postgres = TemporaryPostgres()
+    partitioned: dict[int, float] = {}
     try:
         server = postgres.start()
         root = _project(tmp)
@@ -114,7 +127,6 @@ def main() -> int:
             MELTANO_CLI_DISABLE_VERSION_CHECK="true",
             MELTANO_PROJECT_ROOT=str(root),
             MELTANO_ENVIRONMENT="shared",
-            MELTANO_DATABASE_URI=server.url.replace("postgresql://", "postgresql+psycopg://"),
             TAP_PLANFUL_API_TYPE="structured",
             TAP_PLANFUL_LOGIN_NAME=LOGIN_NAME,
             TAP_PLANFUL_PASSWORD=PASSWORD,
@@ -122,30 +134,52 @@ def main() -> int:
             TAP_PLANFUL_SCENARIOS=json.dumps(names),
             TAP_PLANFUL_SCENARIO_FISCAL_YEARS=json.dumps(dict.fromkeys(names, 2025)),
             TAP_PLANFUL__SELECT=json.dumps(["gl_data.*"]),
-            ORCHESTRATOR_WORKERS=str(args.workers),
             ORCHESTRATOR_RETRIES="0",
         )
         meltano = str(BIN / "meltano")
+
+        def system_database(mode: str) -> dict[str, str]:
+            """A fresh system database (no state) for one mode, as MELTANO_DATABASE_URI."""
+            name = f"bench_{mode}"
+            with psycopg.connect(server.url, autocommit=True) as db:
+                db.execute(f"create database {name}")
+            url = server.with_database(name).url.replace("postgresql://", "postgresql+psycopg://")
+            return {**env, "MELTANO_DATABASE_URI": url, "BENCH_MODE": mode}
+
+        install_env = system_database("install")
         for command in (
             ["install", "extractor", "tap-planful"],
             ["install", "loader", "target-jsonl"],
-            ["upgrade", "database"],
         ):
-            subprocess.run([meltano, *command], cwd=root, env=env, check=True, capture_output=True)
+            subprocess.run(
+                [meltano, *command],
+                cwd=root,
+                env=install_env,
+                check=True,
+                capture_output=True,
+            )
         expected = len(names) * 12 * per_period
         print(
             f"{len(names)} scenarios x {12 * per_period:,} GL rows = {expected:,} rows "
-            f"(SOAP, gl_data only, into target-jsonl); {os.cpu_count()} cores, maybe shared",
+            f"(SOAP, gl_data only, into target-jsonl), {args.latency_ms} ms emulator latency per "
+            f"answer; {os.cpu_count()} cores, maybe shared",
             flush=True,
         )
 
         # single
-        (tmp / "out" / "single").mkdir(parents=True)
+        single_env = system_database("single")
+        subprocess.run(
+            [meltano, "upgrade", "database"],
+            cwd=root,
+            env=single_env,
+            check=True,
+            capture_output=True,
+        )
         started, cpu = time.monotonic(), _children_cpu()
         run = subprocess.run(
             [meltano, "--environment=shared", "run", "--state-id-suffix=single", JOB],
             cwd=root,
-            env={**env, "ORCHESTRATOR_PARTITION": "single"},
+            env={**single_env, "ORCHESTRATOR_PARTITION": "single"},
             check=False,
             capture_output=True,
             text=True,
@@ -155,36 +189,48 @@ def main() -> int:
             return 1
         single, single_cpu = time.monotonic() - started, _children_cpu() - cpu
         assert _lines(tmp / "out" / "single") == expected, "single run lost or added rows"
+        print(f"single meltano run       {single:8.1f} s wall {single_cpu:8.1f} s CPU", flush=True)
 
-        # partitioned
-        home = tmp / "dagster"
-        home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        started = time.monotonic()
-        dagster = subprocess.run(
-            [
-                str(BIN / "dagster"),
-                "job",
-                "execute",
-                "-m",
-                "orchestrator.definitions",
-                "-j",
-                JOB.replace("-", "_"),
-            ],
-            cwd=root,
-            env={**env, "DAGSTER_HOME": str(home)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        partitioned = time.monotonic() - started
-        if dagster.returncode:
-            print(dagster.stdout[-3000:], dagster.stderr[-3000:])
-            return 1
-        parts = {m[1]: (float(m[2]), float(m[3])) for m in DONE.finditer(dagster.stderr)}
-        lines = sum(_lines(tmp / "out" / name) for name in parts)
-        assert len(parts) == len(names), f"{len(parts)} partitions reported, {len(names)} asked"
-        assert lines == expected, f"partitioned run wrote {lines:,} rows, {expected:,} asked"
+        # partitioned, W workers at a time
+        for workers in worker_counts:
+            mode = f"w{workers}"
+            home = tmp / "dagster" / mode
+            home.mkdir(parents=True)
+            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+            started = time.monotonic()
+            dagster = subprocess.run(
+                [
+                    str(BIN / "dagster"),
+                    "job",
+                    "execute",
+                    "-m",
+                    "orchestrator.definitions",
+                    "-j",
+                    JOB.replace("-", "_"),
+                ],
+                cwd=root,
+                env={
+                    **system_database(mode),
+                    "DAGSTER_HOME": str(home),
+                    "ORCHESTRATOR_WORKERS": str(workers),
+                },
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            partitioned[workers] = time.monotonic() - started
+            if dagster.returncode:
+                print(dagster.stdout[-3000:], dagster.stderr[-3000:])
+                return 1
+            parts = {m[1]: (float(m[2]), float(m[3])) for m in DONE.finditer(dagster.stderr)}
+            lines = sum(_lines(tmp / "out" / mode / name) for name in parts)
+            assert len(parts) == len(names), f"{len(parts)} partitions reported, {len(names)} asked"
+            assert lines == expected, f"partitioned run wrote {lines:,} rows, {expected:,} asked"
+            print(
+                f"partitioned, {workers} workers {partitioned[workers]:8.1f} s wall "
+                f"(single / partitioned = {single / partitioned[workers]:.2f}x)",
+                flush=True,
+            )
     finally:
         emulator.terminate()
         emulator.wait()
@@ -193,17 +239,13 @@ def main() -> int:
 
     walls = [w for w, _ in parts.values()]
     cpus = [c for _, c in parts.values()]
-    print(f"\nsingle meltano run      {single:8.1f} s wall {single_cpu:8.1f} s CPU")
-    print(
-        f"partitioned, {args.workers} workers  {partitioned:8.1f} s wall "
-        f"(ratio to single {partitioned / single:.2f})"
-    )
-    print("\npartition          wall s    CPU s")
+    print(f"\npartition ({worker_counts[-1]} workers)  wall s    CPU s")
     for key, (wall, cpu) in sorted(parts.items()):
         print(f"{key:16} {wall:8.1f} {cpu:8.1f}")
     mean_wall, total_cpu = sum(walls) / len(walls), sum(cpus)
-    rounds = math.ceil(len(names) / args.workers)
-    overhead = max(partitioned - rounds * mean_wall, 0.0)
+    last = worker_counts[-1]
+    rounds = math.ceil(len(names) / last)
+    overhead = max(partitioned[last] - rounds * mean_wall, 0.0)
     # Each partition pays a fixed CPU cost (Meltano, discovery, interpreter starts) that the
     # single run pays once: the difference splits CPU into fixed and per-row parts.
     fixed = max((total_cpu - single_cpu) / (len(names) - 1), 0.0) if len(names) > 1 else 0.0
@@ -211,14 +253,10 @@ def main() -> int:
     one = fixed + per_row * expected / len(names)
     print(
         f"\nsum of partition CPU {total_cpu:.1f} s (single run: {single_cpu:.1f} s); "
-        f"per partition: {fixed:.1f} s fixed + {per_row * 1e6:.1f} us/row = {one:.1f} s; "
+        f"per partition: {fixed:.1f} s fixed + {per_row * 1e6:.1f} us/row = {one:.1f} s CPU; "
         f"mean partition wall {mean_wall:.1f} s; orchestration cost (Dagster run and step "
         f"processes, system-database op) ~ {overhead:.1f} s"
     )
-    print("predicted wall for N workers on N free cores (orchestration + rounds x one partition):")
-    for workers in (1, 2, 4, 8):
-        predicted = overhead + math.ceil(len(names) / workers) * one
-        print(f"  N={workers}: {predicted:7.1f} s  (ratio to single {predicted / single:.2f})")
     return 0
 
 

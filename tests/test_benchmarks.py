@@ -16,7 +16,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 SMALLEST = {
     # two scenarios, 1,200 rows each: one single run and one partitioned run, real Meltano
-    "bench_partitioned.py": ["--scenarios", "2", "--rows", "1200"],
+    "bench_partitioned.py": ["--scenarios", "2", "--rows", "1200", "--workers", "2"],
 }
 
 

@@ -6,9 +6,11 @@ Read from the runner's environment when the code location loads:
 - `MELTANO_PROJECT_ROOT` (default: the working directory) and `MELTANO_ENVIRONMENT` (default: the
   project's default environment);
 - the partitions (see orchestrator.project), e.g. `TAP_PLANFUL_SCENARIOS`;
+- `ORCHESTRATOR_PLANHAT_TENANT`: names the pool of the ops that write to Planhat;
 - `ORCHESTRATOR_WORKERS`: partitions run at once by the multiprocess executor (default: CPUs);
 - `ORCHESTRATOR_RETRIES` (default 2) and `ORCHESTRATOR_RETRY_DELAY` (seconds, default 30): a
-  failed partition is retried alone, in the same Dagster run, the others are not run again.
+  failed partition is retried alone, in the same Dagster run, the others are not run again; a
+  failure that says it would happen again (a refused setting or input line) is not retried.
 """
 
 # no `from __future__ import annotations`: Dagster reads the op's context annotation at runtime
@@ -31,12 +33,21 @@ from dagster import (
     op,
 )
 
-from orchestrator.project import PLANHAT, Job, MeltanoProject, Partition
-from orchestrator.runner import run_partition, upgrade_system_database
+from orchestrator.project import PLANHAT, WHOLE_JOB, Job, MeltanoProject, Partition, slug
+from orchestrator.runner import dump_catalog, run_partition, upgrade_system_database
 
 WRITERS_POOL = "planhat"
 """Dagster pool of every op that writes to Planhat: give it a limit of 1 per tenant
-(`dagster instance concurrency set planhat 1`), as Planhat's quota is per tenant."""
+(orchestrator/deploy/dagster.yaml: `pools: default_limit: 1`, or `dagster instance concurrency
+set planhat 1`), as Planhat's quota is per tenant."""
+PLANHAT_TENANT = "ORCHESTRATOR_PLANHAT_TENANT"
+"""Optional name of the Planhat tenant the runner writes to: its pool is `planhat-<tenant>`, so
+deployments writing to different tenants on one Dagster instance do not wait on each other."""
+
+
+def writers_pool() -> str:
+    tenant = os.environ.get(PLANHAT_TENANT, "").strip()
+    return f"{WRITERS_POOL}-{slug(tenant)}" if tenant else WRITERS_POOL
 
 
 def dagster_name(*parts: str) -> str:
@@ -52,12 +63,13 @@ def partition_op(
     )
 
     @op(
-        name=dagster_name(meltano_job.name, partition.key),
+        # a job's ops and graphs share one namespace with the jobs: never the job's own name
+        name=dagster_name(meltano_job.name, partition.key or WHOLE_JOB),
         description=f"meltano run {meltano_job.name}"
         + (f" for {partition.label}" if partition.key else ""),
         ins={"after": In(Nothing)},
         retry_policy=retry,
-        pool=WRITERS_POOL if writes_planhat else None,
+        pool=writers_pool() if writes_planhat else None,
         tags={"meltano/job": meltano_job.name, "meltano/partition": partition.key or "-"},
     )
     def run_meltano(context: OpExecutionContext) -> None:
@@ -77,12 +89,16 @@ def partition_op(
             "log": MetadataValue.path(str(result.log)),
         }
         if result.returncode:
+            final = result.deterministic_failure()
+            verdict = f"not retried: {final}" if final else "may be transient"
             raise Failure(
                 description=(
                     f"meltano run {meltano_job.name} ({partition.label}) exited "
-                    f"{result.returncode}; last lines of {result.log}:\n{result.tail()}"
+                    f"{result.returncode} ({verdict}); last lines of {result.log}:\n"
+                    f"{result.tail()}"
                 ),
                 metadata=metadata,
+                allow_retries=final is None,
             )
         context.log.info(
             f"{result.state_id}: done in {result.seconds:.2f} s, {result.cpu_seconds:.2f} s CPU "
@@ -93,9 +109,13 @@ def partition_op(
 
 
 def system_database_op(project: MeltanoProject, meltano_job: Job) -> OpDefinition:
+    partitioned = len(meltano_job.partitions) > 1
+    extractor = meltano_job.tasks[0].split(maxsplit=1)[0]
+
     @op(
         name=dagster_name(meltano_job.name, "system_database"),
-        description="meltano upgrade database, once, before the partitions run",
+        description="meltano upgrade database, once, before the partitions run"
+        + (f"; {extractor}'s catalog, discovered once for them" if partitioned else ""),
     )
     def upgrade(context: OpExecutionContext) -> None:
         result = upgrade_system_database(project.root, meltano_job.name)
@@ -105,6 +125,16 @@ def system_database_op(project: MeltanoProject, meltano_job: Job) -> OpDefinitio
                 + result.tail()
             )
         context.log.info(f"system database ready in {result.seconds:.1f} s")
+        if not partitioned:
+            return
+        catalog = dump_catalog(project.root, project.environment, meltano_job.name, extractor)
+        if catalog.returncode:  # not fatal: each partition discovers, as without the cache
+            context.log.warning(
+                f"{extractor}'s catalog could not be discovered once (exit {catalog.returncode}): "
+                f"each partition discovers it; last lines of {catalog.log}:\n{catalog.tail()}"
+            )
+        else:
+            context.log.info(f"{extractor}'s catalog discovered in {catalog.seconds:.1f} s")
 
     return upgrade
 

@@ -34,6 +34,11 @@ FILE_LOADERS = {"target-duckdb", "target-jsonl"}
 named by stream): their partitions run one after the other unless the loader's config gives each
 partition its own path with ${ORCHESTRATOR_PARTITION}."""
 
+WHOLE_JOB = "all"
+"""The name of the one run of a job without partitions (its op `<job>__all`, its directory)."""
+SYSTEM_DATABASE = "system-database"
+"""The name of the op and directory of `meltano upgrade database` before a job's partitions."""
+
 SHORTHANDS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0"}
 SHORTHANDS["@monthly"] = "0 0 1 * *"
 SHORTHANDS["@yearly"] = "0 0 1 1 *"
@@ -137,7 +142,14 @@ class MeltanoProject:
             except ValueError:
                 msg = f"{variable} must be JSON (as Meltano reads it), e.g. '[\"Actual\"]'"
                 raise ProjectError(msg) from None
-        return self.config(plugin).get(name)
+        value = self.config(plugin).get(name)
+        if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
+            try:  # an object or list written as JSON text in meltano.yml (Meltano parses it)
+                return json.loads(value)
+            except ValueError:
+                msg = f"{plugin}: `{name}` in meltano.yml is not valid JSON"
+                raise ProjectError(msg) from None
+        return value
 
     def schedules(self) -> list[Schedule]:
         found = []
@@ -160,6 +172,9 @@ class MeltanoProject:
             keys = [p.key for p in partitions]
             if len(set(keys)) != len(keys):
                 msg = f"job {job['name']}: two partitions share a state ID suffix: {keys}"
+                raise ProjectError(msg)
+            if reserved := {WHOLE_JOB, SYSTEM_DATABASE} & set(keys):
+                msg = f"job {job['name']}: a partition may not be named {sorted(reserved)}"
                 raise ProjectError(msg)
             jobs.append(Job(job["name"], tasks, partitions, sequential))
         return jobs
@@ -192,6 +207,17 @@ class MeltanoProject:
         inserting one new key: the second fails on the primary key)."""
         scenarios = self.setting(PLANFUL, "scenarios", env) or []
         plan_years = self.setting(PLANFUL, "scenario_fiscal_years", env) or {}
+        written = self.config(PLANFUL).get("scenario_fiscal_years")
+        if isinstance(written, dict) and len(scenarios) > 1 and len(written) > 0:
+            # Meltano merges a variable into an object written as a mapping in meltano.yml: a
+            # partition could not narrow the plan years to its own scenario
+            msg = (
+                f"{PLANFUL}: write `scenario_fiscal_years` of environment {self.environment} as "
+                "JSON text in meltano.yml ('{\"2025 Budget\": 2025}') or in "
+                "TAP_PLANFUL_SCENARIO_FISCAL_YEARS: as a YAML mapping, Meltano merges each "
+                "partition's plan year into it"
+            )
+            raise ProjectError(msg)
         ranges = [r.strip() for r in env.get(PLANFUL_YEAR_RANGES, "").split(",") if r.strip()]
         if not scenarios:
             return []
@@ -202,7 +228,13 @@ class MeltanoProject:
                 Partition(
                     PLANFUL_OTHER_STREAMS,
                     f"every selected stream but {PLANFUL_PARTITIONED_STREAM}",
-                    {PLANFUL_SELECT_FILTER: json.dumps([f"!{PLANFUL_PARTITIONED_STREAM}"])},
+                    {
+                        PLANFUL_SELECT_FILTER: json.dumps([f"!{PLANFUL_PARTITIONED_STREAM}"]),
+                        # the plan years of the scenarios read (the files may name more)
+                        "TAP_PLANFUL_SCENARIO_FISCAL_YEARS": json.dumps(
+                            {s: plan_years[s] for s in scenarios if s in plan_years}
+                        ),
+                    },
                 )
             )
         for scenario in scenarios:

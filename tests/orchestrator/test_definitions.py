@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dagster import Definitions
 from orchestrator.definitions import WRITERS_POOL, build_definitions
-from orchestrator.project import MeltanoProject, ProjectError, slug
+from orchestrator.project import PLANFUL, MeltanoProject, ProjectError, slug
 from orchestrator.runner import private_sys_dir, state_id, system_database_uri
 
 pytestmark = pytest.mark.pipeline
@@ -68,6 +69,18 @@ def test_planful_streams_other_than_gl_data_are_one_partition_of_their_own():
     assert other.key == "other-streams"
     assert json.loads(other.env["TAP_PLANFUL__SELECT_FILTER"]) == ["!gl_data"]
     assert "TAP_PLANFUL_SCENARIOS" not in other.env  # the `scenarios` stream lists them all
+    assert json.loads(other.env["TAP_PLANFUL_SCENARIO_FISCAL_YEARS"]) == {"2026 Budget": 2026}
+    # the sandbox's files give every scenario's plan year: those of the scenarios read only
+    sandbox = _jobs("sandbox", TAP_PLANFUL_SCENARIOS='["Actual", "2025 Budget"]')
+    plan_years = {
+        p.key: p.env["TAP_PLANFUL_SCENARIO_FISCAL_YEARS"]
+        for p in sandbox["finance-to-postgres"].partitions
+    }
+    assert {k: json.loads(v) for k, v in plan_years.items()} == {
+        "other-streams": {"2025 Budget": 2025},
+        "actual": {},
+        "2025-budget": {"2025 Budget": 2025},
+    }
     assert [json.loads(p.env["TAP_PLANFUL__SELECT_FILTER"]) for p in scenarios] == [
         ["gl_data"],
         ["gl_data"],
@@ -203,3 +216,99 @@ def test_shared_environment_names_its_secrets_only_by_variable():
         if name in sensitive
     }
     assert given == {"ledger": "${SHARED_POSTGRES_URL}"}
+
+
+@pytest.mark.parametrize("environment", ["sandbox", "prod", "shared"])
+def test_every_name_in_the_code_location_is_unique(environment):
+    """Dagster's own check of a repository (what `dagster definitions validate` runs): a job
+    without partitions has one op, `<job>__all`, never named like the job."""
+    defs = build_definitions(REPO, environment)
+    Definitions.validate_loadable(defs)
+    single = defs.get_job_def("benefits_to_jsonl")
+    assert sorted(n.name for n in single.graph.nodes) == [
+        "benefits_to_jsonl__all",
+        "benefits_to_jsonl__system_database",
+    ]
+
+
+def test_partition_names_of_the_orchestrator_are_refused():
+    with pytest.raises(ProjectError, match=r"may not be named \['all'\]"):
+        _jobs("shared", TAP_PLANFUL_SCENARIOS=json.dumps(["All", "Actual"]))
+    with pytest.raises(ProjectError, match="may not be named"):
+        _jobs("shared", TAP_PLANFUL_SCENARIOS=json.dumps(["System Database"]))
+
+
+def test_plan_years_written_as_a_yaml_mapping_are_refused_with_what_to_write(tmp_path):
+    """Meltano merges a variable into an object written as a mapping in meltano.yml, so each
+    partition would get every scenario's plan year and tap-planful would refuse them: the
+    project must write them as JSON text (as the sandbox environment does) or as a variable."""
+    project = yaml.safe_load((REPO / "meltano.yml").read_text())
+    sandbox = next(e for e in project["environments"] if e["name"] == "sandbox")
+    planful = next(p for p in sandbox["config"]["plugins"]["extractors"] if p["name"] == PLANFUL)
+    assert json.loads(planful["config"]["scenario_fiscal_years"])["2025 Budget"] == 2025
+    planful["config"]["scenario_fiscal_years"] = {"2025 Budget": 2025}
+    planful["config"]["scenarios"] = ["Actual", "2025 Budget"]
+    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project))
+    with pytest.raises(ProjectError, match="write `scenario_fiscal_years` of environment sandbox"):
+        MeltanoProject(tmp_path, "sandbox").jobs({})
+    # a single scenario is one run: nothing to narrow
+    planful["config"]["scenarios"] = ["2025 Budget"]
+    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(project))
+    (job,) = [
+        j for j in MeltanoProject(tmp_path, "sandbox").jobs({}) if j.name == "finance-to-postgres"
+    ]
+    assert [p.key for p in job.partitions] == ["other-streams", "2025-budget"]
+
+
+def test_the_planhat_pool_is_named_by_tenant(monkeypatch):
+    monkeypatch.setenv("ORCHESTRATOR_PLANHAT_TENANT", "Acme EU")
+    defs = build_definitions(REPO, "shared")
+    job = defs.get_job_def("customers_to_planhat")
+    assert job.graph.node_named("customers_to_planhat__companies").definition.pool == (
+        "planhat-acme-eu"
+    )
+
+
+def test_the_shared_instance_config_is_valid_dagster_config(monkeypatch):
+    """orchestrator/deploy/dagster.yaml as Dagster reads an instance's config (its schema, the
+    storage and coordinator classes it names); tests/pipelines/test_orchestrator.py runs it."""
+    from dagster._config import process_config  # noqa: PLC0415
+    from dagster._core.instance.config import dagster_instance_config  # noqa: PLC0415
+    from dagster_postgres import DagsterPostgresStorage  # noqa: PLC0415
+
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", "postgresql://dagster@db.internal:5432/dagster")
+    config, _ = dagster_instance_config(str(REPO / "orchestrator" / "deploy"))
+    assert config["concurrency"]["pools"] == {"default_limit": 1, "granularity": "op"}
+    assert config["run_coordinator"] == {"module": "dagster", "class": "QueuedRunCoordinator"}
+    assert config["storage"] == {"postgres": {"postgres_url": {"env": "DAGSTER_POSTGRES_URL"}}}
+    storage = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
+    assert storage.success, storage.errors
+    assert storage.value["postgres_url"] == "postgresql://dagster@db.internal:5432/dagster"
+
+
+def test_the_cluster_example_says_what_the_shared_instance_says():
+    """orchestrator/deploy/k8s/values.yaml (Dagster's Helm chart) against deploy/dagster.yaml:
+    the same pools, run limit and coordinator, the user code served from the module that
+    `dagster definitions validate` loads, the image built by deploy/Dockerfile."""
+    deploy = REPO / "orchestrator" / "deploy"
+    values = yaml.safe_load((deploy / "k8s" / "values.yaml").read_text())
+    instance = yaml.safe_load((deploy / "dagster.yaml").read_text())
+    pools = values["concurrency"]["pools"]
+    assert {"default_limit": pools["defaultLimit"], "granularity": pools["granularity"]} == (
+        instance["concurrency"]["pools"]
+    )
+    assert (
+        values["concurrency"]["runs"]["maxConcurrentRuns"]
+        == (instance["concurrency"]["runs"]["max_concurrent_runs"])
+    )
+    assert (
+        values["dagsterDaemon"]["runCoordinator"]["type"] == (instance["run_coordinator"]["class"])
+    )
+    assert values["postgresql"]["enabled"] is False  # the shared server, not the chart's own
+    (user_code,) = values["dagster-user-deployments"]["deployments"]
+    assert user_code["dagsterApiGrpcArgs"] == ["-m", "orchestrator.definitions"]
+    assert {"name": "MELTANO_ENVIRONMENT", "value": "shared"} in user_code["env"]
+    dockerfile = (deploy / "Dockerfile").read_text()
+    assert "meltano install" in dockerfile
+    assert '"-m", "orchestrator.definitions"' in dockerfile
+    assert str(user_code["port"]) in dockerfile

@@ -11,10 +11,14 @@ and Dagster instance are its own, and the only thing it shares with A is the Pos
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -23,10 +27,12 @@ import pytest
 import yaml
 
 from tests.pipelines.conftest import PLUGIN_DIRS, PROJECT_FILES, REPO
+from tests.pipelines.postgres import create_warehouse
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.postgres]
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
+DAGSTER_DAEMON = str(Path(sys.executable).with_name("dagster-daemon"))
 JOB = "finance_to_postgres"
 SCENARIOS = ["Actual", "2025 Budget", "2026 Budget"]
 KEYS = {"Actual": "actual", "2025 Budget": "2025-budget", "2026 Budget": "2026-budget"}
@@ -295,3 +301,212 @@ def test_planhat_objects_in_turn_with_a_shared_ledger(runners, fresh_planhat, sh
     planhat.request_log.clear()
     _succeeded(_dagster(roots["B"], env, job="customers_to_planhat"))
     assert [r for r in planhat.requests() if r["method"] != "GET"] == []
+
+
+@pytest.fixture(scope="module")
+def sandbox_runner(meltano_project, shared_postgres):
+    """Runner A in the sandbox environment (meltano.yml's scenarios and plan years, the
+    emulators' credentials), its warehouse on the test PostgreSQL, its system database local."""
+    server = shared_postgres
+    with psycopg.connect(server.url, autocommit=True) as db:
+        db.execute("drop database if exists sandbox_partitions with (force)")
+        db.execute("create database sandbox_partitions")
+    env = {
+        **meltano_project.env,
+        "MELTANO_ENVIRONMENT": "sandbox",
+        "TARGET_POSTGRES_HOST": server.host,
+        "TARGET_POSTGRES_PORT": str(server.port),
+        "TARGET_POSTGRES_USER": server.user,
+        "TARGET_POSTGRES_PASSWORD": server.password,
+        "TARGET_POSTGRES_DATABASE": "sandbox_partitions",
+        "ORCHESTRATOR_WORKERS": "3",
+    }
+    return meltano_project.root, env
+
+
+def _attempts(root: Path, job: str) -> dict[str, int]:
+    """`meltano run`s per partition of `job`, from the partitions' run logs."""
+    return {
+        log.parent.name: log.read_text().count("=== meltano ")
+        for log in (root / ".meltano" / "partitions" / job).glob("*/run.log")
+        if log.parent.name != "system-database"
+    }
+
+
+def test_planful_partitions_run_in_the_sandbox_environment(sandbox_runner, sandboxes):
+    """The sandbox gives plan years in meltano.yml: each scenario partition still gets only its
+    own (tap-planful refuses plan years of scenarios it was not asked for)."""
+    root, env = sandbox_runner
+    planful = sandboxes["planful"].emulator
+    scenarios = ["Actual", "2025 Budget"]
+    env = {**env, "TAP_PLANFUL_SCENARIOS": json.dumps(scenarios)}
+    for log in (root / ".meltano" / "partitions" / "finance-to-postgres").glob("*/run.log"):
+        log.unlink()
+    planful.soap.calls.clear()
+    _succeeded(_dagster(root, env))
+    assert _attempts(root, "finance-to-postgres") == {
+        "other-streams": 1,
+        "actual": 1,
+        "2025-budget": 1,
+    }
+    with psycopg.connect(env_url(env)) as db:
+        rows = Counter(
+            dict(db.execute('select "Scenario", count(*) from tap_planful.gl_data group by 1'))
+        )
+    assert rows == Counter({s: planful.gl_row_count(s) for s in scenarios})
+    budget_years = {
+        call.filters["FiscalYear"][1]
+        for call in planful.soap.calls
+        if call.operation == "GLData_RetrieveWithLogin"
+        and call.filters["Scenario"][1] == "2025 Budget"
+    }
+    assert budget_years == {"2025"}  # its plan year from meltano.yml, not every year
+
+
+def env_url(env: dict[str, str]) -> str:
+    return (
+        f"postgresql://{env['TARGET_POSTGRES_USER']}:{env['TARGET_POSTGRES_PASSWORD']}@"
+        f"{env['TARGET_POSTGRES_HOST']}:{env['TARGET_POSTGRES_PORT']}/"
+        f"{env['TARGET_POSTGRES_DATABASE']}"
+    )
+
+
+def test_a_configuration_error_fails_the_partitions_at_once(sandbox_runner):
+    """A setting the tap refuses fails the same way on every attempt: not retried (with the
+    default 2 retries 30 s apart), the error named in Dagster's output."""
+    root, env = sandbox_runner
+    env = {
+        **env,
+        "TAP_PLANFUL_SCENARIOS": json.dumps(["Actual"]),
+        "TAP_PLANFUL_START_FISCAL_YEAR": "2030",
+        "TAP_PLANFUL_END_FISCAL_YEAR": "2020",
+    }
+    env.pop("ORCHESTRATOR_RETRIES", None)
+    env.pop("ORCHESTRATOR_RETRY_DELAY", None)
+    for log in (root / ".meltano" / "partitions" / "finance-to-postgres").glob("*/run.log"):
+        log.unlink()
+    result = _dagster(root, env)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "not retried: a plugin refused its settings" in output, output[-4000:]
+    assert "`start_fiscal_year` (2030) is after `end_fiscal_year` (2020)" in output
+    assert _attempts(root, "finance-to-postgres") == {"other-streams": 1, "actual": 1}
+
+
+def _instance_home(root: Path, name: str) -> Path:
+    """A DAGSTER_HOME holding the repository's orchestrator/deploy/dagster.yaml, as is."""
+    home = root / name
+    home.mkdir(exist_ok=True)
+    shutil.copy2(REPO / "orchestrator" / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def _instance_runs(env: dict[str, str], home: Path) -> dict[str, tuple]:
+    """Run ID -> (job, status, start, end), as a separate process with its own instance
+    directory reads them from the instance's storage."""
+    script = (
+        "import json\n"
+        "from dagster import DagsterInstance\n"
+        "with DagsterInstance.get() as instance:\n"
+        "    print(json.dumps({r.dagster_run.run_id: [r.dagster_run.job_name, "
+        "r.dagster_run.status.value, r.start_time, r.end_time] "
+        "for r in instance.get_run_records()}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return {k: tuple(v) for k, v in json.loads(result.stdout.splitlines()[-1]).items()}
+
+
+def test_dagsters_instance_in_postgres_queues_planhat_writers_one_at_a_time(
+    runners, fresh_planhat, shared_postgres, tmp_path
+):
+    """deploy/dagster.yaml on the test PostgreSQL: two Planhat-writing jobs launched at once go
+    through the run queue; the daemon starts both, and the `planhat` pool lets one Planhat
+    writer run at a time; a second instance directory (another machine) sees both runs."""
+    roots, env = runners
+    server = shared_postgres
+    with psycopg.connect(server.url, autocommit=True) as db:
+        db.execute("drop database if exists dagster_shared with (force)")
+        db.execute("create database dagster_shared")
+    warehouse = create_warehouse(server, accounts=3)
+    env = {
+        **env,
+        "DAGSTER_POSTGRES_URL": server.with_database("dagster_shared").url,
+        "MELTANO_PROJECT_ROOT": str(roots["A"]),
+        "TAP_POSTGRES_HOST": warehouse.host,
+        "TAP_POSTGRES_PORT": str(warehouse.port),
+        "TAP_POSTGRES_USER": warehouse.user,
+        "TAP_POSTGRES_PASSWORD": warehouse.password,
+        "TAP_POSTGRES_DATABASE": warehouse.database,
+    }
+    home = _instance_home(tmp_path, "instance-a")
+    started = _now(server)
+    launches = [
+        subprocess.Popen(
+            [DAGSTER, "job", "launch", "-m", "orchestrator.definitions", "-j", job],
+            cwd=roots["A"],
+            env={**env, "DAGSTER_HOME": str(home)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for job in ("customers_to_planhat", "warehouse_to_planhat")
+    ]
+    for launch in launches:
+        output, _ = launch.communicate(timeout=300)
+        assert launch.returncode == 0, output[-3000:]
+    queued = _instance_runs(env, home)
+    assert sorted(run[0] for run in queued.values()) == [
+        "customers_to_planhat",
+        "warehouse_to_planhat",
+    ]
+    assert {run[1] for run in queued.values()} == {"QUEUED"}  # no daemon yet
+
+    daemon_log = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen(
+        [DAGSTER_DAEMON, "run", "-m", "orchestrator.definitions"],
+        cwd=roots["A"],
+        env={**env, "DAGSTER_HOME": str(home)},
+        stdout=daemon_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            runs = _instance_runs(env, home)
+            if all(run[1] in {"SUCCESS", "FAILURE", "CANCELED"} for run in runs.values()):
+                break
+            assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
+            time.sleep(3)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(timeout=30)
+        daemon_log.close()
+    assert {run[1] for run in runs.values()} == {"SUCCESS"}, (tmp_path / "daemon.log").read_text()[
+        -3000:
+    ]
+    first, second = sorted(run[2:] for run in runs.values())
+    assert second[0] < first[1]  # both Dagster runs were under way at once
+
+    # Meltano's runs of the Planhat writers, from the shared system database: none overlaps.
+    writers = sorted(
+        (r[2], r[3], r[0]) for r in _runs(server, started) if "-to-target-planhat" in r[0]
+    )
+    assert len(writers) == 3, writers  # companies, end users, warehouse accounts
+    for (_, first_end, first), (second_start, _, second) in itertools.pairwise(writers):
+        assert first_end <= second_start, f"{first} and {second} wrote to Planhat at once"
+
+    # Another machine: its own instance directory, the same dagster.yaml, the same runs.
+    other = _instance_home(tmp_path, "instance-b")
+    assert _instance_runs(env, other) == runs
