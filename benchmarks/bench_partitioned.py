@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import yaml
+from goals import add_strict_option
 from sandbox.planful.soap import LOGIN_NAME, PASSWORD, TENANT_CODE
 from sandbox.testing import meltano_env, spawn
 
@@ -89,6 +90,7 @@ def main() -> int:
     parser.add_argument("--scenarios", type=int, default=8)
     parser.add_argument("-n", "--rows", type=int, default=250_000, help="GL rows per scenario")
     parser.add_argument("--workers", type=int, default=2)
+    add_strict_option(parser)  # no goal here: accepted so that `./run bench --strict` runs
     args = parser.parse_args()
     rows = 12_000 if args.quick else args.rows
     per_period = math.ceil(rows / 12)
