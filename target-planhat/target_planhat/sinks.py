@@ -44,6 +44,8 @@ ANALYTICS_MAX_BODY_BYTES = 32_000_000
 
 _EPOCH = datetime.date(1970, 1, 1)
 _encoder = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
+_SENT_AS_ITEM: dict[str, Any] = {}
+"""The payload of an analytics entry once encoded as its `item` (never changed)."""
 _encode = _encoder.encode
 _decode = msgspec.json.decode
 _SDC_PREFIX = "_sdc_"
@@ -82,7 +84,8 @@ class Staged:
         self, number: int, record: dict[str, Any], payload: dict[str, Any], key: str | None
     ) -> None:
         self.number = number
-        self.record = record
+        self.record: dict[str, Any] | msgspec.Raw = record
+        """The record as read (for the rejects file); JSON bytes once it waits as an `item`."""
         self.payload = payload
         self.key = key
         self.item: bytes | None = None
@@ -710,6 +713,9 @@ class AnalyticsSendSink(PlanhatSink):
         )
 
     def stage(self, entry: Staged, context: dict) -> None:
+        """Stage the item as JSON bytes. What waits for its body is kept compact: metric
+        points are small and a body holds up to `body_limit` bytes of them (plus the batch
+        being answered), so per-point dicts would cost several times the body."""
         item = _encode(entry.payload)
         if len(item) + 2 > self.body_limit:
             context["rejected"] = context.get("rejected", 0) + 1
@@ -723,6 +729,9 @@ class AnalyticsSendSink(PlanhatSink):
             )
             return
         entry.item = item
+        if not self.dry_run:  # a dry run writes the payload to the plan file
+            entry.payload = _SENT_AS_ITEM
+            entry.record = msgspec.Raw(_encode(entry.record))  # the same line in the rejects file
         super().stage(entry, context)
 
     def admit(self, entry: Staged) -> None:
