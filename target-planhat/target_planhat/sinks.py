@@ -78,14 +78,13 @@ class Rejected(Exception):  # noqa: N818 - a reason, raised only inside `prepare
 class Staged:
     """One prepared record waiting for its request, with what the ledger needs."""
 
-    __slots__ = ("digest", "item", "key", "known", "ledger_key", "number", "payload", "record")
+    __slots__ = ("_record", "digest", "item", "key", "known", "ledger_key", "number", "payload")
 
     def __init__(
         self, number: int, record: dict[str, Any], payload: dict[str, Any], key: str | None
     ) -> None:
         self.number = number
-        self.record: dict[str, Any] | msgspec.Raw = record
-        """The record as read (for the rejects file); JSON bytes once it waits as an `item`."""
+        self._record: dict[str, Any] | bytes = record
         self.payload = payload
         self.key = key
         self.item: bytes | None = None
@@ -94,6 +93,19 @@ class Staged:
         self.ledger_key = ""
         self.known = False
         """The ledger holds this key (with another payload): an update rather than a create."""
+
+    @property
+    def record(self) -> dict[str, Any] | msgspec.Raw:
+        """The record as read, for the rejects file (as JSON once `compact` kept it so)."""
+        record = self._record
+        return msgspec.Raw(record) if isinstance(record, bytes) else record
+
+    def compact(self) -> None:
+        """Keep only the JSON of the record and the item (not the payload and record dicts):
+        what an analytics entry needs while it waits for its body and its answer."""
+        if isinstance(self._record, dict):
+            self._record = _encode(self._record)
+        self.payload = _SENT_AS_ITEM
 
     @property
     def slot(self) -> str | int:
@@ -730,8 +742,7 @@ class AnalyticsSendSink(PlanhatSink):
             return
         entry.item = item
         if not self.dry_run:  # a dry run writes the payload to the plan file
-            entry.payload = _SENT_AS_ITEM
-            entry.record = msgspec.Raw(_encode(entry.record))  # the same line in the rejects file
+            entry.compact()
         super().stage(entry, context)
 
     def admit(self, entry: Staged) -> None:
@@ -758,7 +769,7 @@ class AnalyticsSendSink(PlanhatSink):
     def write(self, entries: list[Staged]) -> int:
         """One request; returns how many of its items were rejected or unaccounted."""
         count = len(entries)
-        body = b"[" + b",".join(e.item for e in entries) + b"]"  # type: ignore[misc]
+        body = _json_array([e.item for e in entries])  # type: ignore[misc]
         self.counts.batches += 1
         batch = self.counts.batches
         if self.dry_run:
@@ -887,6 +898,17 @@ def _bodies(entries: list[Staged], limit: int) -> list[list[Staged]]:
     if current:
         bodies.append(current)
     return bodies
+
+
+def _json_array(items: list[bytes]) -> bytes:
+    """`[item,item,...]` in one allocation: a body of up to the analytics limit is not copied
+    again to add its brackets (`b"[" + ... + b"]"` would hold two copies at once)."""
+    if not items:
+        return b"[]"
+    parts = [b","] * (2 * len(items) + 1)
+    parts[0], parts[-1] = b"[", b"]"
+    parts[1::2] = items
+    return b"".join(parts)
 
 
 def _item(entry: Any) -> Any:
