@@ -44,8 +44,6 @@ ANALYTICS_MAX_BODY_BYTES = 32_000_000
 
 _EPOCH = datetime.date(1970, 1, 1)
 _encoder = msgspec.json.Encoder(enc_hook=str, decimal_format="number")
-_SENT_AS_ITEM: dict[str, Any] = {}
-"""The payload of an analytics entry once encoded as its `item` (never changed)."""
 _encode = _encoder.encode
 _decode = msgspec.json.decode
 _SDC_PREFIX = "_sdc_"
@@ -78,14 +76,14 @@ class Rejected(Exception):  # noqa: N818 - a reason, raised only inside `prepare
 class Staged:
     """One prepared record waiting for its request, with what the ledger needs."""
 
-    __slots__ = ("_record", "digest", "item", "key", "known", "ledger_key", "number", "payload")
+    __slots__ = ("_payload", "_record", "digest", "item", "key", "known", "ledger_key", "number")
 
     def __init__(
         self, number: int, record: dict[str, Any], payload: dict[str, Any], key: str | None
     ) -> None:
         self.number = number
         self._record: dict[str, Any] | bytes = record
-        self.payload = payload
+        self._payload: dict[str, Any] | None = payload
         self.key = key
         self.item: bytes | None = None
         """The payload as JSON (encoded once: the digest and the request body share it)."""
@@ -100,12 +98,26 @@ class Staged:
         record = self._record
         return msgspec.Raw(record) if isinstance(record, bytes) else record
 
+    @property
+    def payload(self) -> dict[str, Any]:
+        """What is sent for the record (read back from `item` once `compact` dropped it)."""
+        if self._payload is None:
+            return _decode(self.item) if self.item is not None else {}
+        return self._payload
+
+    @payload.setter
+    def payload(self, payload: dict[str, Any]) -> None:
+        self._payload = payload
+
     def compact(self) -> None:
-        """Keep only the JSON of the record and the item (not the payload and record dicts):
-        what an analytics entry needs while it waits for its body and its answer."""
+        """Keep only the JSON of the record and of the payload (`item`), not their dicts: what
+        an analytics entry needs while it waits for its body and its answer. Both read back the
+        same (`payload` decoded from the item, `record` as JSON for the rejects file)."""
+        if self.item is None:
+            self.item = _encode(self.payload)
         if isinstance(self._record, dict):
             self._record = _encode(self._record)
-        self.payload = _SENT_AS_ITEM
+        self._payload = None
 
     @property
     def slot(self) -> str | int:
