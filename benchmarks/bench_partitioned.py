@@ -44,6 +44,7 @@ from pathlib import Path
 
 import psycopg
 import yaml
+from goals import add_strict_option
 from sandbox.planful.soap import LOGIN_NAME, PASSWORD, TENANT_CODE
 from sandbox.testing import meltano_env, spawn
 
@@ -100,6 +101,7 @@ def main() -> int:
     parser.add_argument(
         "--latency-ms", type=int, default=0, help="the emulator's wait before every answer"
     )
+    add_strict_option(parser)  # no goal here: accepted so that `./run bench --strict` runs
     args = parser.parse_args()
     worker_counts = [int(w) for w in str(args.workers).split(",") if w.strip()]
     rows = 12_000 if args.quick else args.rows

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from goals import add_strict_option
 from sandbox.planhat.app import SANDBOX_TOKEN, TENANT_UUID, PlanhatEmulator
 
 BATCH = 5000
@@ -143,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one batch per phase (smoke test)")
     parser.add_argument("-n", type=int, default=100_000, help="records per phase (default 100,000)")
+    add_strict_option(parser)  # no goal here: accepted so that `./run bench --strict` runs
     args = parser.parse_args()
     n = BATCH if args.quick else args.n
     plan = phases(n)

@@ -43,6 +43,7 @@ from typing import Any
 
 import msgspec
 import requests
+from goals import add_strict_option
 from lxml import etree
 from sandbox.planful.app import ACCESS_ID, ACCESS_KEY
 from sandbox.planful.soap import DEFAULT_SOAP_PATH, LOGIN_NAME, PASSWORD, TENANT_CODE
@@ -335,6 +336,7 @@ def main() -> None:
         "--no-default", action="store_true", help="leave out the slow default-stream contender"
     )
     parser.add_argument("--api", choices=["rest", "soap", "both"], default="both")
+    add_strict_option(parser)  # no goal here: accepted so that `./run bench --strict` runs
     args = parser.parse_args()
     rows = args.rows or (50_000 if args.quick else 1_000_000)
 

@@ -1,7 +1,7 @@
 """Records/s of tap-plansource (subscribers, coverages) beside the raw floor and a default stream.
 
     python benchmarks/bench_tap_plansource.py [--quick] [-n SUBSCRIBERS] [--latency-ms MS]
-        [--per-subscriber-n SUBSCRIBERS]
+        [--per-subscriber-n SUBSCRIBERS] [--strict]
 
 The PlanSource emulator runs in its own process (`python -m sandbox serve plansource --seed
 subscribers=N --set log_bodies=false`). Each contender reads `/subscribers` and the current plan
@@ -17,11 +17,13 @@ a file:
 
 All three run without latency, then with `latency_ms` per request on the emulator. Ratios:
 wall time over the raw floor's; with latency, the tap's time over the bound
-max(pages x latency, the tap's own time without latency) -- goals <= 2.0 and <= 1.2.
+max(pages x latency, the tap's own time without latency) -- goals <= 1.5 and <= 1.2.
 
 Then `payroll_mode: per_subscriber` (one request per subscriber) on a second emulator of
 `--per-subscriber-n` subscribers with the same latency: the tap's time over
 (API requests x latency) / requests in flight (`prefetch_pages + 1`) -- goal <= 1.5.
+
+Each goal prints `met` or `MISSED`; `--strict` exits with status 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 
 import msgspec
 import requests
+from goals import Goals, add_strict_option
 from sandbox.plansource.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LOGGED_IN_USER
 from sandbox.testing import SandboxClient, spawn
 from singer_sdk import RESTStream, Tap
@@ -216,7 +219,7 @@ def per_subscriber_payroll(
         emulator.wait()
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 subscribers, not 50,000")
     parser.add_argument("-n", "--subscribers", type=int, help="subscribers in the organization")
@@ -226,7 +229,9 @@ def main() -> None:
         type=int,
         help="subscribers for the per-subscriber payroll run (default 2,000; --quick 300)",
     )
+    add_strict_option(parser)
     args = parser.parse_args()
+    goals = Goals(strict=args.strict)
     subscribers = args.subscribers or (2_000 if args.quick else 50_000)
     payroll_subscribers = args.per_subscriber_n or (300 if args.quick else 2_000)
 
@@ -302,10 +307,15 @@ def main() -> None:
     unhurried, _, _ = results[tap, 0]
     hurried, _, pages = results[tap, args.latency_ms]
     bound = max(pages * args.latency_ms / 1000, unhurried)
-    print(f"tap without latency / raw floor: {unhurried / results[raw, 0][0]:.2f} (goal <= 2.0)")
+    vs_floor = unhurried / results[raw, 0][0]
+    print(
+        f"tap without latency / raw floor: {vs_floor:.2f} "
+        + goals.judge("tap without latency / raw floor", vs_floor, "<=", 1.5)
+    )
     print(
         f"tap with {args.latency_ms} ms latency: {hurried:.2f} s / max({pages} pages x "
-        f"{args.latency_ms} ms, {unhurried:.2f} s) = {hurried / bound:.2f} (goal <= 1.2)"
+        f"{args.latency_ms} ms, {unhurried:.2f} s) = {hurried / bound:.2f} "
+        + goals.judge(f"tap with {args.latency_ms} ms latency / bound", hurried / bound, "<=", 1.2)
     )
     elapsed, rows, requests_made, in_flight = payroll
     ideal = requests_made * args.latency_ms / 1000 / in_flight
@@ -313,8 +323,9 @@ def main() -> None:
         f"payroll per subscriber, {payroll_subscribers:,} subscribers, {rows:,} rows, "
         f"{args.latency_ms} ms latency: {elapsed:.2f} s / ({requests_made} requests x "
         f"{args.latency_ms} ms / {in_flight} in flight = {ideal:.2f} s) = {elapsed / ideal:.2f} "
-        "(goal <= 1.5)"
+        + goals.judge("payroll per subscriber / ideal", elapsed / ideal, "<=", 1.5)
     )
+    return goals.conclude()
 
 
 if __name__ == "__main__":
@@ -322,4 +333,4 @@ if __name__ == "__main__":
         del sys.argv[1]
         DefaultPlanSourceTap.cli()
     else:
-        main()
+        sys.exit(main())

@@ -1,6 +1,6 @@
 """target-planhat end to end: Singer file -> `target-planhat` CLI -> Planhat emulator, over HTTP.
 
-    python benchmarks/bench_target_planhat.py [--quick] [-n N] [--rounds R] [--skip-10x]
+    python benchmarks/bench_target_planhat.py [--quick] [-n N] [--rounds R] [--skip-10x] [--strict]
 
 For N and 10 x N companies (bulk upsert, 5,000 per request) and metrics (analytics host, batched
 by the 32 MB body limit) it prints records/s, requests made against the minimum possible, and
@@ -16,14 +16,17 @@ run of each is shown, so a burst of other load on a shared machine hits one run,
 and of the emulator process: unlike records/s, these barely move with other load.
 
 The emulator runs as its own process (`python -m sandbox serve planhat --set log_bodies=false`),
-throttling is off (`max_requests_per_minute: 0`). Goals: >= 30,000 records/s, requests equal to
-the minimum, peak memory independent of N.
+throttling is off (`max_requests_per_minute: 0`). Goals: >= 30,000 records/s (net, at N), requests
+equal to the minimum, peak memory independent of N (10 x N within 1.2 x the figure at N) and the
+metrics' peak within 2 x the companies' at the same N.
 
 The sync ledger (a SQLite file, fresh per round): `companies, ledger on` is a first run with the
 ledger (goal: >= 0.8 x the records/s of `ledger: none`, the plain `companies` rows); `companies,
 2nd run 1% changed` runs the same N again with every 100th company changed (goal: requests =
 ceil(changed / 5,000), wall time <= 1.5 x the SDK floor reading the same N records). The ledger-on
 case also runs at 10 x N, for peak memory.
+
+Each goal prints `met` or `MISSED`; `--strict` exits with status 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from goals import Goals, add_strict_option
 from sandbox.planhat.app import SANDBOX_TOKEN, TENANT_UUID
 from sandbox.testing import SandboxClient
 from singer_sdk import typing as th
@@ -234,11 +238,11 @@ def start_up(
     return min(r[0] for r in runs), min(r[2] for r in runs)
 
 
-def main() -> None:
+def main() -> int:
     if sys.argv[1:2] == ["--floor-target"]:
         sys.argv = [sys.argv[0], *sys.argv[2:]]
         FloorTarget.cli()
-        return
+        return 0
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -252,6 +256,7 @@ def main() -> None:
     parser.add_argument(
         "--skip-10x", action="store_true", help="leave out the 10 x N cases (for a large N)"
     )
+    add_strict_option(parser)
     args = parser.parse_args()
     n = args.n or (5_000 if args.quick else 100_000)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -363,10 +368,12 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    report(list(best.values()), n, startup, rounds)
+    goals = Goals(strict=args.strict)
+    report(list(best.values()), n, startup, rounds, goals)
+    return goals.conclude()
 
 
-def report(results: list[Result], n: int, startup: float, rounds: int) -> None:
+def report(results: list[Result], n: int, startup: float, rounds: int, goals: Goals) -> None:
     print(
         f"\ntarget-planhat -> Planhat emulator, throttle off, N = {n:,}, start-up {startup:.1f} s,"
         f" best of {rounds} interleaved runs at N\n"
@@ -394,32 +401,62 @@ def report(results: list[Result], n: int, startup: float, rounds: int) -> None:
         print(f"{r.case:<34}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
     by_case = {(r.case, r.records): r for r in results}
     print()
+    for r in results:
+        if r.requests is not None and r.minimum is not None:
+            name = f"{r.case} x {r.records:,}: requests"
+            print(f"{name} {r.requests} " + goals.judge(name, r.requests, "==", r.minimum, 0))
+        if r.case in {"companies", "metrics"} and r.records == n:
+            print(
+                f"{r.case}: net records/s {r.net_per_second:,.0f} "
+                + goals.judge(f"{r.case}: net records/s", r.net_per_second, ">=", 30_000, 0)
+            )
     for stream in ("companies", "metrics"):
         if (stream, 10 * n) not in by_case:
             continue
         small, large = by_case[(stream, n)], by_case[(stream, 10 * n)]
+        growth = large.peak_rss_mb / small.peak_rss_mb
         print(
             f"{stream}: 10xN / N  net records/s {large.net_per_second / small.net_per_second:.2f}, "
-            f"peak RSS {large.peak_rss_mb / small.peak_rss_mb:.2f}"
+            f"peak RSS {growth:.2f} "
+            + goals.judge(f"{stream}: peak RSS 10xN / N", growth, "<=", 1.2)
         )
+    for size in (n, 10 * n):
+        if ("metrics", size) in by_case and ("companies", size) in by_case:
+            ratio = (
+                by_case[("metrics", size)].peak_rss_mb / by_case[("companies", size)].peak_rss_mb
+            )
+            print(
+                f"peak RSS at {size:,}: metrics / companies {ratio:.2f} "
+                + goals.judge(f"peak RSS at {size:,}: metrics / companies", ratio, "<=", 2.0)
+            )
     plain, first, second = (
         by_case[(case, n)] for case in ("companies", LEDGER_FIRST, LEDGER_SECOND)
     )
     floor = by_case[("SDK floor (no-op sink)", n)]
     ledger_large = by_case.get((LEDGER_FIRST, 10 * n))
+    ledger_net = first.net_per_second / plain.net_per_second
     print(
         f"ledger: first run records/s, ledger on / none {first.per_second / plain.per_second:.2f},"
-        f" net {first.net_per_second / plain.net_per_second:.2f} (goal >= 0.8)"
+        f" net {ledger_net:.2f} "
+        + goals.judge("ledger: first run net records/s, on / none", ledger_net, ">=", 0.8)
         + (
-            f"; peak RSS 10xN / N {ledger_large.peak_rss_mb / first.peak_rss_mb:.2f}"
+            f"; peak RSS 10xN / N {ledger_large.peak_rss_mb / first.peak_rss_mb:.2f} "
+            + goals.judge(
+                "ledger: peak RSS 10xN / N",
+                ledger_large.peak_rss_mb / first.peak_rss_mb,
+                "<=",
+                1.2,
+            )
             if ledger_large
             else ""
         )
     )
+    second_wall = second.seconds / floor.seconds
     print(
         f"ledger: 2nd run 1% changed: {second.requests} requests (minimum {second.minimum}); "
-        f"wall time / SDK floor {second.seconds / floor.seconds:.2f} (goal <= 1.5), "
-        f"net {(second.seconds - second.startup) / (floor.seconds - floor.startup):.2f}"
+        f"wall time / SDK floor {second_wall:.2f} "
+        + goals.judge("ledger: 2nd run wall time / SDK floor", second_wall, "<=", 1.5)
+        + f", net {(second.seconds - second.startup) / (floor.seconds - floor.startup):.2f}"
     )
     default, validating = by_case[("companies", n)], by_case[("companies (validate_records on)", n)]
     print(
@@ -432,4 +469,4 @@ def report(results: list[Result], n: int, startup: float, rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

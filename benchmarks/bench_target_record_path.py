@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 
+from goals import add_strict_option
 from singer_sdk.target_base import Target
 from target_planhat.target import TargetPlanhat
 
@@ -82,6 +83,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 records instead of 100,000")
     parser.add_argument("-n", "--records", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
+    add_strict_option(parser)  # no goal here: accepted so that `./run bench --strict` runs
     args = parser.parse_args()
     args.records = args.records or (20_000 if args.quick else 100_000)
     logging.disable(logging.INFO)

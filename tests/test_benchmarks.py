@@ -7,9 +7,11 @@ measurement nobody can repeat. `bench_partitioned.py` went a release broken befo
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,3 +42,34 @@ def test_every_benchmark_has_a_smoke_size() -> None:
     for path in sorted(BENCHMARKS.glob("bench_*.py")):
         if path.name not in SMALLEST:
             assert '"--quick"' in path.read_text(), f"{path.name}: no --quick option"
+
+
+def test_every_benchmark_takes_strict() -> None:
+    """`./run bench --strict` passes `--strict` to every script, so each must accept it."""
+    for path in sorted(BENCHMARKS.glob("bench_*.py")):
+        assert "add_strict_option(parser)" in path.read_text(), f"{path.name}: no --strict option"
+
+
+@pytest.fixture
+def goals_module(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("goals")
+
+
+def test_a_goal_met_and_one_missed_print_so_and_only_strict_fails(goals_module, capsys) -> None:
+    lenient, strict = goals_module.Goals(), goals_module.Goals(strict=True)
+    for goals in (lenient, strict):
+        assert goals.judge("tap / floor", 1.999, "<=", 2.0) == "(goal <= 2: met)"
+        assert goals.judge("peak RSS 10xN / N", 1.31, "<=", 1.2) == "(goal <= 1.2: MISSED)"
+        assert goals.judge("requests", 20, "==", 20, 0) == "(goal == 20: met)"
+    assert lenient.conclude() == 0
+    assert strict.conclude() == 1
+    printed = capsys.readouterr().out
+    assert "MISSED 1 of 3 goal(s):\n  peak RSS 10xN / N: 1.31 (goal <= 1.2)" in printed
+
+
+def test_all_goals_met_exit_zero_when_strict(goals_module, capsys) -> None:
+    goals = goals_module.Goals(strict=True)
+    assert goals.judge("net records/s", 31_000, ">=", 30_000, 0) == "(goal >= 30,000: met)"
+    assert goals.conclude() == 0
+    assert "all 1 goal(s) met" in capsys.readouterr().out

@@ -8,7 +8,8 @@ SDK's path in `benchmarks/bench_target_record_path.py`), its STATE-per-batch rel
 no public hook for when STATE goes out), tap-planful's buffered RECORD writer and GL bookmark
 (`_write_record_message`, `_increment_stream_state`), its cross-setting checks at config
 validation (`_validate_config`), and tap-plansource's page prefetch (`RESTStream._request` per
-prepared request from its thread pool).
+prepared request from its thread pool) and RECORD lines written straight from the record
+(`_write_record_message`, with tap-planful's writer, now in connector-core).
 """
 
 from __future__ import annotations

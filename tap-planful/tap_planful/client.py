@@ -24,13 +24,12 @@ from connector_core.redact import Redactor
 from connector_core.retry import RetryPolicy, is_retriable_status, retry_cause
 from connector_core.run_report import ReportingStream
 from connector_core.urls import checked_base_url
+from connector_core.writer import flush_open_writers
 from singer_sdk.authenticators import APIKeyAuthenticator, BasicAuthenticator
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
-
-from tap_planful.writer import flush_open_writers
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator, Mapping

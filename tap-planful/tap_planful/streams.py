@@ -14,10 +14,10 @@ from functools import cached_property
 from http import HTTPStatus
 
 import msgspec
+from connector_core.writer import RecordBufferingWriter, writes_rows_as_read
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
 from typing_extensions import override
 
 from tap_planful.client import (
@@ -30,7 +30,6 @@ from tap_planful.client import (
     xml_text,
 )
 from tap_planful.periods import FiscalCalendar, Period
-from tap_planful.writer import RecordBufferingWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -390,14 +389,7 @@ class GLPeriods(PlanfulStream):
     @cached_property
     def writes_rows_as_read(self) -> bool:
         """Whether each row goes out unchanged: what the SDK's record path would then do."""
-        (stream_map,) = self.stream_maps if len(self.stream_maps) == 1 else (None,)
-        return (
-            type(stream_map) is SameRecordTransform
-            and not stream_map.flattening_enabled
-            and all(self.mask.values())
-            and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
-            and isinstance(self._tap.message_writer, RecordBufferingWriter)
-        )
+        return writes_rows_as_read(self)
 
 
 PeriodAnswer = tuple[

@@ -11,6 +11,7 @@ from connector_core.run_report import report_properties
 from connector_core.settings import retry_properties
 from connector_core.tap import ConnectorTap
 from connector_core.urls import base_url_problem
+from connector_core.writer import RecordBufferingWriter, flush_open_writers
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
@@ -28,7 +29,6 @@ from tap_planful.streams import (
     STRUCTURED_STREAMS,
     DataLoadRulesStream,
 )
-from tap_planful.writer import RecordBufferingWriter, flush_open_writers
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream

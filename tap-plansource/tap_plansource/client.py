@@ -11,6 +11,7 @@ requested (in order, by a small thread pool), so network waits and record proces
 
 from __future__ import annotations
 
+import datetime
 import re
 import threading
 import time
@@ -29,6 +30,7 @@ import requests
 from connector_core.http import http_failure, new_session
 from connector_core.retry import is_retriable_status, retry_cause
 from connector_core.run_report import ReportingStream
+from connector_core.writer import RecordBufferingWriter, flush_open_writers, writes_rows_as_read
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import PageNumberPaginator, SinglePagePaginator
@@ -229,6 +231,9 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
     # Records are converted to the schema by `RecordNormalizer`; the SDK need not walk them again.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    #: When the page whose records are being emitted was handed on (their `time_extracted`).
+    _extracted_at: datetime.datetime
+
     def __init__(self, tap: TapPlanSource, **kwargs: Any) -> None:
         schema = kwargs.pop("schema", None) or self.record_schema
         #: The schema PlanSource's values are converted to (before `sensitive_fields`).
@@ -399,8 +404,16 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
 
     @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        for records in self.record_batches(context):
-            yield from records
+        """Each page's records, then the warnings of what was counted while reading them.
+
+        Once read (or when reading fails) the emitted records leave the writer's buffer, so
+        none waits for a STATE that may never come."""
+        try:
+            for records in self.record_batches(context):
+                self._extracted_at = datetime.datetime.now(datetime.UTC)
+                yield from records
+        finally:
+            flush_open_writers()
         for field_path, count in sorted(self.normalize.failures.items()):
             self.logger.warning(
                 "%s: %d value(s) of `%s` did not match the declared type and were kept as sent",
@@ -585,6 +598,36 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
             f"key {list(self.primary_keys)}; stopped rather than emit a record that targets would "
             "merge with others or drop."
         )
+
+    # -- the per-record path ---------------------------------------------------------------
+    # A large employer is hundreds of thousands of records, and the SDK's per-record work
+    # (walking the selection mask, building a message object per record, offering child
+    # contexts) cost about as much as reading them. Where the outcome cannot differ, the two
+    # hooks below skip it; with stream maps, flattening, deselected properties or another
+    # writer, records take the SDK's own path.
+
+    @override
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        if self.child_streams:
+            yield from super().generate_child_contexts(record, context)
+
+    @override
+    def _write_record_message(self, record: dict[str, Any]) -> None:
+        """The RECORD line the SDK would write, encoded straight from the record."""
+        if not self.writes_rows_as_read:
+            super()._write_record_message(record)
+            return
+        cast("RecordBufferingWriter", self._tap.message_writer).write_record(
+            self.name, record, self._stream_version, self._extracted_at
+        )
+        self.state_manager.is_flushed = False
+
+    @cached_property
+    def writes_rows_as_read(self) -> bool:
+        """Whether each record goes out unchanged: what the SDK's record path would then do."""
+        return writes_rows_as_read(self)
 
 
 @cache

@@ -20,6 +20,8 @@ from typing import Any, NamedTuple
 
 UTC = datetime.UTC
 CACHE_SIZE = 1 << 16
+#: Texts remembered per field beside the shared caches (found without calling a converter).
+FIELD_MEMO_SIZE = 1 << 12
 
 _DATE_TIME = re.compile(
     r"""^\s*
@@ -182,63 +184,93 @@ def _types(schema: dict[str, Any]) -> set[str]:
     return {declared} if isinstance(declared, str) else set(declared)
 
 
+Step = tuple[tuple[type, ...], Converter, dict[str, Any]]
+"""A field's compiled conversion: the classes it keeps as they are, the function for others, and
+the texts it has converted (dates and amounts repeat across records, so most are found there)."""
+_MISSING = object()
+
+
 class RecordNormalizer:
-    """Converts one record in place according to a JSON schema (nested objects and arrays too)."""
+    """Converts one record in place according to a JSON schema (nested objects and arrays too).
+
+    Each declared field is compiled once into a `Step`; a record then costs one pass over its
+    items, in which a value of an accepted class (or None) costs a lookup and a comparison.
+    """
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.failures: Counter[str] = Counter()
         self._plan = self._compile(schema.get("properties", {}), "")
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
-        return self._apply(self._plan, record)
+        return _apply(self._plan, record)
 
-    def _compile(self, properties: dict[str, Any], prefix: str) -> dict[str, Conversion]:
+    def _compile(self, properties: dict[str, Any], prefix: str) -> dict[str, Step]:
         plan = {}
         for name, schema in properties.items():
             conversion = self._conversion(schema, f"{prefix}{name}")
             if conversion is not None:
-                plan[name] = conversion
+                plan[name] = self._step(conversion)
         return plan
 
     def _conversion(self, schema: dict[str, Any], path: str) -> Conversion | None:
         types = _types(schema)
         if "object" in types and schema.get("properties"):
             plan = self._compile(schema["properties"], f"{path}.")
-            return Conversion(path, (), None, lambda value: self._nested(plan, value))
+            return Conversion(path, (), None, lambda value: _nested(plan, value))
         if "array" in types and isinstance(schema.get("items"), dict):
             item = self._conversion(schema["items"], f"{path}[]")
             if item is None:
                 return None
-            return Conversion(path, (), None, lambda value: self._items(item, value))
+            step = self._step(item)
+            return Conversion(path, (), None, lambda values: _items(step, values))
         return _scalar_conversion(types, schema.get("format"), path)
 
-    def _nested(self, plan: dict[str, Conversion], value: Any) -> Any:
-        return self._apply(plan, value) if isinstance(value, dict) else value
+    def _step(self, conversion: Conversion) -> Step:
+        """The function for a value of a class `conversion` does not accept (never None):
+        an empty string becomes None, text takes the text path when there is one, and a value
+        that cannot be converted is kept as it came and counted under the field's path. Texts
+        converted by the text path are remembered (up to `FIELD_MEMO_SIZE` per field)."""
+        path, accepts, text, other = conversion
+        failures = self.failures
+        converted: dict[str, Any] = {"": None}
 
-    def _items(self, item: Conversion, values: Any) -> Any:
-        if not isinstance(values, list):
-            return values
-        return [self._convert(item, value) for value in values]
+        def convert(value: Any) -> Any:
+            try:
+                if value.__class__ is str:
+                    if not value:
+                        return None
+                    if text is not None:
+                        result = text(value)
+                        if len(converted) < FIELD_MEMO_SIZE:
+                            converted[value] = result
+                        return result
+                return other(value)
+            except UnconvertibleError:
+                failures[path] += 1
+                return value
 
-    def _convert(self, conversion: Conversion, value: Any) -> Any:
-        cls = value.__class__
-        if value is None or cls in conversion.accepts:
-            return value
-        try:
-            if cls is str:
-                if not value:
-                    return None
-                if conversion.text is not None:
-                    return conversion.text(value)
-            return conversion.other(value)
-        except UnconvertibleError:
-            self.failures[conversion.path] += 1
-            return value
+        return accepts, convert, converted
 
-    def _apply(self, plan: dict[str, Conversion], record: dict[str, Any]) -> dict[str, Any]:
-        convert = self._convert
-        for name in record.keys() & plan.keys():
-            value = record[name]
-            if value is not None and value.__class__ not in plan[name].accepts:
-                record[name] = convert(plan[name], value)
-        return record
+
+def _apply(plan: dict[str, Step], record: dict[str, Any]) -> dict[str, Any]:
+    step_of = plan.get
+    for name, value in record.items():  # values are replaced, keys never added or removed
+        if value is not None:
+            step = step_of(name)
+            if step is not None and value.__class__ not in step[0]:
+                known = step[2].get(value, _MISSING) if value.__class__ is str else _MISSING
+                record[name] = step[1](value) if known is _MISSING else known
+    return record
+
+
+def _nested(plan: dict[str, Step], value: Any) -> Any:
+    return _apply(plan, value) if isinstance(value, dict) else value
+
+
+def _items(step: Step, values: Any) -> Any:
+    if not isinstance(values, list):
+        return values
+    accepts, convert, _ = step
+    return [
+        value if value is None or value.__class__ in accepts else convert(value) for value in values
+    ]

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import logging
 import re
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 from tap_plansource.settings import SSN_FIELD_NAMES
@@ -127,8 +128,8 @@ class SensitiveFieldPolicy:
 
     def _walk(self, record: dict[str, Any], stream: str, exempt: Collection[str] = ()) -> None:
         keys = record.keys()
-        unseen = keys - self._classified
-        if unseen:
+        if not keys <= self._classified:  # a record of keys seen before builds no set here
+            unseen = keys - self._classified
             self._classified.update(unseen)
             self._names.update(k for k in unseen if self.is_sensitive(k))
         if self.by_shape:
@@ -151,7 +152,11 @@ class SensitiveFieldPolicy:
                 record[name] = mask(value)
             else:
                 record[name] = self._hash(name, value)
-        for value in [v for v in record.values() if v.__class__ in _CONTAINERS]:
+        values = record.values()
+        # the nested objects and arrays, found without a Python step per value
+        if _CONTAINERS.isdisjoint(map(type, values)):
+            return
+        for value in list(compress(values, map(_CONTAINERS.__contains__, map(type, values)))):
             if value.__class__ is dict:
                 self._walk(value, stream)
             else:

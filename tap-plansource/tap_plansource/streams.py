@@ -624,11 +624,13 @@ class CoverageDimensions:
         self.complete_plan_years: set[str] = set()
 
     def observe(self, coverage: dict[str, Any]) -> None:
+        """Remember the plan, benefit and level of one coverage row (called for every row)."""
+        get = coverage.get
         for name, keys in self.KEYS.items():
-            key = tuple(coverage.get(k) for k in keys)
+            key = tuple(map(get, keys))
             if key[0] is not None and key not in self.rows[name]:
                 fields = schemas.DERIVED[name]["properties"]
-                self.rows[name][key] = {field: coverage.get(field) for field in fields}
+                self.rows[name][key] = {field: get(field) for field in fields}
 
     def completed(self, plan_year: str) -> None:
         self.complete_plan_years.add(plan_year)

@@ -13,11 +13,10 @@ from connector_core.failures import clean_failures, install_stop_signals
 from connector_core.run_report import report_properties
 from connector_core.settings import retry_properties
 from connector_core.tap import ConnectorTap
+from connector_core.writer import RecordBufferingWriter, flush_open_writers
 from singer_sdk import Stream
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.singerlib import Message, RecordMessage
 from typing_extensions import override
 
 from tap_plansource.auth import HOST_SETTINGS, PlanSourceAuth, TokenManager
@@ -90,20 +89,6 @@ CUSTOM_STREAM = th.ObjectType(
 GIL_SWITCH_INTERVAL_SECONDS = 0.0002
 
 
-class RecordBufferingWriter(MsgSpecWriter):
-    """The SDK's msgspec writer, flushing stdout on every message except RECORD lines.
-
-    Flushing each RECORD costs a system call per record; the pipe is still flushed before
-    every STATE, SCHEMA and ACTIVATE_VERSION message, so state never overtakes its records.
-    """
-
-    @override
-    def write_message(self, message: Message) -> None:
-        sys.stdout.buffer.write(self.format_message(message))
-        if not isinstance(message, RecordMessage):
-            sys.stdout.flush()
-
-
 class TapPlanSource(ConnectorTap):
     """Employees, dependents, beneficiaries, coverages, payroll and ACA data from PlanSource."""
 
@@ -111,6 +96,7 @@ class TapPlanSource(ConnectorTap):
     host_settings = HOST_SETTINGS
     message_writer_class = RecordBufferingWriter
     aliases = ALIASES
+    message_writer: RecordBufferingWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -324,7 +310,10 @@ class TapPlanSource(ConnectorTap):
         """
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         with clean_failures(cls.logger, HOST_SETTINGS, kwargs, cls.config_jsonschema):
-            super().invoke(**kwargs)
+            try:
+                super().invoke(**kwargs)
+            finally:
+                flush_open_writers()  # the records gathered since the last STATE line
 
     @classmethod
     @override

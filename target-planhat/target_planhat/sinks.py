@@ -92,14 +92,14 @@ class Rejected(Exception):  # noqa: N818 - a reason, raised only inside `prepare
 class Staged:
     """One prepared record waiting for its request, with what the ledger needs."""
 
-    __slots__ = ("digest", "item", "key", "known", "ledger_key", "number", "payload", "record")
+    __slots__ = ("_payload", "_record", "digest", "item", "key", "known", "ledger_key", "number")
 
     def __init__(
         self, number: int, record: dict[str, Any], payload: dict[str, Any], key: str | None
     ) -> None:
         self.number = number
-        self.record = record
-        self.payload = payload
+        self._record: dict[str, Any] | bytes = record
+        self._payload: dict[str, Any] | None = payload
         self.key = key
         self.item: bytes | None = None
         """The payload as JSON (encoded once: the digest and the request body share it)."""
@@ -107,6 +107,33 @@ class Staged:
         self.ledger_key = ""
         self.known = False
         """The ledger holds this key (with another payload): an update rather than a create."""
+
+    @property
+    def record(self) -> dict[str, Any] | msgspec.Raw:
+        """The record as read, for the rejects file (as JSON once `compact` kept it so)."""
+        record = self._record
+        return msgspec.Raw(record) if isinstance(record, bytes) else record
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """What is sent for the record (read back from `item` once `compact` dropped it)."""
+        if self._payload is None:
+            return _decode(self.item) if self.item is not None else {}
+        return self._payload
+
+    @payload.setter
+    def payload(self, payload: dict[str, Any]) -> None:
+        self._payload = payload
+
+    def compact(self) -> None:
+        """Keep only the JSON of the record and of the payload (`item`), not their dicts: what
+        an analytics entry needs while it waits for its body and its answer. Both read back the
+        same (`payload` decoded from the item, `record` as JSON for the rejects file)."""
+        if self.item is None:
+            self.item = _encode(self.payload)
+        if isinstance(self._record, dict):
+            self._record = _encode(self._record)
+        self._payload = None
 
     @property
     def slot(self) -> str | int:
@@ -755,6 +782,9 @@ class AnalyticsSendSink(PlanhatSink):
         )
 
     def stage(self, entry: Staged, context: dict) -> None:
+        """Stage the item as JSON bytes. What waits for its body is kept compact: metric
+        points are small and a body holds up to `body_limit` bytes of them (plus the batch
+        being answered), so per-point dicts would cost several times the body."""
         item = _encode(entry.payload)
         if len(item) + 2 > self.body_limit:
             context["rejected"] = context.get("rejected", 0) + 1
@@ -768,6 +798,8 @@ class AnalyticsSendSink(PlanhatSink):
             )
             return
         entry.item = item
+        if not self.dry_run:  # a dry run writes the payload to the plan file
+            entry.compact()
         super().stage(entry, context)
 
     def admit(self, entry: Staged) -> None:
@@ -1096,7 +1128,7 @@ def _identity(item: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _body(entries: Sequence[Staged]) -> bytes:
-    return b"[" + b",".join(e.item for e in entries) + b"]"  # type: ignore[misc]
+    return _json_array([e.item for e in entries])  # type: ignore[misc]
 
 
 def _short(result: SendResult, count: int) -> int:
@@ -1123,6 +1155,17 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _json_array(items: list[bytes]) -> bytes:
+    """`[item,item,...]` in one allocation: a body of up to the analytics limit is not copied
+    again to add its brackets (`b"[" + ... + b"]"` would hold two copies at once)."""
+    if not items:
+        return b"[]"
+    parts = [b","] * (2 * len(items) + 1)
+    parts[0], parts[-1] = b"[", b"]"
+    parts[1::2] = items
+    return b"".join(parts)
 
 
 def _item(entry: Any) -> Any:

@@ -14,6 +14,7 @@ import re
 import sys
 
 import pytest
+from connector_core.writer import RecordBufferingWriter
 from sandbox.core import Fault
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError
@@ -21,7 +22,6 @@ from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
 from tap_planful.soap_streams import SoapGLDataStream
 from tap_planful.streams import GLDataStream
 from tap_planful.tap import TapPlanful
-from tap_planful.writer import RecordBufferingWriter
 
 from .helpers import catalog_selecting, config_for, gl_requests, soap_config, sync, sync_lines
 

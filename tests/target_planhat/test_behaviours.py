@@ -130,3 +130,26 @@ def test_metrics_without_a_company_external_id_are_rejected(planhat, tmp_path):
     assert run.counts["metrics"]["rejected"] == 1
     assert "companyExternalId" in read_rejects(rejects)[0]["error"]
     assert planhat.emulator.requests(method="POST") == []
+
+
+def test_a_metric_the_analytics_host_refuses_is_kept_as_it_was_read(planhat, tmp_path):
+    """Analytics entries wait for their body as JSON bytes (for memory): the rejects file still
+    holds the record as read, not the item sent."""
+    rejects = tmp_path / "rejects.jsonl"
+    known = planhat.emulator.records("companies")[0]["externalId"]
+    metrics = [
+        {"dimensionId": "seats", "value": 3, "companyExternalId": known, "date": "2024-05-01"},
+        {
+            "dimensionId": "seats",
+            "value": 1.5,
+            "companyExternalId": "NO-SUCH",
+            "date": "2024-05-01",
+        },
+    ]
+    config = config_for(planhat.url, rejects_file=str(rejects))
+    run = run_target(config, messages("metrics", metrics))
+    assert run.counts["metrics"]["rejected"] == 1
+    [reject] = read_rejects(rejects)
+    assert "NO-SUCH not found" in reject["error"]
+    assert reject["record"] == metrics[1]
+    assert (reject["record_number"], reject["batch"]) == (2, 1)
