@@ -100,7 +100,7 @@ def setting_kind(schema: dict[str, Any]) -> str:
     Numbers that take fractions become `string`: Meltano 4.4.1 cannot read a `decimal` setting
     from an environment variable (`Object of type Decimal is not JSON serializable`) and `int()`s
     an `integer` one (`0.5` crashes it); the plugin reads the text as its number
-    (`connector_core.settings.loaded`).
+    (`planful_plansource_planhat_core.settings.loaded`).
     """
     types = schema.get("type", [])
     types = {types} if isinstance(types, str) else set(types)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from connector_core.tap import ConnectorTap
+from planful_plansource_planhat_core.tap import ConnectorTap
 from singer_sdk import Stream, Tap, Target
 from singer_sdk.sinks import Sink
 from singer_sdk.streams import RESTStream

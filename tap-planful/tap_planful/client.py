@@ -19,12 +19,12 @@ from xml.etree.ElementTree import Element, tostring
 import defusedxml
 import defusedxml.ElementTree
 import msgspec
-from connector_core.http import http_failure
-from connector_core.redact import Redactor
-from connector_core.retry import RetryPolicy, is_retriable_status, retry_cause
-from connector_core.run_report import ReportingStream
-from connector_core.urls import checked_base_url
-from connector_core.writer import flush_open_writers
+from planful_plansource_planhat_core.http import http_failure
+from planful_plansource_planhat_core.redact import Redactor
+from planful_plansource_planhat_core.retry import RetryPolicy, is_retriable_status, retry_cause
+from planful_plansource_planhat_core.run_report import ReportingStream
+from planful_plansource_planhat_core.urls import checked_base_url
+from planful_plansource_planhat_core.writer import flush_open_writers
 from singer_sdk.authenticators import APIKeyAuthenticator, BasicAuthenticator
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 import requests
-from connector_core.http import one_line
-from connector_core.retry import is_retriable_status
-from connector_core.urls import checked_base_url
 from lxml import etree
+from planful_plansource_planhat_core.http import one_line
+from planful_plansource_planhat_core.retry import is_retriable_status
+from planful_plansource_planhat_core.urls import checked_base_url
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 

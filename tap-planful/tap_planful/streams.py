@@ -14,7 +14,7 @@ from functools import cached_property
 from http import HTTPStatus
 
 import msgspec
-from connector_core.writer import RecordBufferingWriter, writes_rows_as_read
+from planful_plansource_planhat_core.writer import RecordBufferingWriter, writes_rows_as_read
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import typing as t
 
-from connector_core.connection_test import Check
-from connector_core.failures import clean_failures, install_stop_signals
-from connector_core.run_report import report_properties
-from connector_core.settings import retry_properties
-from connector_core.tap import ConnectorTap
-from connector_core.urls import base_url_problem
-from connector_core.writer import RecordBufferingWriter, flush_open_writers
+from planful_plansource_planhat_core.connection_test import Check
+from planful_plansource_planhat_core.failures import clean_failures, install_stop_signals
+from planful_plansource_planhat_core.run_report import report_properties
+from planful_plansource_planhat_core.settings import retry_properties
+from planful_plansource_planhat_core.tap import ConnectorTap
+from planful_plansource_planhat_core.urls import base_url_problem
+from planful_plansource_planhat_core.writer import RecordBufferingWriter, flush_open_writers
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 import requests
-from connector_core.failures import describe
-from connector_core.http import new_session
-from connector_core.retry import CONNECTION_ERRORS, is_retriable_status
+from planful_plansource_planhat_core.failures import describe
+from planful_plansource_planhat_core.http import new_session
+from planful_plansource_planhat_core.retry import CONNECTION_ERRORS, is_retriable_status
 from requests.auth import AuthBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 

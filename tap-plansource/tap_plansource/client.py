@@ -27,10 +27,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import requests
-from connector_core.http import http_failure, new_session
-from connector_core.retry import is_retriable_status, retry_cause
-from connector_core.run_report import ReportingStream
-from connector_core.writer import RecordBufferingWriter, flush_open_writers, writes_rows_as_read
+from planful_plansource_planhat_core.http import http_failure, new_session
+from planful_plansource_planhat_core.retry import is_retriable_status, retry_cause
+from planful_plansource_planhat_core.run_report import ReportingStream
+from planful_plansource_planhat_core.writer import (
+    RecordBufferingWriter,
+    flush_open_writers,
+    writes_rows_as_read,
+)
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import PageNumberPaginator, SinglePagePaginator

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from connector_core.redact import Redactor
-from connector_core.retry import RetryPolicy
-from connector_core.settings import Alias
-from connector_core.urls import base_url_problem, is_loopback
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext import parse as parse_jsonpath
+from planful_plansource_planhat_core.redact import Redactor
+from planful_plansource_planhat_core.retry import RetryPolicy
+from planful_plansource_planhat_core.settings import Alias
+from planful_plansource_planhat_core.urls import base_url_problem, is_loopback
 from singer_sdk.exceptions import ConfigValidationError
 
 if TYPE_CHECKING:

@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 import msgspec
 import requests
-from connector_core.failures import describe
-from connector_core.http import http_failure, new_session
-from connector_core.redact import Redactor
-from connector_core.retry import (
+from planful_plansource_planhat_core.failures import describe
+from planful_plansource_planhat_core.http import http_failure, new_session
+from planful_plansource_planhat_core.redact import Redactor
+from planful_plansource_planhat_core.retry import (
     CONNECTION_ERRORS,
     RetryPolicy,
     is_retriable_status,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from connector_core.failures import UserError
+from planful_plansource_planhat_core.failures import UserError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

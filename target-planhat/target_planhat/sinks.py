@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from connector_core.failures import UserError
+from planful_plansource_planhat_core.failures import UserError
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, FatalSyncError
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink

@@ -13,18 +13,22 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import click
-from connector_core.connection_test import Check, run_connection_test
-from connector_core.failures import clean_failures, install_stop_signals, on_failure
-from connector_core.run_report import report_from_config, report_properties
-from connector_core.settings import (
+from planful_plansource_planhat_core.connection_test import Check, run_connection_test
+from planful_plansource_planhat_core.failures import (
+    clean_failures,
+    install_stop_signals,
+    on_failure,
+)
+from planful_plansource_planhat_core.run_report import report_from_config, report_properties
+from planful_plansource_planhat_core.settings import (
     Alias,
     loaded,
     retry_properties,
     variable_prefix,
     warn_unknown_settings,
 )
-from connector_core.singer_input import CheckedReader
-from connector_core.urls import base_url_problem
+from planful_plansource_planhat_core.singer_input import CheckedReader
+from planful_plansource_planhat_core.urls import base_url_problem
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
@@ -541,7 +545,7 @@ class TargetPlanhat(Target):
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
-        """`--test`: the connection test (see `connector_core.connection_test`)."""
+        """`--test`: the connection test (see `planful_plansource_planhat_core.connection_test`)."""
         if value:
             run_connection_test(cls, cls.logger, HOST_SETTINGS, ctx, cls.config_jsonschema)
 

@@ -4,7 +4,7 @@ exit code 1 and no traceback; SIGTERM and SIGINT end it with 128 + the signal, n
 from __future__ import annotations
 
 import pytest
-from connector_core.retry import UNREACHABLE_TRIES
+from planful_plansource_planhat_core.retry import UNREACHABLE_TRIES
 from sandbox.core import Fault
 
 from tests.cli_failures import SIGNALS, assert_clean_failure, free_port, run, stopped, write_files

@@ -14,7 +14,7 @@ import re
 import sys
 
 import pytest
-from connector_core.writer import RecordBufferingWriter
+from planful_plansource_planhat_core.writer import RecordBufferingWriter
 from sandbox.core import Fault
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError

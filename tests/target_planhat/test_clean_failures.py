@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from connector_core.retry import UNREACHABLE_TRIES
+from planful_plansource_planhat_core.retry import UNREACHABLE_TRIES
 
 from tests.cli_failures import (
     SIGNALS,

@@ -14,9 +14,19 @@ from dataclasses import dataclass
 import click
 from singer_sdk.exceptions import ConfigValidationError
 
-from connector_core.failures import USER_ERRORS, clean_failures, describe, emulator, fail
-from connector_core.redact import settings_redactor
-from connector_core.settings import misspelt_variables, unknown_setting_problems, variable_prefix
+from planful_plansource_planhat_core.failures import (
+    USER_ERRORS,
+    clean_failures,
+    describe,
+    emulator,
+    fail,
+)
+from planful_plansource_planhat_core.redact import settings_redactor
+from planful_plansource_planhat_core.settings import (
+    misspelt_variables,
+    unknown_setting_problems,
+    variable_prefix,
+)
 
 if t.TYPE_CHECKING:
     import logging

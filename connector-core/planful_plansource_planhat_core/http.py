@@ -12,7 +12,7 @@ import requests
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-    from connector_core.redact import Redactor
+    from planful_plansource_planhat_core.redact import Redactor
 
 DETAIL_LIMIT = 300
 """Characters of a server's own message kept in an error line."""
@@ -31,7 +31,7 @@ def new_session(
     session.headers["User-Agent"] = user_agent
     session.headers.update(headers or {})
     if redact is not None:
-        from connector_core.redact import redact_logger  # noqa: PLC0415 - optional
+        from planful_plansource_planhat_core.redact import redact_logger  # noqa: PLC0415 - optional
 
         redact_logger("urllib3.connectionpool", redact)
     return session

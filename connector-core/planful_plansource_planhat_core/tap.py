@@ -13,11 +13,21 @@ from singer_sdk.helpers.capabilities import TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
-from connector_core import flattening, pipe
-from connector_core.connection_test import Check, run_connection_test
-from connector_core.failures import clean_failures
-from connector_core.run_report import RunReport, forget, log_summary, report_from_config
-from connector_core.settings import Alias, loaded, variable_prefix, warn_unknown_settings
+from planful_plansource_planhat_core import flattening, pipe
+from planful_plansource_planhat_core.connection_test import Check, run_connection_test
+from planful_plansource_planhat_core.failures import clean_failures
+from planful_plansource_planhat_core.run_report import (
+    RunReport,
+    forget,
+    log_summary,
+    report_from_config,
+)
+from planful_plansource_planhat_core.settings import (
+    Alias,
+    loaded,
+    variable_prefix,
+    warn_unknown_settings,
+)
 
 if t.TYPE_CHECKING:
     import click
@@ -50,7 +60,7 @@ class ConnectorTap(Tap):
     """The settings that say where the API is, for messages about a host."""
 
     aliases: t.ClassVar[tuple[Alias, ...]] = ()
-    """Old setting names still read as new ones (see `connector_core.settings.renamed`)."""
+    """Old setting names still read as new ones (see `settings.renamed`)."""
 
     def __init__(self, *args: t.Any, config: t.Any = None, **kwargs: t.Any) -> None:
         config = loaded(config, self.config_jsonschema, self.aliases, self.logger)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
-from connector_core.retry import RetryPolicy
+from planful_plansource_planhat_core.retry import RetryPolicy
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping

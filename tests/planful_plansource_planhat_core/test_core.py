@@ -9,13 +9,13 @@ import logging
 
 import pytest
 import requests
-from connector_core import run_report
-from connector_core.failures import InputLineError
-from connector_core.redact import Redactor
-from connector_core.retry import RetryPolicy, retry_after_seconds
-from connector_core.settings import Alias, from_text, renamed
-from connector_core.singer_input import CheckedReader
-from connector_core.urls import base_url_problem, checked_base_url
+from planful_plansource_planhat_core import run_report
+from planful_plansource_planhat_core.failures import InputLineError
+from planful_plansource_planhat_core.redact import Redactor
+from planful_plansource_planhat_core.retry import RetryPolicy, retry_after_seconds
+from planful_plansource_planhat_core.settings import Alias, from_text, renamed
+from planful_plansource_planhat_core.singer_input import CheckedReader
+from planful_plansource_planhat_core.urls import base_url_problem, checked_base_url
 from singer_sdk import metrics
 
 

@@ -12,7 +12,7 @@ import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from typing_extensions import override
 
-from connector_core.failures import INPUT_ERRORS, InputLineError
+from planful_plansource_planhat_core.failures import INPUT_ERRORS, InputLineError
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -7,10 +7,14 @@ import socket
 
 import pytest
 import requests
-from connector_core.connection_test import TEST_TIMEOUT_SECONDS, quick
-from connector_core.failures import describe
-from connector_core.retry import UNREACHABLE_MAX_WAIT, UNREACHABLE_TRIES, RetryPolicy
-from connector_core.settings import misspelt_variables, unknown_setting_problems
+from planful_plansource_planhat_core.connection_test import TEST_TIMEOUT_SECONDS, quick
+from planful_plansource_planhat_core.failures import describe
+from planful_plansource_planhat_core.retry import (
+    UNREACHABLE_MAX_WAIT,
+    UNREACHABLE_TRIES,
+    RetryPolicy,
+)
+from planful_plansource_planhat_core.settings import misspelt_variables, unknown_setting_problems
 
 SCHEMA: dict[str, dict[str, dict]] = {
     "properties": {"page_size": {}, "client_secret": {}, "path_overrides": {}}

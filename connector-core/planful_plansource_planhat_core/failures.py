@@ -16,10 +16,10 @@ import requests
 from singer_sdk import exceptions
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
-from connector_core.http import one_line
-from connector_core.redact import config_redactor
-from connector_core.retry import is_unreachable, unreachable_reason
-from connector_core.urls import is_loopback
+from planful_plansource_planhat_core.http import one_line
+from planful_plansource_planhat_core.redact import config_redactor
+from planful_plansource_planhat_core.retry import is_unreachable, unreachable_reason
+from planful_plansource_planhat_core.urls import is_loopback
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
