@@ -28,6 +28,7 @@ from tap_planful.soap import (
     leaf_texts,
 )
 from tap_planful.streams import (
+    GL_KEY_TEXTS,
     MEMBER_ATTRIBUTES,
     NAME_CODE,
     SEGMENT_COLUMNS,
@@ -52,9 +53,8 @@ FILTER_ITEMS = {1: "Segment1Filter", 2: "Segment2Filter"}  # segments 3-8 take S
 GL_ORDER = (*SEGMENT_COLUMNS, "Scenario", "Reporting", "Calculated", "Amount", "AmountType",
             "FiscalYear", "FiscalPeriod")  # fmt: skip
 GL_ELEMENTS = frozenset(GL_ORDER)
-GL_KEY_TEXTS = (*SEGMENT_COLUMNS, "Reporting", "Calculated")
-"""Optional text elements of the GL key: an absent or empty one is written as "" (a NULL key
-part never equals itself in a warehouse's merge, and is refused in a primary key column)."""
+SOAP_GL_KEY_TEXTS = (*GL_KEY_TEXTS, "Calculated")
+"""`GL_KEY_TEXTS` and `Calculated`, which is part of the SOAP key."""
 _SEGMENT_TYPE = re.compile(r"Segment([1-8])")
 
 
@@ -423,7 +423,7 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
             self.undeclared.check(fields)
             fields = {name: fields.get(name) for name in GL_ORDER}
         if None in fields.values():
-            for name in GL_KEY_TEXTS:
+            for name in SOAP_GL_KEY_TEXTS:
                 if fields[name] is None:
                     fields[name] = ""
         fields["Amount"] = exact_decimal(fields["Amount"], "Amount", where)

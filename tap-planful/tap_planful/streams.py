@@ -40,6 +40,10 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
 SEGMENT_COLUMNS = tuple(f"Segment{n}" for n in range(1, 9))
+GL_KEY_TEXTS = (*SEGMENT_COLUMNS, "Reporting")
+"""Optional text parts of a GL key: an absent or null one is written as "" (a NULL key part never
+equals itself in a warehouse's merge, and a primary key column refuses it), e.g. the unused
+segments of a tenant with fewer than eight."""
 DEFAULT_GL_LOOKBACK_PERIODS = 3
 DEFAULT_START_YEARS_BACK = 2
 
@@ -422,6 +426,7 @@ class RestGLRow(t.TypedDict, total=False):
 
 
 _rest_gl_rows = msgspec.json.Decoder(list[RestGLRow], strict=False)
+REST_GL_FIELDS = len(RestGLRow.__annotations__) + 1  # and period_key
 
 
 class GLDataStream(GLPeriods, StructuredPlanningStream):
@@ -536,6 +541,10 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
         records = t.cast("list[dict[str, t.Any]]", rows)
         for row in records:
             row["period_key"] = row["FiscalYear"] * 100 + row["FiscalMonth"]
+            if len(row) < REST_GL_FIELDS or None in row.values():
+                for name in GL_KEY_TEXTS:
+                    if row.get(name) is None:
+                        row[name] = ""
         return records
 
 

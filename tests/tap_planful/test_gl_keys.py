@@ -5,9 +5,11 @@ never equals itself in a warehouse merge, and a primary key column refuses it). 
 
 from __future__ import annotations
 
+import pytest
 from tap_planful.soap_streams import SoapGLDataStream
+from tap_planful.streams import GLDataStream
 
-from .helpers import soap_config, sync
+from .helpers import config_for, soap_config, sync
 
 BUDGET_2025 = {"scenarios": ["2025 Budget"], "start_fiscal_year": 2025, "end_fiscal_year": 2025}
 KEY = SoapGLDataStream.primary_keys
@@ -39,3 +41,16 @@ def test_an_omitted_key_element_is_an_empty_string_not_null(planful):
     assert {r["Calculated"] for r in records} == {""}
     assert all(None not in key for key in keys(records))
     assert len(set(keys(records))) == len(records)
+
+
+@pytest.mark.parametrize("variant", ["null", "absent"])
+def test_unused_segments_over_rest_are_empty_strings_not_null(planful, variant):
+    """A tenant with fewer than eight segments: whether REST answers the unused ones as null or
+    leaves them out (the contract is silent), every key part is a string and no row is lost."""
+    planful.emulator.configure(rest_gl_unused_segments=variant)
+    config = config_for(planful.url, api_type="structured", **BUDGET_2025)
+    records = sync(config, {"gl_data"}).records["gl_data"]
+    assert len(records) == planful.emulator.gl_row_count("2025 Budget")
+    assert {(r["Segment7"], r["Segment8"]) for r in records} == {("", "")}
+    rest_key = GLDataStream.primary_keys
+    assert all(isinstance(r[name], str) for r in records for name in rest_key[3:])

@@ -56,6 +56,9 @@ Settings (`--set key=value`, `POST /__sandbox/config`):
   ("end"): fiscal year N ends in calendar year N, "start": it starts in N.
 - `unknown_scenario` ("error"): GL data for an unknown scenario answers 400; "empty" answers [].
 - `gl_extra_field` (False): GL rows carry a field the contract does not list (`LastModified`).
+- `rest_gl_unused_segments` (None): REST GL rows of a tenant that uses fewer than eight
+  segments (the contract does not say how unused ones are answered): "null" answers
+  `"Segment7":null,"Segment8":null`, "absent" leaves both fields out.
 - `gl_exact_amount` (None): a decimal text, e.g. "12345678901234.5678": the first GL row of each
   answer (REST and SOAP) carries it verbatim as its amounts (more digits than a float holds;
   the service's amounts are `decimal`, planful-soap.md §12).
@@ -235,6 +238,7 @@ class PlanfulEmulator(Emulator):
         "maintenance": False,
         "maintenance_retry_after": None,
         "gl_extra_field": False,
+        "rest_gl_unused_segments": None,
         "gl_exact_amount": None,
         "fiscal_periods": 12,
         "fiscal_year_start_month": 1,
@@ -678,6 +682,9 @@ class PlanfulEmulator(Emulator):
         exact = self.setting("gl_exact_amount")
         if exact and start == 0 and body != b"[]":
             body = _first_amounts(body, str(exact))
+        unused = self.setting("rest_gl_unused_segments")
+        if unused:
+            body = _without_segments_7_and_8(body, unused)
         if self.setting("gl_extra_field"):  # a field the API might add one day
             body = body.replace(
                 b'"MtdAmount"', b'"LastModified":"2026-01-01T00:00:00Z","MtdAmount"'
@@ -862,3 +869,16 @@ def _scenarios(records: Any) -> list[dict[str, Any]]:
             }
         )
     return checked
+
+
+_SEGMENTS_7_AND_8 = re.compile(rb'"Segment([78])":"[^"]*",')
+
+
+def _without_segments_7_and_8(body: bytes, variant: str) -> bytes:
+    """Switch `rest_gl_unused_segments`: segments 7 and 8 answered as null, or left out."""
+    if variant == "null":
+        return _SEGMENTS_7_AND_8.sub(rb'"Segment\1":null,', body)
+    if variant == "absent":
+        return _SEGMENTS_7_AND_8.sub(b"", body)
+    msg = f"rest_gl_unused_segments is null or absent, got {variant!r}"
+    raise ValueError(msg)
