@@ -6,6 +6,7 @@ plugin knows (a typo is ignored by singer-sdk and by Meltano), named with the cl
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import math
 import os
@@ -46,10 +47,16 @@ def from_text(config: t.Any, schema: dict[str, t.Any]) -> t.Any:
 
 
 def _number(text: str, setting: dict[str, t.Any]) -> t.Any:
-    """`text` as the number `setting` declares (an integer only when whole), else unchanged."""
+    """`text` as the number, object or list `setting` declares (a number an integer only when
+    whole; an object or list from its JSON text, as Meltano passes `kind: object` values written
+    as JSON), else unchanged."""
     declared = setting.get("type", [])
     types = {declared} if isinstance(declared, str) else set(declared)
-    if "string" in types or not types & {"integer", "number"}:
+    if "string" in types:
+        return text
+    if types & {"object", "array"}:
+        return _json_of(text, dict if "object" in types else list)
+    if not types & {"integer", "number"}:
         return text
     try:
         number = float(text)
@@ -60,6 +67,15 @@ def _number(text: str, setting: dict[str, t.Any]) -> t.Any:
     if number.is_integer():
         return int(number)
     return number if "number" in types else text
+
+
+def _json_of(text: str, kind: type) -> t.Any:
+    """The `kind` (dict or list) that `text` holds as JSON, else `text` for validation to name."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, kind) else text
 
 
 def retry_properties(defaults: RetryPolicy, service: str) -> list[th.Property]:

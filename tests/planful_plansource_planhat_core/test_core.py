@@ -139,6 +139,9 @@ def test_settings_given_as_text_are_read_as_meant():
             "port": {"type": ["integer", "null"]},
             "path_overrides": {"type": "object", "properties": {"gl_data": {"type": "string"}}},
             "stream_maps": {"type": "object"},
+            "plan_years": {"type": ["object", "null"]},
+            "scenarios": {"type": ["array", "null"]},
+            "models": {"type": ["array", "null"]},
         }
     }
     config = {
@@ -149,6 +152,9 @@ def test_settings_given_as_text_are_read_as_meant():
         "path_overrides": {"gl_data": " "},
         "stream_maps": {"s": {"p": ""}},
         "unknown": "",
+        "plan_years": '{"2026 Budget": 2026}',
+        "scenarios": '["Actual"]',
+        "models": '{"not": "a list"}',
     }
     assert from_text(config, schema) == {
         "retry_initial_wait": 0.5,
@@ -157,6 +163,9 @@ def test_settings_given_as_text_are_read_as_meant():
         "path_overrides": {},
         "stream_maps": {"s": {"p": ""}},  # free-form objects are the user's own
         "unknown": "",  # an undeclared name is not ours to drop
+        "plan_years": {"2026 Budget": 2026},  # JSON text, as Meltano hands `kind: object` over
+        "scenarios": ["Actual"],
+        "models": '{"not": "a list"}',  # not the declared kind: left for the validation
     }
     assert from_text(None, schema) is None
 
