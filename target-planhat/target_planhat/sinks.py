@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import datetime
 import time
+from array import array
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -95,10 +96,14 @@ class Staged:
     __slots__ = ("_payload", "_record", "digest", "item", "key", "known", "ledger_key", "number")
 
     def __init__(
-        self, number: int, record: dict[str, Any], payload: dict[str, Any], key: str | None
+        self,
+        number: int,
+        record: dict[str, Any] | bytes | None,
+        payload: dict[str, Any] | None,
+        key: str | None,
     ) -> None:
         self.number = number
-        self._record: dict[str, Any] | bytes = record
+        self._record: dict[str, Any] | bytes | None = record
         self._payload: dict[str, Any] | None = payload
         self.key = key
         self.item: bytes | None = None
@@ -109,10 +114,16 @@ class Staged:
         """The ledger holds this key (with another payload): an update rather than a create."""
 
     @property
-    def record(self) -> dict[str, Any] | msgspec.Raw:
-        """The record as read, for the rejects file (as JSON once `compact` kept it so)."""
+    def record(self) -> dict[str, Any] | msgspec.Raw | None:
+        """The record as read, for the rejects file (as JSON once `compact` kept it so; None
+        once `compact` dropped it, there being no rejects file to write it to)."""
         record = self._record
         return msgspec.Raw(record) if isinstance(record, bytes) else record
+
+    @property
+    def kept_record(self) -> dict[str, Any] | bytes | None:
+        """The record as `compact` kept it (JSON, or None without a rejects file)."""
+        return self._record
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -125,13 +136,16 @@ class Staged:
     def payload(self, payload: dict[str, Any]) -> None:
         self._payload = payload
 
-    def compact(self) -> None:
-        """Keep only the JSON of the record and of the payload (`item`), not their dicts: what
-        an analytics entry needs while it waits for its body and its answer. Both read back the
-        same (`payload` decoded from the item, `record` as JSON for the rejects file)."""
+    def compact(self, *, keep_record: bool) -> None:
+        """Keep only the JSON of the payload (`item`) and, for a rejects file (`keep_record`),
+        of the record, not their dicts: what an analytics entry needs while it waits for its body
+        and its answer. Both read back the same (`payload` decoded from the item, `record` as
+        JSON for the rejects file); without a rejects file the record is never read again."""
         if self.item is None:
             self.item = _encode(self.payload)
-        if isinstance(self._record, dict):
+        if not keep_record:
+            self._record = None
+        elif isinstance(self._record, dict):
             self._record = _encode(self._record)
         self._payload = None
 
@@ -485,17 +499,21 @@ class PlanhatSink(BatchSink):
     def process_batch(self, context: dict) -> None:
         """Pending parents (companies, then end users) go first, whoever drains this sink."""
         self.target.drain_parents(self)
-        batch = self.take_batch()
+        packed = self.pack(self.take_batch())
         token = self.target.batch_started(self)
-        self.inflight.submit(lambda: self._send_then_release(batch, context, token))
+        self.inflight.submit(lambda: self._send_then_release(packed, context, token))
 
-    def _send_then_release(self, batch: list[Staged], context: dict, token: int) -> None:
-        self.send(batch, context)
+    def pack(self, batch: list[Staged]) -> Any:
+        """What `send` is given for a drained batch (built on the reading thread): the batch."""
+        return batch
+
+    def _send_then_release(self, packed: Any, context: dict, token: int) -> None:
+        self.send(packed, context)
         self.target.batch_finished(token)
 
     @abc.abstractmethod
-    def send(self, batch: list[Staged], context: dict) -> None:
-        """Write one drained batch (in the in-flight slot)."""
+    def send(self, packed: Any, context: dict) -> None:
+        """Write one drained batch, as `pack` left it (in the in-flight slot)."""
 
     def remember(self, entries: Sequence[Staged]) -> None:
         """Record what Planhat acknowledged (never in a dry run)."""
@@ -799,7 +817,7 @@ class AnalyticsSendSink(PlanhatSink):
             return
         entry.item = item
         if not self.dry_run:  # a dry run writes the payload to the plan file
-            entry.compact()
+            entry.compact(keep_record=self.report.rejects_path is not None)
         super().stage(entry, context)
 
     def admit(self, entry: Staged) -> None:
@@ -816,10 +834,20 @@ class AnalyticsSendSink(PlanhatSink):
         self._bytes = 0
         return batch
 
-    def send(self, batch: list[Staged], context: dict) -> None:
+    def pack(self, batch: list[Staged]) -> list[Body]:
+        """The batch as its request bodies, built once the batch before was answered (its
+        bodies freed): while one batch is in flight and the next is read, the one in flight
+        holds little more than its bodies' bytes."""
+        self.inflight.wait()
+        ledger = self.ledger is not None
+        return [
+            Body(part, keep=self.dry_run, ledger=ledger) for part in _bodies(batch, self.body_limit)
+        ]
+
+    def send(self, packed: list[Body], context: dict) -> None:
         """Every body of one drained batch (in the in-flight slot)."""
         failed = 0
-        for body in _bodies(batch, self.body_limit):
+        for body in packed:
             failed += self.write(body)
         self.finish_batch(context, failed)
 
@@ -828,15 +856,15 @@ class AnalyticsSendSink(PlanhatSink):
         """Metrics in doubt are read back (`GET /dimensiondata`) rather than sent again."""
         return self.obj.name == "metrics"
 
-    def write(self, entries: list[Staged]) -> int:
+    def write(self, packed: Body) -> int:
         """One request; returns how many of its items were rejected or unaccounted."""
-        count = len(entries)
-        body = _body(entries)
+        count = len(packed)
+        body = packed.data
         self.counts.batches += 1
         batch = self.counts.batches
         if self.dry_run:
             self.counts.sent += count
-            self.plan("send", entries)
+            self.plan("send", packed.entries())
             self.logger.info(
                 "%s: dry run, batch %d: would send %d (%d bytes)",
                 self.stream_name,
@@ -850,10 +878,16 @@ class AnalyticsSendSink(PlanhatSink):
         self.counts.sent += count
         if result.answered:  # else nothing was re-sent: it is read back
             self.warn_unknown_outcomes(result.unknown_outcomes, count, idempotent=False)
-        refused, unplaced = self._refused(result.errors, entries, batch)
         processed = result.processed
         unaccounted = _short(result, count)
         rejected = len(result.errors)
+        if not (rejected or unaccounted):  # the usual answer: every item accepted
+            if self.ledger is not None and not self.dry_run:
+                self.ledger.record(self.ledger_scope, packed.acknowledged())
+            entries: list[Staged] = []
+        else:
+            entries = packed.entries()
+        refused, unplaced = self._refused(result.errors, entries, batch)
         if unaccounted and self.reads_back:
             doubtful = [e for i, e in enumerate(entries) if i not in refused]
             accepted, left, refused_later = self.read_back(doubtful, batch, result)
@@ -880,7 +914,7 @@ class AnalyticsSendSink(PlanhatSink):
                 count,
                 said,
             )
-        else:  # every item answered: what no error names was accepted
+        elif entries:  # every item answered: what no error names was accepted
             self.remember([e for i, e in enumerate(entries) if i not in refused])
             if unplaced:
                 self._warn_unplaced(batch, unplaced)
@@ -1096,6 +1130,58 @@ class UnroutedSink(BatchSink):
 
     def process_batch(self, context: dict) -> None:
         """Nothing was staged."""
+
+
+class Body:
+    """One analytics request, built when its batch is handed over: the JSON array, and per item
+    only what its answer may need (record number, record JSON for a rejects file, ledger key and
+    digest) in flat arrays, not an object per item. `entries()` rebuilds the items when an answer
+    names some (errors, points in doubt); a dry run keeps its entries as they are."""
+
+    __slots__ = ("_digests", "_ends", "_entries", "_ledger_keys", "_numbers", "_records", "data")
+
+    def __init__(self, entries: list[Staged], *, keep: bool, ledger: bool) -> None:
+        self.data = _body(entries)
+        self._entries = entries if keep else None
+        ends = array("Q")
+        end = 0
+        for entry in entries:
+            assert entry.item is not None
+            end += 1 + len(entry.item)  # `[` or `,`, then the item
+            ends.append(end)
+        self._ends = ends
+        self._numbers = array("q", [entry.number for entry in entries])
+        records = [entry.kept_record for entry in entries]
+        self._records = records if any(r is not None for r in records) else None
+        self._ledger_keys = [entry.ledger_key for entry in entries] if ledger else None
+        self._digests = array("q", [entry.digest for entry in entries]) if ledger else None
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def acknowledged(self) -> list[tuple[str, int]]:
+        """(ledger key, digest) of every item, for the ledger once all were accepted."""
+        assert self._ledger_keys is not None
+        assert self._digests is not None
+        return list(zip(self._ledger_keys, self._digests, strict=True))
+
+    def entries(self) -> list[Staged]:
+        """The items as staged entries (payload read back from the item), in body order."""
+        if self._entries is not None:
+            return self._entries
+        data, records, keys, digests = self.data, self._records, self._ledger_keys, self._digests
+        entries: list[Staged] = []
+        start = 1
+        for position, end in enumerate(self._ends):
+            entry = Staged(
+                self._numbers[position], records[position] if records else None, None, None
+            )
+            entry.item = data[start:end]
+            if keys is not None and digests is not None:
+                entry.ledger_key, entry.digest = keys[position], digests[position]
+            entries.append(entry)
+            start = end + 1
+        return entries
 
 
 def _bodies(entries: list[Staged], limit: int) -> list[list[Staged]]:
