@@ -3,7 +3,7 @@
     python benchmarks/bench_target_planhat.py [--quick] [-n N] [--rounds R] [--skip-10x] [--strict]
 
 For N and 10 x N companies (bulk upsert, 5,000 per request) and metrics (analytics host, batched
-by the 32 MB body limit) it prints records/s, requests made against the minimum possible, and
+by the analytics body limit, 10 MB by default) it prints records/s, requests made against the minimum possible, and
 the target process's peak RSS. `net` leaves out the process start-up (the SDK's imports); `server
 s` is the time the emulator spent answering (its request log), which the target now overlaps
 with reading the next batch. Two
