@@ -47,17 +47,21 @@ def begin_marker(plugin: str) -> str:
 END_MARKER = "<!-- END settings -->"
 
 
-def settings_table(plugin: str) -> str:
-    """The `Settings` table the plugin prints about itself (the SDK's markdown)."""
+def about_text(plugin: str, about_format: str) -> str:
+    """What the installed plugin prints with `--about --format=<about_format>`."""
     executable = Path(sys.executable).with_name(plugin)
-    about = subprocess.run(
-        [str(executable), "--about", "--format=markdown"],
+    return subprocess.run(
+        [str(executable), "--about", f"--format={about_format}"],
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
     ).stdout
-    lines = about.splitlines()
+
+
+def settings_table(plugin: str) -> str:
+    """The `Settings` table the plugin prints about itself (the SDK's markdown)."""
+    lines = about_text(plugin, "markdown").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| Setting "))
     end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
     return "\n".join(lines[start:end])
@@ -83,15 +87,7 @@ def plugin_type(plugin: str) -> str:
 
 def about(plugin: str) -> dict[str, Any]:
     """What the plugin prints with `--about --format=json`: version, capabilities, settings."""
-    executable = Path(sys.executable).with_name(plugin)
-    result = subprocess.run(
-        [str(executable), "--about", "--format=json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return json.loads(result.stdout)
+    return json.loads(about_text(plugin, "json"))
 
 
 def setting_kind(schema: dict[str, Any]) -> str:
