@@ -3,8 +3,8 @@
     python benchmarks/bench_target_planhat.py [--quick] [-n N] [--rounds R] [--skip-10x] [--strict]
 
 For N and 10 x N companies (bulk upsert, 5,000 per request) and metrics (analytics host, batched
-by the analytics body limit, 10 MB by default) it prints records/s, requests made against the minimum possible, and
-the target process's peak RSS. `net` leaves out the process start-up (the SDK's imports); `server
+by the analytics body limit, 10 MB by default) it prints records/s, requests made against the
+minimum possible, and the target process's peak RSS. `net` leaves out the process start-up (the SDK's imports); `server
 s` is the time the emulator spent answering (its request log), which the target now overlaps
 with reading the next batch. Two
 more rows: the companies at N with the SDK's JSON-schema validation on (`validate_records: true`;
