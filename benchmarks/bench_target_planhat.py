@@ -4,9 +4,9 @@
 
 For N and 10 x N companies (bulk upsert, 5,000 per request) and metrics (analytics host, batched
 by the analytics body limit, 10 MB by default) it prints records/s, requests made against the
-minimum possible, and the target process's peak RSS. `net` leaves out the process start-up (the SDK's imports); `server
-s` is the time the emulator spent answering (its request log), which the target now overlaps
-with reading the next batch. Two
+minimum possible, and the target process's peak RSS. `net` leaves out the process start-up (the
+SDK's imports); `server s` is the time the emulator spent answering (its request log), which the
+target now overlaps with reading the next batch. Two
 more rows: the companies at N with the SDK's JSON-schema validation on (`validate_records: true`;
 off by default), and the SDK floor (same reader and pipeline, a sink that writes nowhere).
 
