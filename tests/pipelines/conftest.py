@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -52,6 +53,19 @@ class MeltanoProject:
             tail = result.stderr[-6000:]
             pytest.fail(f"meltano {command} exited {result.returncode}\n--- stderr ---\n{tail}")
         return result
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM, as a supervisor stops a server; its whole session killed if it has not ended
+    within a minute (the process was started with `start_new_session=True`)."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def _clean_environment() -> dict[str, str]:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,7 +24,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.pipelines.conftest import PLUGIN_DIRS, PROJECT_FILES, REPO
+from tests.pipelines.conftest import PLUGIN_DIRS, PROJECT_FILES, REPO, stop_process_group
 from tests.pipelines.postgres import create_warehouse
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.postgres]
@@ -486,12 +484,7 @@ def test_dagsters_instance_in_postgres_queues_planhat_writers_one_at_a_time(
             assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
             time.sleep(3)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(timeout=30)
+        stop_process_group(daemon)
         daemon_log.close()
     assert {run[1] for run in runs.values()} == {"SUCCESS"}, (tmp_path / "daemon.log").read_text()[
         -3000:

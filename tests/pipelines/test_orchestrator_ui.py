@@ -6,8 +6,6 @@ succeeds; then the server is stopped."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.pipelines.conftest import stop_process_group
 
 pytestmark = pytest.mark.pipeline
 
@@ -107,13 +107,7 @@ def dagster_dev(meltano_project, sandboxes, tmp_path):
     try:
         yield port, server, tmp_path / "dagster-dev.log"
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(timeout=30)
+        stop_process_group(server)
         log.close()
 
 
