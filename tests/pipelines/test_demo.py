@@ -39,7 +39,7 @@ def test_two_demo_runs_give_the_same_warehouse_and_show_progress(
 ):
     warehouse = meltano_project.root / "output" / "warehouse.duckdb"
     warehouse.parent.mkdir(exist_ok=True)
-    env = {**meltano_project.env, "TAP_PLANFUL_PROGRESS_INTERVAL": "0.5"}
+    env = {**meltano_project.env, "TAP_PLANFUL_PROGRESS_INTERVAL": "0.001"}
     seen = []
     for _ in range(2):
         warehouse.unlink(missing_ok=True)  # as the demo starts
