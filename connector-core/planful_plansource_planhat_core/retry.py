@@ -3,7 +3,7 @@
 host that cannot be reached at all (connection refused, unknown name) is tried UNREACHABLE_TRIES
 times within seconds, whatever the settings: waiting minutes does not start a server.
 
-The same four settings mean the same thing in every plugin (see `settings.RETRY_SETTINGS`). The
+The same four settings mean the same thing in every plugin (see `declared.RetrySettings`). The
 waits are a generator in the shape `backoff.on_exception` (and so singer-sdk's
 `RESTStream.backoff_wait_generator`) expects: it sends each failure in and takes the next wait out.
 """
@@ -22,6 +22,7 @@ import backoff
 import requests
 
 if t.TYPE_CHECKING:
+    import logging
     from collections.abc import Callable, Generator, Mapping
 
 T = t.TypeVar("T")
@@ -153,3 +154,32 @@ def retry_cause(details: Mapping[str, t.Any]) -> str:
     failure = details.get("exception")
     response = getattr(failure, "response", None)
     return f"HTTP {response.status_code}" if response is not None else type(failure).__name__
+
+
+RETRY_LINE = "Retrying %s in %.1f s after %s (try %d of %d failed)"
+"""The one log line of a retry, in every plugin and on every request path."""
+
+
+def retry_logger(
+    logger: logging.Logger,
+    operation: str | Callable[[], str],
+    max_tries: int,
+    on_retry: Callable[[], None] | None = None,
+) -> Callable[[Mapping[str, t.Any]], None]:
+    """The `on_backoff` handler of every retry loop: one warning in `RETRY_LINE`'s words
+    (`operation` says what is retried, e.g. `GET /admin/v2/subscribers`), then `on_retry` (a
+    run report's count)."""
+
+    def log(details: Mapping[str, t.Any]) -> None:
+        logger.warning(
+            RETRY_LINE,
+            operation() if callable(operation) else operation,
+            details.get("wait", 0.0),
+            retry_cause(details),
+            details.get("tries", 0),
+            max_tries,
+        )
+        if on_retry is not None:
+            on_retry()
+
+    return log
