@@ -23,8 +23,7 @@ from planful_plansource_planhat_core.retry import RetryPolicy
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from typing_extensions import Self
+    from typing import Self
 
 SETTING = "planful_plansource_planhat_core.setting"
 """The key of a field's declaration in its dataclass metadata."""
@@ -59,7 +58,7 @@ class Declaration:
         )
 
 
-def setting(  # noqa: PLR0913 - one keyword per thing a setting's declaration says
+def setting(
     kind: th.JSONTypeHelper | type[th.JSONTypeHelper],
     *,
     description: str,

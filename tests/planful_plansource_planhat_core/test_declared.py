@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from singer_sdk import typing as th
-
 from planful_plansource_planhat_core.declared import RetrySettings, setting
 from planful_plansource_planhat_core.retry import RetryPolicy
+from singer_sdk import typing as th
 
 
 @dataclass(frozen=True, kw_only=True)
