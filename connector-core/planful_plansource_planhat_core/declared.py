@@ -116,8 +116,8 @@ class DeclaredSettings:
     @classmethod
     def read(cls, config: Mapping[str, t.Any]) -> Self:
         """The typed settings of a validated `config`: each declared setting's value, its
-        declared default where unset (None or absent). Settings the class does not declare (singer-sdk's
-        built-in ones) are left out."""
+        declared default where unset (None or absent). Settings the class does not declare
+        (singer-sdk's built-in ones) are left out."""
         values = {}
         for name, declaration in cls.declarations().items():
             value = config.get(name)
