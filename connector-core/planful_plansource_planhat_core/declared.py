@@ -194,3 +194,20 @@ class RetrySettings(DeclaredSettings):
     @property
     def retry(self) -> RetryPolicy:
         return RetryPolicy.from_config(dataclasses.asdict(self), self.retry_defaults)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FastPathSettings(DeclaredSettings):
+    """The switch of a plugin's fast paths: each place that replaces a singer-sdk path (in a
+    module named for it, measured in docs/performance.md) runs the SDK's own path when off."""
+
+    fast_paths: bool = setting(
+        th.BooleanType,
+        default=True,
+        title="Fast paths",
+        description=(
+            "Use this plugin's measured replacements of singer-sdk's record and request paths "
+            "(docs/performance.md); false runs the SDK's own paths, with the same output, "
+            "slower: for diagnosis."
+        ),
+    )

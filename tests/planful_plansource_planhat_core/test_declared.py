@@ -70,3 +70,11 @@ def test_the_typed_object_is_frozen() -> None:
     with pytest.raises(AttributeError):
         settings.mode = "slow"  # type: ignore[misc]
     assert ExampleSettings.read({"api_token": "t", "names": []}).problems()
+
+
+def test_fast_paths_are_on_unless_switched_off() -> None:
+    from planful_plansource_planhat_core.declared import FastPathSettings
+
+    assert FastPathSettings.read({}).fast_paths is True
+    assert FastPathSettings.read({"fast_paths": False}).fast_paths is False
+    assert FastPathSettings.schema()["properties"]["fast_paths"]["default"] is True
