@@ -115,7 +115,7 @@ def start_emulator(subscribers: int) -> tuple[subprocess.Popen, str]:
 
 def access_token(config: dict[str, Any]) -> str:
     tap = TapPlanSource(config=config, parse_env_config=False)
-    return tap.token_manager.access_token()
+    return tap.runtime.token_manager.access_token()
 
 
 def raw_floor(api_url: str, token: str, out: Path) -> int:

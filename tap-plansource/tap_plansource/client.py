@@ -47,10 +47,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from backoff.types import Details
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
     from singer_sdk.singerlib import Catalog
 
-    from tap_plansource.tap import TapPlanSource
+    from tap_plansource.runtime import Runtime
 
 # Keys that carry paging information beside the records (payroll, content blocks).
 PAGING_KEYS = frozenset(
@@ -238,7 +239,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
     #: When the page whose records are being emitted was handed on (their `time_extracted`).
     _extracted_at: datetime.datetime
 
-    def __init__(self, tap: TapPlanSource, **kwargs: Any) -> None:
+    def __init__(self, tap: Tap, runtime: Runtime, **kwargs: Any) -> None:
         schema = kwargs.pop("schema", None) or self.record_schema
         #: The schema PlanSource's values are converted to (before `sensitive_fields`).
         self.source_schema = schema
@@ -246,8 +247,9 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
         #: Things counted while reading (e.g. unresolved custom ids), reported when it ends.
         self.report: Counter[str] = Counter()
         self._sessions = threading.local()
-        super().__init__(tap=tap, schema=tap.sensitive_policy.protect_schema(schema), **kwargs)
-        self.plansource = tap
+        #: The run's settings and shared services (not the tap: see `runtime`).
+        self.runtime = runtime
+        super().__init__(tap=tap, schema=runtime.sensitive_policy.protect_schema(schema), **kwargs)
 
     @override
     def apply_catalog(self, catalog: Catalog) -> None:
@@ -265,22 +267,22 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
     @property
     @override
     def url_base(self) -> str:
-        return self.plansource.settings.api_url
+        return self.runtime.settings.api_url
 
     @property
     @override
     def authenticator(self) -> requests.auth.AuthBase:
-        return self.plansource.plansource_auth
+        return self.runtime.auth
 
     @property
     @override
     def timeout(self) -> float:  # type: ignore[override]  # requests takes fractions too
-        return self.plansource.settings.request_timeout
+        return self.runtime.settings.request_timeout
 
     @cached_property
     @override
     def user_agent(self) -> str:
-        return self.config.get("user_agent") or f"tap-plansource/{self.plansource.plugin_version}"
+        return self.config.get("user_agent") or f"tap-plansource/{self.runtime.plugin_version}"
 
     @override
     def get_new_paginator(self) -> PlanSourcePaginator | None:
@@ -289,7 +291,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
     def query_params(self, context: Context | None) -> dict[str, Any]:
         """The endpoint's own query parameters (filters); paging is added by the base class."""
         if self.takes_include_test:
-            return {"include_test": str(self.plansource.settings.include_test_employees).lower()}
+            return {"include_test": str(self.runtime.settings.include_test_employees).lower()}
         return {}
 
     @override
@@ -299,7 +301,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
         params = self.query_params(context)
         if self.paginated:
             params["page"] = next_page_token or 1
-            params["per_page"] = self.plansource.settings.page_size
+            params["per_page"] = self.runtime.settings.page_size
         return params
 
     @override
@@ -345,7 +347,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
         message = http_failure(
             "PlanSource",
             response,
-            self.plansource.redact,
+            self.runtime.redact,
             detail=said or response.reason or "no message",
             hint=self.setting_hint(status),
         )
@@ -374,7 +376,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
 
     @override
     def backoff_wait_generator(self) -> Iterator[float]:  # type: ignore[override]
-        return self.plansource.settings.retry.waits()
+        return self.runtime.settings.retry.waits()
 
     @override
     def backoff_jitter(self, value: float) -> float:
@@ -382,7 +384,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
 
     @override
     def backoff_max_tries(self) -> int:
-        return self.plansource.settings.retry.max_tries
+        return self.runtime.settings.retry.max_tries
 
     @override
     def backoff_handler(self, details: Details) -> None:
@@ -439,7 +441,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
     ) -> Iterator[tuple[Any, Any]]:
         """`(item, fetch(item))` in the order of `items`, with `prefetch_pages + 1` fetches in
         flight, so one request per item costs about the latency divided by that depth."""
-        depth = self.plansource.settings.prefetch_pages + 1
+        depth = self.runtime.settings.prefetch_pages + 1
         pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix=f"{self.name}-fetch")
         pending: deque[tuple[Any, Future]] = deque()
         try:
@@ -483,7 +485,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
         bookmark pass records never read.
         """
         paginator = self.get_new_paginator() or SinglePagePaginator()
-        ahead = self.plansource.settings.prefetch_pages if self.paginated else 0
+        ahead = self.runtime.settings.prefetch_pages if self.paginated else 0
         pool = ThreadPoolExecutor(max_workers=ahead + 1, thread_name_prefix=f"{self.name}-page")
         in_flight: dict[int | None, Future] = {}
 
@@ -543,7 +545,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
                 return response, []
             promise = f"page {page + 1} has records"
         tries = self.backoff_max_tries()
-        waits = self.plansource.settings.retry.waits()
+        waits = self.runtime.settings.retry.waits()
         next(waits)
         for attempt in range(2, tries + 1):
             self.count_retry()
@@ -580,7 +582,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
             return link.number("subscriber_id")
         custom_id = link.ids.get("subscriber_id")
         record["subscriber_custom_id"] = custom_id
-        found = self.plansource.subscriber_directory.resolve(custom_id) if custom_id else None
+        found = self.runtime.subscriber_directory.resolve(custom_id) if custom_id else None
         if found is None:
             self.report["custom subscriber id(s) matching no subscriber (subscriber_id null)"] += 1
         return found
@@ -593,7 +595,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
         for key in self.primary_keys:
             if record.get(key) is None:
                 raise MissingKeyError(self.missing_key_message(key))
-        return self.plansource.sensitive_policy.apply(record, self.name, self.primary_keys)
+        return self.runtime.sensitive_policy.apply(record, self.name, self.primary_keys)
 
     def missing_key_message(self, key: str) -> str:
         """Why a record without `key` stops the stream."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import logging
 import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
@@ -19,8 +18,8 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from tap_plansource.auth import HOST_SETTINGS, PlanSourceAuth, TokenManager
-from tap_plansource.sensitive import SensitiveFieldPolicy
+from tap_plansource.auth import HOST_SETTINGS
+from tap_plansource.runtime import Runtime
 from tap_plansource.settings import (
     ALIASES,
     ASSERTION_ALGORITHMS,
@@ -32,16 +31,10 @@ from tap_plansource.settings import (
     RETRY_DEFAULTS,
     SENSITIVE_MODES,
     USERNAME_PLACEMENTS,
-    Redactor,
     Settings,
 )
-from tap_plansource.streams import (
-    STREAM_TYPES,
-    CoverageDimensions,
-    CustomStream,
-    SubscriberDirectory,
-)
-from tap_plansource.tenant_fields import META_STREAMS, TenantFields
+from tap_plansource.streams import STREAM_TYPES, CustomStream
+from tap_plansource.tenant_fields import META_STREAMS
 
 if TYPE_CHECKING:
     from tap_plansource.client import PlanSourceStream
@@ -342,37 +335,9 @@ class TapPlanSource(ConnectorTap):
         return settings
 
     @cached_property
-    def redact(self) -> Redactor:
-        """Scrubs secrets (settings, tokens, assertions) from anything the tap logs."""
-        return Redactor(self.settings.secrets)
-
-    @cached_property
-    def sync_started_at(self) -> datetime.datetime:
-        """ "Now" for the change windows, fixed for the run so every page asks the same window."""
-        return datetime.datetime.now(datetime.UTC)
-
-    @cached_property
-    def token_manager(self) -> TokenManager:
-        return TokenManager(self.settings, logging.getLogger(self.name), self.redact)
-
-    @cached_property
-    def plansource_auth(self) -> PlanSourceAuth:
-        return PlanSourceAuth(self.token_manager, logging.getLogger(self.name))
-
-    @cached_property
-    def sensitive_policy(self) -> SensitiveFieldPolicy:
-        settings = self.settings
-        return SensitiveFieldPolicy(
-            settings.sensitive_mode,
-            settings.sensitive_field_names,
-            settings.sensitive_hash_salt,
-            by_shape=settings.protect_ssn_shaped_values,
-            logger=self.logger,
-        )
-
-    @cached_property
-    def tenant_fields(self) -> TenantFields:
-        return TenantFields(self)
+    def runtime(self) -> Runtime:
+        """What the streams use of this run (they get it, never the tap)."""
+        return Runtime(self.settings, self.logger, self.plugin_version, lambda: self.streams)
 
     @property
     @override
@@ -382,26 +347,18 @@ class TapPlanSource(ConnectorTap):
         takes its schemas from the catalog it is given)."""
         catalog = super().catalog_dict
         missing = self.settings.missing_credentials()
-        if self.tenant_fields.enabled and missing:
+        if self.runtime.tenant_fields.enabled and missing:
             problem = (
                 f"{', '.join(missing)} must be set: discovery reads the tenant's own fields "
                 "(`discover_tenant_fields`); set them, or `discover_tenant_fields: false` to "
                 "discover offline"
             )
             raise ConfigValidationError("Config validation failed", errors=[problem])
-        if self.tenant_fields.enabled:
+        if self.runtime.tenant_fields.enabled:
             for entry in catalog["streams"]:
                 if entry["tap_stream_id"] in META_STREAMS:
-                    self.tenant_fields.declare(entry)
+                    self.runtime.tenant_fields.declare(entry)
         return catalog
-
-    @cached_property
-    def coverage_dimensions(self) -> CoverageDimensions:
-        return CoverageDimensions()
-
-    @cached_property
-    def subscriber_directory(self) -> SubscriberDirectory:
-        return SubscriberDirectory(self)
 
     @property
     @override
@@ -427,7 +384,7 @@ class TapPlanSource(ConnectorTap):
         token_url, api_url = self.settings.token_url, f"{self.settings.api_url}/organizations"
 
         def sign_in() -> str:
-            self.token_manager.access_token()
+            self.runtime.token_manager.access_token()
             return f"issued a token for {self.settings.username!r}"
 
         def read() -> str:
@@ -441,8 +398,11 @@ class TapPlanSource(ConnectorTap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        streams: list[Any] = [stream_type(self) for stream_type in STREAM_TYPES]
-        streams += [CustomStream(self, definition) for definition in self.settings.custom_streams]
+        runtime = self.runtime
+        streams: list[Any] = [stream_type(self, runtime) for stream_type in STREAM_TYPES]
+        streams += [
+            CustomStream(self, runtime, definition) for definition in self.settings.custom_streams
+        ]
         return streams
 
 
