@@ -195,7 +195,7 @@ def per_subscriber_payroll(
             "payroll_mode": "per_subscriber",
             "start_date": "2000-01-01T00:00:00Z",
         }
-        in_flight = Settings.from_config(config).prefetch_pages + 1
+        in_flight = Settings.read(config).prefetch_pages + 1
         config_path = work / "payroll.json"
         config_path.write_text(json.dumps(config))
         catalog_path = work / "payroll-catalog.json"
@@ -248,7 +248,7 @@ def main() -> int:
                 "username": DEFAULT_LOGGED_IN_USER,
                 "plan_years": ["current"],
             }
-            api_url = Settings.from_config(config).api_url
+            api_url = Settings.read(config).admin_api_url
             token = access_token(config)
             config_path = work / "config.json"
             config_path.write_text(json.dumps(config))

@@ -28,7 +28,9 @@ from requests.auth import AuthBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 if TYPE_CHECKING:
-    from tap_plansource.settings import Redactor, Settings
+    from planful_plansource_planhat_core.redact import Redactor
+
+    from tap_plansource.settings import Settings
 
 SCOPE = "admin_api_v2"
 ASSERTION_LIFETIME_SECONDS = 60
@@ -159,15 +161,15 @@ class TokenManager:
         form = {
             "grant_type": "client_credentials",
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_id": settings.client_id,
+            "client_id": settings.client_id or "",
             "code": secrets.token_urlsafe(16),
         }
         if settings.username_placement in {"claim", "both"}:
             claims["logged_in_user"] = settings.username
         if settings.username_placement in {"form", "both"}:
-            form["logged_in_user"] = settings.username
+            form["logged_in_user"] = settings.username or ""
         algorithm = settings.client_assertion_algorithm
-        key = settings.client_secret if algorithm == "HS256" else settings.private_key or ""
+        key = (settings.client_secret if algorithm == "HS256" else settings.private_key) or ""
         headers = {"kid": settings.key_id} if settings.key_id else None
         form["client_assertion"] = jwt.encode(claims, key, algorithm=algorithm, headers=headers)
         self._redact.add(form["client_assertion"])

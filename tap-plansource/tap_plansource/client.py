@@ -267,7 +267,7 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
     @property
     @override
     def url_base(self) -> str:
-        return self.runtime.settings.api_url
+        return self.runtime.settings.admin_api_url
 
     @property
     @override

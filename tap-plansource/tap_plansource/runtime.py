@@ -68,8 +68,8 @@ class Runtime:
     def sensitive_policy(self) -> SensitiveFieldPolicy:
         settings = self.settings
         return SensitiveFieldPolicy(
-            settings.sensitive_mode,
-            settings.sensitive_field_names,
+            settings.sensitive_fields,
+            settings.protected_field_names,
             settings.sensitive_hash_salt,
             by_shape=settings.protect_ssn_shaped_values,
             logger=self.logger,

@@ -201,7 +201,7 @@ class PlanYearStream(PlanSourceStream):
     @property
     @override
     def partitions(self) -> list[dict[str, Any]]:
-        return [{"plan_year_selector": year} for year in self.runtime.settings.plan_years]
+        return [{"plan_year_selector": year} for year in self.runtime.settings.plan_years_read]
 
     @override
     def query_params(self, context: Context | None) -> dict[str, Any]:
@@ -592,7 +592,7 @@ class DerivedFromCoveragesStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         dimensions = self.runtime.coverage_dimensions
         coverages = cast("CoveragesStream", self.runtime.stream(CoveragesStream.name))
-        for plan_year in self.runtime.settings.plan_years:
+        for plan_year in self.runtime.settings.plan_years_read:
             if plan_year not in dimensions.complete_plan_years:
                 coverages.collect_dimensions(plan_year)
         rows = dimensions.rows[self.name]
