@@ -23,7 +23,11 @@ import jwt
 import requests
 from planful_plansource_planhat_core.failures import describe
 from planful_plansource_planhat_core.http import new_session
-from planful_plansource_planhat_core.retry import CONNECTION_ERRORS, is_retriable_status
+from planful_plansource_planhat_core.retry import (
+    CONNECTION_ERRORS,
+    is_retriable_status,
+    retry_logger,
+)
 from requests.auth import AuthBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
@@ -119,7 +123,8 @@ class TokenManager:
         policy = self._settings.retry
         tries = policy.max_tries
         retry_on = (TokenEndpointBusyError, *CONNECTION_ERRORS)
-        request = policy.retrying(self._post_token_request, retry_on, self._log_retry)
+        log_retry = retry_logger(self._logger, "the PlanSource token request", tries)
+        request = policy.retrying(self._post_token_request, retry_on, log_retry)
         try:
             return request()
         except AssertionExpiredError as exc:
@@ -135,15 +140,6 @@ class TokenManager:
                 "raise `retry_max_tries` if PlanSource is slow to recover."
             )
             raise TokenEndpointUnavailableError(msg) from exc
-
-    def _log_retry(self, details: Any) -> None:
-        failure = details.get("exception")
-        self._logger.warning(
-            "PlanSource token request failed (%s); try %d, next in %.1f s",
-            failure.__class__.__name__ if not isinstance(failure, RetriableAPIError) else failure,
-            details["tries"],
-            details["wait"],
-        )
 
     def _post_token_request(self) -> AccessToken:
         settings = self._settings

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import re
 import threading
-import time
 import weakref
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 import requests
 from planful_plansource_planhat_core.http import http_failure, new_session
-from planful_plansource_planhat_core.retry import is_retriable_status, retry_cause
+from planful_plansource_planhat_core.retry import is_retriable_status, retry_logger
 from planful_plansource_planhat_core.run_report import ReportingStream
 from planful_plansource_planhat_core.writer import (
     RecordBufferingWriter,
@@ -179,6 +178,16 @@ def page_evidence(envelope: Any) -> PageEvidence:
 
 class PageGapError(FatalAPIError):
     """A page came back empty although the API promised more records, even when asked again."""
+
+
+class EmptyPageError(RetriableAPIError):
+    """A page came back empty although the API promised more records: asked again, in the
+    same retry loop and budget as a 5xx."""
+
+    def __init__(self, page: int, promise: str) -> None:
+        super().__init__(f"page {page} came back empty although {promise}")
+        self.page = page
+        self.promise = promise
 
 
 class MissingKeyError(FatalAPIError):
@@ -388,16 +397,15 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
 
     @override
     def backoff_handler(self, details: Details) -> None:
-        self.count_retry()
-        self.logger.warning(
-            "%s: GET %s failed (%s); try %d of %d, next in %.1f s",
-            self.name,
-            self.path,
-            retry_cause(details),
-            details["tries"],
-            self.backoff_max_tries(),
-            details.get("wait", 0.0),
-        )
+        """The one retry line (`retry_logger`), counted in the run report."""
+        failure = details.get("exception")
+        operation = f"{self.name}: GET {self.path}"
+        if isinstance(failure, EmptyPageError):
+            operation = (
+                f"{self.name}: page {failure.page} of GET {self.path} (it came back empty "
+                f"although {failure.promise})"
+            )
+        retry_logger(self.logger, operation, self.backoff_max_tries(), self.count_retry)(details)
 
     @property
     @override
@@ -457,23 +465,28 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _fetch(self, context: Context | None, page: int | None) -> tuple[requests.Response, list]:
-        """One page and its records; a body that is not JSON is retried like a 5xx."""
+        """One page and its records, retried under the policy (`request_decorator`); a body
+        that is not JSON is retried like a 5xx."""
+        retrying = self.request_decorator(self._answer)  # type: ignore[arg-type]  # any result
+        return cast(
+            "tuple[requests.Response, list]", retrying(self._prepared(context, page), context)
+        )
+
+    def _prepared(self, context: Context | None, page: int | None) -> requests.PreparedRequest:
         request = self.get_http_request(page=PageContext(context, page))
-        prepared = self.build_prepared_request(
+        return self.build_prepared_request(
             method=request.method,
             url=request.url,
             params=request.encode_params(),
             headers=request.headers,
         )
 
-        def attempt(
-            prepared: requests.PreparedRequest, context: Context | None
-        ) -> tuple[requests.Response, list]:
-            response = self._request(prepared, context)
-            return response, list(self.parse_response(response))
-
-        retrying = self.request_decorator(attempt)  # type: ignore[arg-type]  # any result passes
-        return cast("tuple[requests.Response, list]", retrying(prepared, context))
+    def _answer(
+        self, prepared: requests.PreparedRequest, context: Context | None
+    ) -> tuple[requests.Response, list]:
+        """One try: the response and its records."""
+        response = self._request(prepared, context)
+        return response, list(self.parse_response(response))
 
     def _pages(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
         """Each page's records in order, while the evidence says more pages follow.
@@ -544,31 +557,32 @@ class PlanSourceStream(ReportingStream, RESTStream[int]):
             if not following:
                 return response, []
             promise = f"page {page + 1} has records"
-        tries = self.backoff_max_tries()
-        waits = self.runtime.settings.retry.waits()
-        next(waits)
-        for attempt in range(2, tries + 1):
-            self.count_retry()
-            self.logger.warning(
-                "%s: page %d of GET %s came back empty although %s; asking again (try %d of %d)",
-                self.name,
-                page,
-                self.path,
-                promise,
-                attempt,
-                tries,
+        first_answer: list[tuple[requests.Response, list]] = [(response, [])]
+
+        def ask(
+            prepared: requests.PreparedRequest, context: Context | None
+        ) -> tuple[requests.Response, list]:
+            """The empty answer already received is the first try; each try after it asks."""
+            response, records = (
+                first_answer.pop() if first_answer else self._answer(prepared, context)
             )
-            time.sleep(waits.send(None))
-            response, records = self._fetch(context, page)
-            if records:
-                return response, records
-        msg = (
-            f"{self.name}: PlanSource answered page {page} of GET {self.path} with no records "
-            f"{tries} times although {promise}. Stopped without a new bookmark so that no unread "
-            "records are skipped; run the sync again later, and tell PlanSource support if it "
-            "persists."
-        )
-        raise PageGapError(msg)
+            if not records:
+                raise EmptyPageError(page, promise)
+            return response, records
+
+        try:
+            retrying = self.request_decorator(ask)  # type: ignore[arg-type]  # any result
+            return cast(
+                "tuple[requests.Response, list]", retrying(self._prepared(context, page), context)
+            )
+        except EmptyPageError:
+            msg = (
+                f"{self.name}: PlanSource answered page {page} of GET {self.path} with no "
+                f"records {self.backoff_max_tries()} times although {promise}. Stopped without a "
+                "new bookmark so that no unread records are skipped; run the sync again later, "
+                "and tell PlanSource support if it persists."
+            )
+            raise PageGapError(msg) from None
 
     def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
         """Derive or rename fields before conversion (e.g. parent ids from `links.href`)."""
