@@ -14,14 +14,8 @@ from singer_sdk.helpers.jsonpath import extract_jsonpath
 from typing_extensions import override
 
 from tap_plansource import schemas
-from tap_plansource.client import (
-    LinkIds,
-    PlanSourceAPIError,
-    PlanSourceStream,
-    envelope_of,
-    ids_from_link,
-    records_in,
-)
+from tap_plansource.client import LinkIds, PlanSourceAPIError, PlanSourceStream, ids_from_link
+from tap_plansource.paging import envelope_of, records_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -343,7 +337,7 @@ class PayrollDeductionsStream(PlanSourceStream):
                 end,
             )
         if self.runtime.settings.payroll_mode == "bulk":
-            return self._pages(context)
+            return super().record_batches(context)
         return self._per_subscriber()
 
     def _per_subscriber(self) -> Iterator[list[dict[str, Any]]]:
@@ -351,7 +345,7 @@ class PayrollDeductionsStream(PlanSourceStream):
         subscribers = cast("SubscribersStream", self.runtime.stream(SubscribersStream.name))
         ids = (record["id"] for page in subscribers.record_batches(None) for record in page)
         read = rows = 0
-        for _, records in self.ordered_fan_out(ids, self._subscriber_rows):
+        for _, records in self.fan_out(ids, self._subscriber_rows):
             read += 1
             if records is None:
                 self.report["subscriber(s) listed but gone (404) when their payroll was read"] += 1

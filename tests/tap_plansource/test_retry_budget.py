@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sandbox.core import Fault
 from tap_plansource.auth import TokenEndpointUnavailableError
-from tap_plansource.client import PageGapError
+from tap_plansource.paging import PageGapError
 
 from .helpers import requests_to, run_tap, tap_config
 
