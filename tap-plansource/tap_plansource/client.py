@@ -1,12 +1,10 @@
-"""The one place that talks HTTP to the PlanSource Admin API v2.
+"""The base of every PlanSource stream: one request to the Admin API v2.
 
-Base URL and token from the tap's settings, page-number paging that also follows the `next`
-links some endpoints send, retries on 429/5xx/connection errors (honouring `Retry-After`),
-error messages built from PlanSource's own error body plus the setting to check, and
-defensive parsing of every list shape the API is known to answer with.
-
-While one page's records are processed, the next `prefetch_pages` pages are already being
-requested (in order, by a small thread pool), so network waits and record processing overlap.
+Base URL and token from the run's settings, page-number paging that also follows the `next`
+links some endpoints send (`paging`), retries on 429/5xx/connection errors (honouring
+`Retry-After`) in one loop per request, error messages built from PlanSource's own error body
+plus the setting to check, and each record shaped, converted and protected. How pages are read
+is `record_batches`: the tap's prefetch (`fast_path`), or singer-sdk's own loop.
 """
 
 from __future__ import annotations
@@ -25,9 +23,7 @@ import requests
 from planful_plansource_planhat_core.http import http_failure, new_session
 from planful_plansource_planhat_core.retry import is_retriable_status, retry_logger
 from planful_plansource_planhat_core.run_report import ReportingStream
-from planful_plansource_planhat_core.writer import (
-    flush_open_writers,
-)
+from planful_plansource_planhat_core.writer import flush_open_writers
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import PageContext
