@@ -27,9 +27,10 @@ from planful_plansource_planhat_core.run_report import report_properties
 from planful_plansource_planhat_core.settings import Alias
 from planful_plansource_planhat_core.urls import base_url_problem, is_loopback
 from singer_sdk import typing as th
+from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping
 
 ENVIRONMENT_HOSTS = {
     "production": "api.plansource.com",
@@ -384,13 +385,23 @@ class Settings(FastPathSettings, RetrySettings):
         return errors
 
 
+def schema_problems(config: Mapping[str, Any], schema: dict[str, Any]) -> list[str]:
+    """What `schema` finds wrong in `config`, worded as singer-sdk words it, but for settings
+    left unset. singer-sdk checks the schema before a sync, and before a discovery not at all
+    (which needs no credentials); the URL and the custom streams a discovery reads come from
+    settings the schema checks, so their problems stop it all the same."""
+    found = DEFAULT_JSONSCHEMA_VALIDATOR(schema).iter_errors(dict(config))
+    return [
+        error.message
+        + (f" in config[{']['.join(repr(i) for i in error.path)}]" if error.path else "")
+        for error in found
+        if error.validator != "required" or error.path
+    ]
+
+
 def _api_url(environment: str, override: str | None) -> tuple[str, list[str]]:
     """The Admin API base URL: from `environment`, or `api_url` checked not to leak
     credentials; and the problems of `api_url` (then the URL is empty)."""
-    if environment not in ENVIRONMENT_HOSTS:
-        # the schema's rule, met here only by a discovery (singer-sdk does not stop one on an
-        # invalid config), whose URL comes from it
-        return "", [f"`environment` must be one of {list(ENVIRONMENT_HOSTS)}, got {environment!r}"]
     if not override:
         return f"https://{ENVIRONMENT_HOSTS[environment]}{API_PATH}", []
     problem = base_url_problem(str(override))

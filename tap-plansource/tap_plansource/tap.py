@@ -17,7 +17,7 @@ from typing_extensions import override
 
 from tap_plansource.auth import HOST_SETTINGS
 from tap_plansource.runtime import Runtime
-from tap_plansource.settings import ALIASES, Settings
+from tap_plansource.settings import ALIASES, Settings, schema_problems
 from tap_plansource.streams import STREAM_TYPES, CustomStream
 from tap_plansource.tenant_fields import META_STREAMS
 
@@ -69,8 +69,9 @@ class TapPlanSource(ConnectorTap):
 
     @cached_property
     def settings(self) -> Settings:
+        problems = schema_problems(self.config, self.config_jsonschema)  # at discovery
         settings = Settings.read(self.config)
-        problems = settings.problems(
+        problems = problems or settings.problems(
             reserved_stream_names=[t.name for t in STREAM_TYPES]  # type: ignore[misc]
         )
         if problems:

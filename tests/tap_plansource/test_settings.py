@@ -185,3 +185,25 @@ def test_signing_and_payroll_settings_are_checked(config, error):
         settings(**config)
     assert any(error in message for message in failure.value.errors), failure.value.errors
     assert all("not a key at all" not in message for message in failure.value.errors)
+
+
+def test_discovery_stops_on_what_the_schema_refuses(tmp_path):
+    """singer-sdk does not check the schema before a discovery (it needs no credentials); the
+    tap does, but for settings left unset, so a custom stream without a path is named."""
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {"discover_tenant_fields": False, "page_size": 9999, "custom_streams": [{"name": "x"}]}
+        )
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "tap_plansource", "--config", str(config), "--discover"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "in config['page_size']" in run.stderr
+    assert "'path' is a required property in config['custom_streams'][0]" in run.stderr
+    assert "'client_id' is a required property" not in run.stderr
+    assert "Traceback" not in run.stderr
