@@ -33,6 +33,7 @@ from tap_plansource.fast_path import FastPathStream
 from tap_plansource.normalize import RecordNormalizer
 from tap_plansource.paging import (
     EmptyPageError,
+    PageGapError,
     PlanSourcePaginator,
     envelope_of,
     json_body,
@@ -138,7 +139,11 @@ class PlanSourceStream(ReportingStream, FastPathStream):
 
     @override
     def get_new_paginator(self) -> PlanSourcePaginator | None:
-        return PlanSourcePaginator(start_value=1) if self.paginated else None
+        if not self.paginated:
+            return None
+        return PlanSourcePaginator(
+            1, count=lambda response: len(list(self.parse_response(response)))
+        )
 
     def query_params(self, context: Context | None) -> dict[str, Any]:
         """The endpoint's own query parameters (filters); paging is added by the base class."""
@@ -287,9 +292,19 @@ class PlanSourceStream(ReportingStream, FastPathStream):
         return self.sdk_records(context)
 
     def sdk_records(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
-        """singer-sdk's own paging loop (`RESTStream.request_records`), one record a batch."""
-        for record in super().request_records(context):
-            yield [record]
+        """singer-sdk's own paging loop (`RESTStream.request_records`), one record a batch. It
+        ends at an empty page; one that its own `total` or links contradict stops the stream."""
+        try:
+            for record in super().request_records(context):
+                yield [record]
+        except EmptyPageError as empty:
+            msg = (
+                f"{self.name}: PlanSource answered page {empty.page} of GET {self.path} with no "
+                f"records although {empty.promise} (`fast_paths: false` does not ask again). "
+                "Stopped without a new bookmark so that no unread records are skipped; run the "
+                "sync again."
+            )
+            raise PageGapError(msg) from None
 
     def fan_out(
         self, items: Iterable[Any], fetch: Callable[[Any], Any]

@@ -5,7 +5,8 @@ measured in docs/performance.md, all switched off by `fast_paths: false` (then s
 - Pages prefetched: while one page's records are processed, the next `prefetch_pages` pages
   are already requested (in order, by a small thread pool) with `RESTStream._request`, so
   network waits and record processing overlap; an empty page the evidence contradicts is asked
-  again in the same retry budget (singer-sdk's loop ends at any empty page). The same pool
+  again in the same retry budget (singer-sdk's loop stops there, or ends the stream at an empty
+  page of an endpoint without paging metadata). The same pool
   serves one request per item (`ordered_fan_out`, payroll per subscriber).
 - RECORD lines written straight from the record: a large employer is hundreds of thousands of
   records, and the SDK's per-record work (walking the selection mask, building a message
@@ -134,8 +135,6 @@ class FastPathStream(RESTStream[int]):
                     if not records:
                         break
                     records_read += len(records)
-                    if isinstance(paginator, PlanSourcePaginator):
-                        paginator.records_read = records_read
                     paginator.advance(response)
                     if isinstance(paginator, PlanSourcePaginator) and not paginator.finished:
                         for number in paginator.upcoming(ahead):

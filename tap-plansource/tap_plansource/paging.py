@@ -17,7 +17,7 @@ from singer_sdk.pagination import PageNumberPaginator
 from typing_extensions import override
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     import requests
 
@@ -167,13 +167,19 @@ class PlanSourcePaginator(PageNumberPaginator):
     page end it: PlanSource may serve fewer records than `per_page` asked for.
     """
 
-    def __init__(self, start_value: int = 1) -> None:
+    def __init__(
+        self, start_value: int = 1, count: Callable[[requests.Response], int] | None = None
+    ) -> None:
         super().__init__(start_value)
         self.last_page: int | None = None
+        #: Records read so far, each page's counted by `count` as it is passed.
         self.records_read = 0
+        self._count = count
 
     @override
     def has_more(self, response: requests.Response) -> bool:
+        if self._count is not None:
+            self.records_read += self._count(response)
         evidence = page_evidence(envelope_of(response))
         self.last_page = evidence.last
         return not evidence.describes_end or evidence.more_after(
@@ -184,6 +190,15 @@ class PlanSourcePaginator(PageNumberPaginator):
     def get_next(self, response: requests.Response) -> int | None:
         next_page = page_evidence(envelope_of(response)).next
         return next_page if next_page and next_page > self.current_value else self.current_value + 1
+
+    @override
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """Never: an empty page ends the pages, unless its own evidence promises more; then
+        `EmptyPageError` (singer-sdk's loop, which asks this, does not ask a page again)."""
+        evidence = page_evidence(envelope_of(response))
+        if evidence.describes_end and evidence.more_after(self.current_value, self.records_read):
+            raise EmptyPageError(self.current_value, evidence.promise(self.records_read))
+        return False
 
     def upcoming(self, count: int) -> range:
         """The next `count` page numbers from the current one, within the last page when known."""

@@ -13,6 +13,7 @@ import re
 import pytest
 from planful_plansource_planhat_core.writer import RecordBufferingWriter
 from tap_plansource.fast_path import FastPathStream
+from tap_plansource.paging import PageGapError
 
 from .helpers import run_tap, tap_config
 
@@ -62,3 +63,24 @@ def test_both_paths_write_the_same_records_and_state(plansource, monkeypatch, ov
     assert sum(len(records) for records in fast.records.values()) > 300
     assert fast.state["bookmarks"]
     assert comparable(fast.output) == comparable(sdk.output)
+
+
+def test_the_sdk_path_stops_at_an_empty_page_its_evidence_contradicts(plansource):
+    """singer-sdk's loop ends at any empty page; one whose `total` promises more records stops
+    the stream without a bookmark instead (it is not asked again on this path)."""
+    path = "^/admin/v2/payroll_coverages_subscribers$"
+    plansource.emulator.configure(empty_pages=[{"path": path, "page": 3, "times": None}])
+    config = tap_config(
+        plansource,
+        start_date="2000-01-01T00:00:00Z",
+        payroll_mode="bulk",
+        page_size=50,
+        fast_paths=False,
+    )
+    messages: list[dict] = []
+    gap = r"page 3 of GET /payroll_coverages_subscribers .* does not ask again"
+    with pytest.raises(PageGapError, match=gap):
+        run_tap(config, ["payroll_deductions"], sink=messages)
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    bookmarks = [s.get("bookmarks", {}).get("payroll_deductions", {}) for s in states]
+    assert all("replication_key_value" not in b for b in bookmarks), bookmarks
