@@ -6,8 +6,9 @@ package's modules, and the private singer-sdk names each package overrides or ca
 `--root` reads another checkout (a worktree of an older commit), so one command gives the
 figures before and after a change. Import cycles are found over the modules' top-level and
 nested `import` / `from … import` statements, once for those that run and once with the
-type-checking-only ones too (a module that names another's types depends on it). A private singer-sdk name is one starting with a single underscore that a class of
-singer-sdk defines: overridden (`def _name` in a class of ours) or used (`._name` read).
+type-checking-only ones too (a module that names another's types depends on it). A private
+singer-sdk name is one starting with a single underscore that a class of singer-sdk defines:
+overridden (`def _name` in a class of ours) or used (`._name` read).
 """
 
 from __future__ import annotations
