@@ -19,20 +19,18 @@ from xml.etree.ElementTree import Element, tostring
 import defusedxml
 import defusedxml.ElementTree
 import msgspec
-from planful_plansource_planhat_core.http import http_failure
 from planful_plansource_planhat_core.redact import Redactor
-from planful_plansource_planhat_core.retry import RetryPolicy, is_retriable_status, retry_cause
-from planful_plansource_planhat_core.run_report import ReportingStream
+from planful_plansource_planhat_core.rest import ConnectorRESTStream
+from planful_plansource_planhat_core.retry import RetryPolicy
 from planful_plansource_planhat_core.urls import checked_base_url
 from planful_plansource_planhat_core.writer import flush_open_writers
 from singer_sdk.authenticators import APIKeyAuthenticator, BasicAuthenticator
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
-from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
     from xml.etree.ElementTree import Element as XMLElement
 
     import requests
@@ -181,82 +179,33 @@ class StartIndexPaginator(BaseAPIPaginator[int]):
         return self.current_value + received if received else None
 
 
-class PlanfulStream(ReportingStream, RESTStream[int]):
+class PlanfulStream(ConnectorRESTStream[int]):
     """What both families share: retries with Retry-After, error translation, fast JSON."""
 
+    service = "Planful"
+    error_hints: t.ClassVar[Mapping[int, str]] = {
+        HTTPStatus.UNAUTHORIZED: (
+            "Planful did not accept the credentials: check {stream.credential_settings}."
+        ),
+        HTTPStatus.FORBIDDEN: (
+            "The credentials are valid but not allowed to read this: check the Planful "
+            "user behind {stream.credential_settings} and its web-service access."
+        ),
+    }
     family: t.ClassVar[str]
     credential_settings: t.ClassVar[str]
     partitions_from: t.ClassVar[str | None] = None
     """Where a partitioned stream's partitions come from, for the log line when there are none."""
 
-    @property
-    @override
-    def timeout(self) -> float:  # type: ignore[override]  # requests takes fractions too
-        return self.retry_policy.timeout
-
     @cached_property
+    @override
     def retry_policy(self) -> RetryPolicy:
-        """The shared retry settings (`retry_max_tries`, `retry_initial_wait`, ...)."""
         return RetryPolicy.from_config(self.config, RETRY_DEFAULTS)
 
     @cached_property
+    @override
     def redact(self) -> Redactor:
-        """Scrubs the configured secrets from anything the stream reports."""
         return Redactor(str(self.config.get(name) or "") for name in SECRET_SETTINGS)
-
-    # -- retries (singer-sdk's backoff hooks, fed by the shared policy) --------------------
-
-    @override
-    def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
-        return self.retry_policy.waits()
-
-    @override
-    def backoff_jitter(self, value: float) -> float:
-        return value  # the policy jitters its own waits, never a server's Retry-After
-
-    @override
-    def backoff_max_tries(self) -> int:
-        return self.retry_policy.max_tries
-
-    @override
-    def backoff_handler(self, details: t.Any) -> None:
-        self.count_retry()
-        self.logger.warning(
-            "Retrying %s %s in %.2f s after %s (attempt %d of %d)",
-            self.http_method,
-            self.path,
-            details.get("wait", 0.0),
-            retry_cause(details),
-            details.get("tries", 0),
-            self.backoff_max_tries(),
-        )
-
-    # -- errors ----------------------------------------------------------------------------
-
-    @override
-    def validate_response(self, response: requests.Response) -> None:
-        status = response.status_code
-        if is_retriable_status(status):
-            raise RetriableAPIError(self.response_error_message(response), response)
-        if status >= HTTPStatus.BAD_REQUEST:
-            raise FatalAPIError(self.response_error_message(response))
-
-    def error_hint(self, status: int) -> str:
-        """What the operator should check for an error status."""
-        if status == HTTPStatus.UNAUTHORIZED:
-            return f"Planful did not accept the credentials: check {self.credential_settings}."
-        if status == HTTPStatus.FORBIDDEN:
-            return (
-                f"The credentials are valid but not allowed to read this: check the Planful "
-                f"user behind {self.credential_settings} and its web-service access."
-            )
-        return ""
-
-    @override
-    def response_error_message(self, response: requests.Response) -> str:
-        """Status, method and path plus the API's own message, never headers or secrets."""
-        hint = self.error_hint(response.status_code)
-        return http_failure("Planful", response, self.redact, hint=hint)
 
     # -- records ---------------------------------------------------------------------------
 
@@ -311,6 +260,13 @@ class StructuredPlanningStream(PlanfulStream):
 
     family = "structured"
     credential_settings = "`access_id` and `access_key`"
+    error_hints: t.ClassVar[Mapping[int, str]] = {
+        **PlanfulStream.error_hints,
+        HTTPStatus.NOT_FOUND: (
+            "No such endpoint on this tenant: check `path_overrides.{stream.name}` "
+            "(now {stream.path!r}) and `subdomain` / `api_url`."
+        ),
+    }
     default_path: t.ClassVar[str]
 
     @property
@@ -346,21 +302,22 @@ class StructuredPlanningStream(PlanfulStream):
     ) -> dict[str, t.Any]:
         return {"startIndex": next_page_token or None}
 
-    @override
-    def error_hint(self, status: int) -> str:
-        if status == HTTPStatus.NOT_FOUND:
-            return (
-                f"No such endpoint on this tenant: check `path_overrides.{self.name}` "
-                f"(now {self.path!r}) and `subdomain` / `api_url`."
-            )
-        return super().error_hint(status)
-
 
 class DynamicPlanningStream(PlanfulStream):
     """Dynamic Planning: `X-ACCESS-TOKEN` on the model API host; exports are POSTs."""
 
     family = "dynamic"
     credential_settings = "`access_token`"
+    error_hints: t.ClassVar[Mapping[int, str]] = {
+        **PlanfulStream.error_hints,
+        HTTPStatus.PRECONDITION_FAILED: (
+            "Planful says a required header is missing: check `access_token`."
+        ),
+        HTTPStatus.NOT_FOUND: (
+            "Planful does not know this model, dimension or calculation: check `models`, "
+            "`source_models` and `calculations`, and `dynamic_api_url`."
+        ),
+    }
 
     @property
     @override
@@ -391,17 +348,6 @@ class DynamicPlanningStream(PlanfulStream):
         """The request an answer belongs to, for messages."""
         model = self.requested.get("model") if hasattr(self, "requested") else None
         return f"{self.http_method} {self.path}" + (f" (model {model!r})" if model else "")
-
-    @override
-    def error_hint(self, status: int) -> str:
-        if status == HTTPStatus.PRECONDITION_FAILED:
-            return "Planful says a required header is missing: check `access_token`."
-        if status == HTTPStatus.NOT_FOUND:
-            return (
-                "Planful does not know this model, dimension or calculation: check `models`, "
-                "`source_models` and `calculations`, and `dynamic_api_url`."
-            )
-        return super().error_hint(status)
 
 
 class DynamicPlanningXMLStream(DynamicPlanningStream):

@@ -888,6 +888,12 @@ class DPCalculationStatusStream(DynamicPlanningXMLStream):
     partitions_from = "entries in `calculations`"
     path = "/modeling/model/calcscript/status"
     primary_keys = ("model", "calcscript")
+    error_hints: t.ClassVar[Mapping[int, str]] = {
+        **DynamicPlanningXMLStream.error_hints,
+        HTTPStatus.NOT_FOUND: (
+            "Planful does not know this model or calculation: check `calculations`."
+        ),
+    }
     schema = th.PropertiesList(
         th.Property("model", th.StringType, required=True),
         th.Property("calcscript", th.StringType, required=True),
@@ -932,12 +938,6 @@ class DPCalculationStatusStream(DynamicPlanningXMLStream):
                 "last_run_time": xml_text(root, "last-run-time"),
             }
         ]
-
-    @override
-    def error_hint(self, status: int) -> str:
-        if status == HTTPStatus.NOT_FOUND:
-            return "Planful does not know this model or calculation: check `calculations`."
-        return super().error_hint(status)
 
 
 DYNAMIC_STREAMS: tuple[type[DynamicPlanningStream], ...] = (
