@@ -1,6 +1,7 @@
-"""The REST stream base both taps share: singer-sdk's backoff hooks fed by the one retry policy,
-the one retry log line (`retry.RETRY_LINE`) counted in the run report, and response validation
-whose messages name the setting to check, from each plugin's own error hints.
+"""The REST stream base both taps share: singer-sdk's backoff hooks fed by the one retry policy
+and run by the one retry loop (`retry_loop.RetryLoop`), the one retry log line
+(`retry.RETRY_LINE`) counted in the run report, and response validation whose messages name the
+setting to check, from each plugin's own error hints.
 
 A subclass says which service it talks to (`service`), gives its `retry_policy` and `redact`,
 and its hints as data (`error_hints`, status → sentence; `retried_hint`). A hint may name the
@@ -10,26 +11,38 @@ data cannot say.
 
 from __future__ import annotations
 
+import functools
 import typing as t
 from http import HTTPStatus
 
+import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
 from planful_plansource_planhat_core.http import http_failure
 from planful_plansource_planhat_core.retry import is_retriable_status, retry_logger
+from planful_plansource_planhat_core.retry_loop import RetryLoop
 from planful_plansource_planhat_core.run_report import ReportingStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Mapping
 
-    import requests
-
     from planful_plansource_planhat_core.redact import Redactor
     from planful_plansource_planhat_core.retry import RetryPolicy
 
 _TToken = t.TypeVar("_TToken")
+T = t.TypeVar("T")
+
+RETRIED = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+"""What is tried again: what singer-sdk's own `request_decorator` retries."""
 
 
 class ConnectorRESTStream(ReportingStream, RESTStream[_TToken]):
@@ -77,6 +90,29 @@ class ConnectorRESTStream(ReportingStream, RESTStream[_TToken]):
         retry_logger(
             self.logger, self.retried_operation, self.backoff_max_tries(), self.count_retry
         )(details)
+
+    @override
+    def request_decorator(self, func: t.Callable[..., T]) -> t.Callable[..., T]:
+        """`func` tried in the one retry loop, configured by the backoff hooks above."""
+
+        @functools.wraps(func)
+        def retried(*args: t.Any, **kwargs: t.Any) -> T:
+            return self.retry_loop().call(func, *args, **kwargs)
+
+        return retried
+
+    def retry_loop(
+        self, on_retry: t.Callable[[Mapping[str, t.Any]], None] | None = None
+    ) -> RetryLoop:
+        """The one retry loop for a request of this stream; `on_retry` (a `retry_logger`)
+        when the log line should say more than `retried_operation`."""
+        return RetryLoop(
+            self.retry_policy,
+            RETRIED,
+            on_retry or self.backoff_handler,
+            max_tries=self.backoff_max_tries(),
+            waits=self.backoff_wait_generator,
+        )
 
     def retried_operation(self) -> str:
         """What a retry's log line says is retried."""

@@ -10,7 +10,6 @@ million-row GL answer needs no memory proportional to it.
 from __future__ import annotations
 
 import re
-import time
 import typing as t
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -19,7 +18,7 @@ from xml.sax.saxutils import escape
 import requests
 from lxml import etree
 from planful_plansource_planhat_core.http import one_line
-from planful_plansource_planhat_core.retry import is_retriable_status
+from planful_plansource_planhat_core.retry import is_retriable_status, retry_logger
 from planful_plansource_planhat_core.urls import checked_base_url
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
@@ -160,10 +159,10 @@ class StateFreeStream(PlanfulStream):
         """Items of `operation`'s answer, parsed as they arrive: (element name, value) pairs,
         or what `convert` makes of each item element (before it is freed).
 
-        Retries (429, 5xx without a SOAP Fault, connection errors) happen before the first
-        item; a SOAP Fault ends the run with one clear message. A connection that drops in the
-        middle of an answer (a million-row answer takes a while) is asked again, within
-        `retry_max_tries`, and the new answer is read past the items already handed over: its
+        One retry loop, `retry_max_tries` tries in all, whatever fails: 429, 5xx without a SOAP
+        Fault and connection errors before the first item, and a connection that drops in the
+        middle of an answer (a million-row answer takes a while); a SOAP Fault ends the run with
+        one clear message. An answer asked again is read past the items already handed over: its
         item at that position must equal the last one handed over, else the run fails rather
         than skip or repeat rows of an answer that changed.
         """
@@ -173,57 +172,50 @@ class StateFreeStream(PlanfulStream):
             self.config.get("tenant_code"),
         )
         payload = envelope(operation, credentials, body)
-        send = t.cast(
-            "t.Callable[[str, bytes], requests.Response]",
-            self.request_decorator(
-                self._post  # type: ignore[arg-type]  # backoff passes any arguments through
-            ),
-        )
-        policy = self.retry_policy
-        waits = policy.waits()
-        next(waits)
-        handed_over, last = 0, None
-        for attempt in range(1, policy.max_tries + 1):
-            response = send(operation, payload)
-            position = 0
-            try:
-                for value in self._items(operation, item, response, convert or named_value):
-                    position += 1
+        handed_over, last, dropped, cause = 0, None, 0, ""
+
+        def retried() -> str:
+            """What is asked again, for the retry's log line."""
+            if not dropped:
+                return operation
+            return (
+                f"{operation} from item {handed_over + 1:,} (the connection dropped after "
+                f"{handed_over:,} items: {cause})"
+            )
+
+        log = retry_logger(self.logger, retried, self.backoff_max_tries(), self.count_retry)
+        for attempt in self.retry_loop(log):
+            with attempt:
+                response = self._post(operation, payload)
+                position = 0
+                try:
+                    for value in self._items(operation, item, response, convert or named_value):
+                        position += 1
+                        if position < handed_over:
+                            continue
+                        if position == handed_over:
+                            if value != last:
+                                raise FatalAPIError(self._changed_message(operation, handed_over))
+                            continue
+                        handed_over, last = position, value
+                        yield value
                     if position < handed_over:
-                        continue
-                    if position == handed_over:
-                        if value != last:
-                            raise FatalAPIError(self._changed_message(operation, handed_over))
-                        continue
-                    handed_over, last = position, value
-                    yield value
-                if position < handed_over:
-                    raise FatalAPIError(self._changed_message(operation, handed_over))
-                return
-            except DROPPED_ANSWER as error:
-                cause = one_line(self.redact(str(error)))
-                if attempt == policy.max_tries:
-                    msg = (
-                        f"The connection dropped {policy.max_tries} times while {operation} "
-                        f"answered (last after {handed_over:,} items: {cause}); the next run "
-                        "reads this answer again. Check the network, or raise "
-                        "`retry_max_tries` or `request_timeout`."
-                    )
-                    raise FatalAPIError(msg) from None
-                wait = waits.send(error)
-                self.count_retry()
-                self.logger.warning(
-                    "%s: the connection dropped after %s items (%s); asking again in %.1f s "
-                    "and reading on from item %s",
-                    operation,
-                    f"{handed_over:,}",
-                    cause,
-                    wait,
-                    f"{handed_over + 1:,}",
-                )
-                time.sleep(wait)
-            finally:
-                response.close()
+                        raise FatalAPIError(self._changed_message(operation, handed_over))
+                    return
+                except DROPPED_ANSWER as error:
+                    dropped += 1
+                    cause = one_line(self.redact(str(error)))
+                    if attempt.last:
+                        msg = (
+                            f"The connection dropped {dropped} times while {operation} "
+                            f"answered (last after {handed_over:,} items: {cause}); the next "
+                            "run reads this answer again. Check the network, or raise "
+                            "`retry_max_tries` or `request_timeout`."
+                        )
+                        raise FatalAPIError(msg) from None
+                    raise
+                finally:
+                    response.close()
 
     @staticmethod
     def _changed_message(operation: str, handed_over: int) -> str:

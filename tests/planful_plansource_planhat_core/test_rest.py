@@ -122,3 +122,20 @@ def test_a_plugin_may_raise_its_own_error():
     with pytest.raises(Refused) as raised:
         stream.validate_response(answer(403))
     assert raised.value.status == HTTPStatus.FORBIDDEN
+
+
+def test_a_request_is_tried_in_the_one_loop_max_tries_in_all(stream, caplog, monkeypatch):
+    monkeypatch.setattr("planful_plansource_planhat_core.retry_loop.time.sleep", lambda _: None)
+    calls = []
+
+    def send() -> None:
+        calls.append(1)
+        raise RetriableAPIError("busy", answer(503))
+
+    with caplog.at_level(logging.WARNING), pytest.raises(RetriableAPIError):
+        stream.request_decorator(send)()
+    assert len(calls) == 4
+    lines = [r.getMessage() for r in caplog.records if r.msg == RETRY_LINE]
+    assert [line.rsplit("(", 1)[1] for line in lines] == [
+        f"try {n} of 4 failed)" for n in (1, 2, 3)
+    ]
