@@ -9,11 +9,9 @@ and takes an `X-ACCESS-TOKEN` header. Each family has a base stream class here.
 from __future__ import annotations
 
 import decimal
-import re
 import typing as t
 from functools import cached_property
 from http import HTTPStatus
-from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, tostring
 
 import defusedxml
@@ -21,7 +19,6 @@ import defusedxml.ElementTree
 import msgspec
 from planful_plansource_planhat_core.redact import Redactor
 from planful_plansource_planhat_core.rest import ConnectorRESTStream
-from planful_plansource_planhat_core.retry import RetryPolicy
 from planful_plansource_planhat_core.urls import checked_base_url
 from planful_plansource_planhat_core.writer import flush_open_writers
 from singer_sdk.authenticators import APIKeyAuthenticator, BasicAuthenticator
@@ -29,81 +26,40 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 from typing_extensions import override
 
+from tap_planful.settings import (
+    DEFAULT_DYNAMIC_API_URL,
+    PLANFUL_DOMAIN,
+    ReadsSettings,
+    structured_subdomain,
+)
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
     from xml.etree.ElementTree import Element as XMLElement
 
     import requests
+    from planful_plansource_planhat_core.retry import RetryPolicy
     from singer_sdk.helpers.types import Context
 
-DEFAULT_DYNAMIC_API_URL = "https://modelapi.hostanalytics.com/api"
-PLANFUL_DOMAIN = "planful.com"
-RETRY_DEFAULTS = RetryPolicy(max_tries=5, initial_wait=1.0, max_wait=60.0, timeout=300)
-SECRET_SETTINGS = ("login_name", "password", "access_id", "access_key", "access_token")
+    from tap_planful.settings import PlanfulSettings
 
-_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _json_decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)  # every digit of a number
 _row_counter = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def shown(value: str) -> str:
-    """A setting's value for an error message; never one that may hold a password."""
-    if "@" in value:
-        return "(a value with credentials in it: 'user:password@' is not shown and not allowed)"
-    return repr(value)
-
-
-def structured_subdomain(value: str) -> str:
-    """The tenant's host label from a bare label or a full `https://<label>.planful.com` URL.
-
-    Anything else raises `ValueError`, so a setting can never point credentials at another host.
-    """
-    candidate = value.strip().lower()
-    if "@" in candidate:
-        msg = "must be a host label such as 'na04' and must not carry credentials " + shown(value)
-        raise ValueError(msg)
-    if "/" in candidate or ":" in candidate:
-        parts = urlsplit(candidate)
-        suffix = "." + PLANFUL_DOMAIN
-        host = parts.hostname or ""
-        if (
-            parts.scheme != "https"
-            or parts.port is not None
-            or parts.username is not None
-            or parts.path not in {"", "/"}
-            or parts.query
-            or parts.fragment
-            or not host.endswith(suffix)
-        ):
-            msg = (
-                "expected a host label such as 'na04' or a URL such as "
-                f"'https://na04.{PLANFUL_DOMAIN}', got {shown(value)}"
-            )
-            raise ValueError(msg)
-        candidate = host.removesuffix(suffix)
-    if not _HOST_LABEL.fullmatch(candidate):
-        msg = (
-            f"{shown(value)} is not a valid Planful subdomain (a single host label such as 'na04')"
-        )
-        raise ValueError(msg)
-    return candidate
-
-
-def structured_base_url(config: Mapping[str, t.Any]) -> str:
+def structured_base_url(settings: PlanfulSettings) -> str:
     """`api_url` when set, else `https://{subdomain}.planful.com`."""
-    if config.get("api_url"):
-        return checked_base_url(config["api_url"], "api_url")
-    if not config.get("subdomain"):
+    if settings.api_url:
+        return checked_base_url(settings.api_url, "api_url")
+    if not settings.subdomain:
         msg = "Structured Planning needs `subdomain` (or `api_url`)"
         raise ConfigValidationError(msg, errors=[msg])
-    return f"https://{structured_subdomain(config['subdomain'])}.{PLANFUL_DOMAIN}"
+    return f"https://{structured_subdomain(settings.subdomain)}.{PLANFUL_DOMAIN}"
 
 
-def dynamic_base_url(config: Mapping[str, t.Any]) -> str:
+def dynamic_base_url(settings: PlanfulSettings) -> str:
     """`dynamic_api_url` when set, else the documented US production host."""
-    return checked_base_url(
-        config.get("dynamic_api_url") or DEFAULT_DYNAMIC_API_URL, "dynamic_api_url"
-    )
+    return checked_base_url(settings.dynamic_api_url or DEFAULT_DYNAMIC_API_URL, "dynamic_api_url")
 
 
 def parse_xml(text: str | bytes, where: str) -> XMLElement:
@@ -179,7 +135,7 @@ class StartIndexPaginator(BaseAPIPaginator[int]):
         return self.current_value + received if received else None
 
 
-class PlanfulStream(ConnectorRESTStream[int]):
+class PlanfulStream(ReadsSettings, ConnectorRESTStream[int]):
     """What both families share: retries with Retry-After, error translation, fast JSON."""
 
     service = "Planful"
@@ -200,12 +156,12 @@ class PlanfulStream(ConnectorRESTStream[int]):
     @cached_property
     @override
     def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy.from_config(self.config, RETRY_DEFAULTS)
+        return self.settings.retry
 
     @cached_property
     @override
     def redact(self) -> Redactor:
-        return Redactor(str(self.config.get(name) or "") for name in SECRET_SETTINGS)
+        return Redactor(self.settings.secrets)
 
     # -- records ---------------------------------------------------------------------------
 
@@ -267,24 +223,23 @@ class StructuredPlanningStream(PlanfulStream):
             "(now {stream.path!r}) and `subdomain` / `api_url`."
         ),
     }
-    default_path: t.ClassVar[str]
 
     @property
     @override
     def url_base(self) -> str:
-        return structured_base_url(self.config)
+        return structured_base_url(self.settings)
 
     @property
     def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
         """The `path_overrides` entry for this stream, else the contract's default."""
-        return (self.config.get("path_overrides") or {}).get(self.name) or self.default_path
+        return self.settings.path_of(self.name)
 
     @cached_property
     @override
     def authenticator(self) -> BasicAuthenticator:
         return BasicAuthenticator(
-            username=self.config.get("access_id", ""),
-            password=self.config.get("access_key", ""),
+            username=self.settings.access_id or "",
+            password=self.settings.access_key or "",
         )
 
     @property
@@ -322,12 +277,12 @@ class DynamicPlanningStream(PlanfulStream):
     @property
     @override
     def url_base(self) -> str:
-        return dynamic_base_url(self.config)
+        return dynamic_base_url(self.settings)
 
     @cached_property
     @override
     def authenticator(self) -> APIKeyAuthenticator:
-        return APIKeyAuthenticator(key="X-ACCESS-TOKEN", value=self.config.get("access_token", ""))
+        return APIKeyAuthenticator(key="X-ACCESS-TOKEN", value=self.settings.access_token or "")
 
     @property
     @override

@@ -23,22 +23,18 @@ from planful_plansource_planhat_core.urls import checked_base_url
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
-from tap_planful.client import (
-    PLANFUL_DOMAIN,
-    PlanfulStream,
-    shape_error,
-    structured_subdomain,
-)
+from tap_planful.client import PlanfulStream, shape_error
+from tap_planful.settings import OBSERVED_SOAP_URL, PLANFUL_DOMAIN, SOAP_PATH, structured_subdomain
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
+    from tap_planful.settings import PlanfulSettings
+
 NAMESPACE = "http://www.HostAnalytics.com/API/SOAP/StateFree/Common/2009/03/19"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP_PATH = "/HostAPI/HostAPI_StateFree.asmx"
-OBSERVED_SOAP_URL = f"https://epm01.hostanalytics.com{SOAP_PATH}"
 CHUNK_BYTES = 1 << 16
 PROLOG_LIMIT = 1 << 16
 _NS_LENGTH = len(NAMESPACE) + 2
@@ -54,17 +50,15 @@ Value = t.Union[str, None, list[tuple[str, "Value"]]]  # noqa: UP007 - a runtime
 """An element's content: its text when it has no children, else its children as (name, value)."""
 
 
-def soap_url(config: Mapping[str, t.Any]) -> str:
+def soap_url(settings: PlanfulSettings) -> str:
     """`soap_url` when set, else the service path on the tenant host `<subdomain>.planful.com`.
 
     The contract only observed `https://epmNN.hostanalytics.com/HostAPI/HostAPI_StateFree.asmx`;
     the tenant host is a guess, which the connection check reports clearly when wrong.
     """
-    if config.get("soap_url"):
-        return checked_base_url(config["soap_url"], "soap_url")
-    return (
-        f"https://{structured_subdomain(config.get('subdomain') or '')}.{PLANFUL_DOMAIN}{SOAP_PATH}"
-    )
+    if settings.soap_url:
+        return checked_base_url(settings.soap_url, "soap_url")
+    return f"https://{structured_subdomain(settings.subdomain or '')}.{PLANFUL_DOMAIN}{SOAP_PATH}"
 
 
 def envelope(operation: str, credentials: Iterable[str | None], body: str = "") -> bytes:
@@ -123,12 +117,12 @@ class StateFreeStream(PlanfulStream):
     @property
     @override
     def url_base(self) -> str:
-        parts = urlsplit(soap_url(self.config))
+        parts = urlsplit(soap_url(self.settings))
         return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
-        return urlsplit(soap_url(self.config)).path
+        return urlsplit(soap_url(self.settings)).path
 
     @override
     def get_new_paginator(self) -> None:
@@ -166,11 +160,8 @@ class StateFreeStream(PlanfulStream):
         item at that position must equal the last one handed over, else the run fails rather
         than skip or repeat rows of an answer that changed.
         """
-        credentials = (
-            self.config.get("login_name"),
-            self.config.get("password"),
-            self.config.get("tenant_code"),
-        )
+        settings = self.settings
+        credentials = (settings.login_name, settings.password, settings.tenant_code)
         payload = envelope(operation, credentials, body)
         handed_over, last, dropped, cause = 0, None, 0, ""
 
@@ -229,7 +220,7 @@ class StateFreeStream(PlanfulStream):
     def _post(self, operation: str, payload: bytes) -> requests.Response:
         self.count_request()  # read as it streams, outside singer-sdk's timed requests
         response = self.requests_session.post(
-            soap_url(self.config),
+            soap_url(self.settings),
             data=payload,
             headers={
                 "Content-Type": "text/xml; charset=utf-8",
@@ -259,7 +250,7 @@ class StateFreeStream(PlanfulStream):
                 f"{operation}: HTTP {status} from the Planful web service", response
             )
         msg = (
-            f"No Planful SOAP web service answered {operation} at {soap_url(self.config)} "
+            f"No Planful SOAP web service answered {operation} at {soap_url(self.settings)} "
             f"(HTTP {status}, {content_type or 'no content type'}): check `soap_url` "
             f"(observed form: {OBSERVED_SOAP_URL}, with your pod's number) or `subdomain`."
         )

@@ -40,9 +40,10 @@ def test_other_failures_are_not_retried():
 
     def refuse() -> None:
         calls.append(1)
-        raise ValueError
+        msg = "refused"
+        raise ValueError(msg)
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="refused"):
         RetryLoop(POLICY, (requests.Timeout,)).call(refuse)
     assert calls == [1]
 
