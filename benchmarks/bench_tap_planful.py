@@ -363,7 +363,7 @@ def main() -> None:
                         lambda out: raw_floor(url, out),
                     ),
                     "tap-planful (CLI)": (work / "tap.jsonl", lambda out: run_cli(command, out)),
-                    "tap-planful, fast_paths false (CLI)": (
+                    "tap-planful fast_paths=false": (
                         work / "tap-sdk-path.jsonl",
                         lambda out: run_cli(sdk_path, out),
                     ),
@@ -399,7 +399,7 @@ def main() -> None:
                             work / "soap-tap.jsonl",
                             lambda out: run_cli(soap, out),
                         ),
-                        "tap-planful over SOAP, fast_paths false": (
+                        "tap-planful SOAP fast_paths=false": (
                             work / "soap-tap-sdk-path.jsonl",
                             lambda out: run_cli(soap_sdk, out),
                         ),
