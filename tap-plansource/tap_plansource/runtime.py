@@ -40,11 +40,11 @@ class Runtime:
         self.settings = settings
         self.logger = logger
         self.plugin_version = plugin_version
-        self._streams = streams
+        self._stream_map = streams
 
     def stream(self, name: str) -> Any:
         """The run's stream `name` (its class is the caller's to know)."""
-        return self._streams()[name]
+        return self._stream_map()[name]
 
     @cached_property
     def redact(self) -> Redactor:
