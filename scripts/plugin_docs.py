@@ -215,9 +215,10 @@ def project_settings(plugin: str, current: list[dict[str, Any]]) -> list[dict[st
             continue
         parent, _, key = entry["name"].partition(".")
         declared_key = properties.get(parent, {}).get("properties", {}).get(key)
+        described = dict(entry)
         if declared_key is not None:  # one key of an object setting: its declared description
-            entry = {**entry, "description": " ".join(declared_key["description"].split())}
-        settings.append(entry)
+            described["description"] = " ".join(declared_key["description"].split())
+        settings.append(described)
     return settings
 
 
