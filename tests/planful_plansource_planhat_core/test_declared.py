@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from planful_plansource_planhat_core.declared import RetrySettings, setting
+from planful_plansource_planhat_core.declared import FastPathSettings, RetrySettings, setting
 from planful_plansource_planhat_core.retry import RetryPolicy
 from singer_sdk import typing as th
 
@@ -73,8 +73,6 @@ def test_the_typed_object_is_frozen() -> None:
 
 
 def test_fast_paths_are_on_unless_switched_off() -> None:
-    from planful_plansource_planhat_core.declared import FastPathSettings
-
     assert FastPathSettings.read({}).fast_paths is True
     assert FastPathSettings.read({"fast_paths": False}).fast_paths is False
     assert FastPathSettings.schema()["properties"]["fast_paths"]["default"] is True

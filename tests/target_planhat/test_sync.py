@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
-from target_planhat.sinks import RecordsRejectedError
+from target_planhat.rejects import RecordsRejectedError
 from target_planhat.target import TargetPlanhat
 
 from tests.target_planhat.helpers import (
