@@ -24,6 +24,7 @@ from planful_plansource_planhat_core.retry import (
     RetryPolicy,
     is_retriable_status,
     is_unreachable,
+    retry_logger,
 )
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -65,9 +66,6 @@ class SendResult:
     unknown_outcomes: int = 0
     answered: bool = True
     """False: the request went out and no answer came back (only when not re-sent)."""
-
-
-RETRY_DEFAULTS = RetryPolicy(max_tries=8, initial_wait=2.0, max_wait=60.0, timeout=300.0)
 
 
 class UnknownOutcomeError(RetriableAPIError):
@@ -280,11 +278,11 @@ class PlanhatClient:
         data: bytes | None = None,
         params: dict[str, Any] | None = None,
         accept: frozenset[int] = frozenset({200}),
-        tries: int | None = None,
         unknown: list[int] | None = None,
         retry_unknown: bool = True,
     ) -> requests.Response:
-        """One call with retries; `unknown` collects attempts whose outcome is unknown (not
+        """One call, tried again by the shared policy (`retry_max_tries` attempts in all, one
+        RETRY_LINE per retry); `unknown` collects attempts whose outcome is unknown (not
         retried without `retry_unknown`: `_NoAnswerError` instead)."""
         base = self.api_url if host == "main" else self.analytics_url
         where = f"{method} {base}{self.redact(path)}"
@@ -321,18 +319,13 @@ class PlanhatClient:
                 raise RetriableAPIError(http_failure("Planhat", response, self.redact), response)
             return self._fail(response, host)
 
-        def log_retry(details: dict[str, Any]) -> None:
-            self.logger.warning(
-                "%s; retry %d of %d in %.1f s",
-                details["exception"],
-                details["tries"],
-                max_tries - 1,
-                details["wait"],
-            )
-
-        max_tries = tries or self.retry.max_tries
+        max_tries = self.retry.max_tries
         retrying = self.retry.retrying(
-            attempt, (RetriableAPIError,), log_retry, max_tries, waits=self._waits
+            attempt,
+            (RetriableAPIError,),
+            retry_logger(self.logger, where, max_tries),
+            max_tries,
+            waits=self._waits,
         )
         try:
             return retrying()

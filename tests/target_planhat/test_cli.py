@@ -129,7 +129,7 @@ def test_no_secret_in_any_log_line(planhat, tmp_path):
     ):
         assert SECRET_TOKEN not in output
         assert SECRET_TENANT not in output
-    assert "retry 1 of 7" in env_debug.stderr
+    assert "(try 1 of 8 failed)" in env_debug.stderr
     assert "/dimensiondata/***" in env_debug.stderr
 
 
