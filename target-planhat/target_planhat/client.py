@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
 
     from target_planhat.objects import PlanhatObject
+    from target_planhat.settings import PlanhatSettings
 
 BULK_STATUSES = frozenset({200, 206, 400, 403})
 LIST_PAGE_SIZE = 2000
@@ -121,28 +122,21 @@ def _waits(policy: RetryPolicy, settle_seconds: float) -> Generator[float, Any, 
 class PlanhatClient:
     """HTTP to Planhat's main API (bearer token, throttled) and the analytics host."""
 
-    def __init__(
-        self,
-        *,
-        api_url: str,
-        analytics_url: str,
-        api_token: str,
-        tenant_token: str | None,
-        max_requests_per_minute: int,
-        retry: RetryPolicy,
-        settle_seconds: float = 0.0,
-        logger: logging.Logger,
-    ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self.analytics_url = analytics_url.rstrip("/")
+    def __init__(self, settings: PlanhatSettings, logger: logging.Logger) -> None:
+        """Hosts, tokens, throttle, timeouts and retries as `settings` says."""
+        api_token = settings.api_token
+        tenant_token = settings.tenant_token
+        self.api_url = settings.main_url
+        self.analytics_url = settings.analytics_host_url
         self._tenant_token = tenant_token
-        self.retry = retry
+        self.retry = retry = settings.retry
+        settle_seconds = float(settings.settle_seconds)
         self.settle_seconds = settle_seconds
         """Least wait before re-sending a request whose outcome is unknown, so a late write of
         the first attempt lands before the re-send (and long before any later batch)."""
         self.timeout = retry.timeout
         self.logger = logger
-        self.throttle = Throttle(max_requests_per_minute)
+        self.throttle = Throttle(settings.max_requests_per_minute)
         # urllib3 logs every request line at DEBUG, tenant token (in analytics paths) included.
         self.redact = Redactor((api_token, tenant_token))
         self.session = new_session(

@@ -66,17 +66,7 @@ class TargetPlanhat(ConnectorTarget):
 
     @cached_property
     def client(self) -> PlanhatClient:
-        settings = self.settings
-        return PlanhatClient(
-            api_url=self.api_url,
-            analytics_url=self.analytics_url,
-            api_token=settings.api_token,
-            tenant_token=settings.tenant_token,
-            max_requests_per_minute=settings.max_requests_per_minute,
-            retry=settings.retry,
-            settle_seconds=float(settings.settle_seconds),
-            logger=self.logger,
-        )
+        return PlanhatClient(self.settings, self.logger)
 
     @cached_property
     def ledger(self) -> Ledger | None:
