@@ -9,7 +9,8 @@ contender reads the same 12 pages (`/financemodel/data/gldata?Scenario&FiscalYea
 and writes Singer RECORD lines to a file:
 
 - raw floor: plain `requests` + msgspec, one RECORD line per row (with `period_key`), nothing else;
-- tap-planful: the real CLI (`tap-planful --config --catalog`), gl_data selected;
+- tap-planful: the real CLI (`tap-planful --config --catalog`), gl_data selected; and again
+  with `fast_paths: false` (singer-sdk's own record path), which measures the fast path's gain;
 - sdk default: a singer-sdk `RESTStream` with default settings (stdlib JSON with Decimal,
   JSONPath extraction, default writer, recursive type conformance) over the same endpoint, run as
   its own CLI.
@@ -355,12 +356,17 @@ def main() -> None:
                     "start_fiscal_year": 2025,
                 }
                 command = tap_command(rest_config, work, "rest")
+                sdk_path = tap_command({**rest_config, "fast_paths": False}, work, "rest-sdk")
                 contenders = {
                     "raw floor (requests + msgspec)": (
                         work / "floor.jsonl",
                         lambda out: raw_floor(url, out),
                     ),
                     "tap-planful (CLI)": (work / "tap.jsonl", lambda out: run_cli(command, out)),
+                    "tap-planful fast_paths=false": (
+                        work / "tap-sdk-path.jsonl",
+                        lambda out: run_cli(sdk_path, out),
+                    ),
                 }
                 if not args.no_default:
                     default_config = work / "config-rest.json"
@@ -381,6 +387,7 @@ def main() -> None:
                 rest_results = race(contenders, args.repeat)
             if args.api in {"soap", "both"}:
                 soap = tap_command(soap_config(url), work, "soap")
+                soap_sdk = tap_command({**soap_config(url), "fast_paths": False}, work, "soap-sdk")
                 raw_soap_floor(url, work / "soap-floor.jsonl")  # warm the emulator
                 soap_results = race(
                     {
@@ -391,6 +398,10 @@ def main() -> None:
                         "tap-planful over SOAP (CLI)": (
                             work / "soap-tap.jsonl",
                             lambda out: run_cli(soap, out),
+                        ),
+                        "tap-planful SOAP fast_paths=false": (
+                            work / "soap-tap-sdk-path.jsonl",
+                            lambda out: run_cli(soap_sdk, out),
                         ),
                     },
                     args.repeat,

@@ -1,6 +1,7 @@
 """Regenerate what each plugin says about itself in files: the settings table of its README (from
-`<plugin> --about --format=markdown`) and its Meltano plugin definition (from `<plugin> --about
---format=json`), both from the settings the plugin declares.
+`<plugin> --about --format=markdown`), its Meltano plugin definition (from `<plugin> --about
+--format=json`) and the settings of this project's definition of it (`meltano/<plugin>.meltano.yml`,
+its labels and project defaults kept), all from the settings the plugin declares.
 
 The table sits between two markers in `<plugin>/README.md`; the definition is
 `<plugin>/meltano-definition.yml`, the file `meltano add --from-ref` reads. `tests/test_readme.py`
@@ -11,13 +12,18 @@ brings both back in line. `--check` only reports.
 
 from __future__ import annotations
 
+import functools
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
+from meltano.core import yaml as meltano_yaml
+from meltano.core.project import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ("tap-planful", "tap-plansource", "target-planhat")
@@ -171,6 +177,93 @@ def definition_text(plugin: str) -> str:
     return header + body
 
 
+PRESENTATION = ("label", "value")
+"""What this project's own definition (`meltano/<plugin>.meltano.yml`) may say of a declared
+setting beyond the declaration: a friendlier label, the project's default value (e.g.
+`metrics_log_level: warning`), and labels of the options (whose values are declared)."""
+
+
+def project_settings(plugin: str, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `settings` of the project's definition: every setting the plugin declares (but the
+    deprecated aliases and singer-sdk's own, unless listed already), kind, description, default
+    and secrecy from the declaration, the project's presentation kept; then the project's
+    entries for one key of an object setting (`path_overrides.gl_data`) and for singer-sdk's own
+    settings, as written."""
+    declared = meltano_definition(plugin)["settings"]
+    own = {s["name"] for s in declared} - set(sdk_settings(plugin))
+    listed = {s["name"]: s for s in current}
+    settings = []
+    for generated in declared:
+        name = generated["name"]
+        if name not in own:
+            continue
+        project = listed.get(name, {})
+        setting = dict(generated)
+        for key in PRESENTATION:
+            if key in project:
+                setting[key] = project[key]
+        if "options" in generated and "options" in project:
+            labels = {o["value"]: o["label"] for o in project["options"]}
+            setting["options"] = [
+                {"label": labels.get(o["value"], o["label"]), "value": o["value"]}
+                for o in generated["options"]
+            ]
+        settings.append({k: setting[k] for k in SETTING_KEYS if k in setting})
+    settings += [s for s in current if s["name"] not in own]
+    return settings
+
+
+SETTING_KEYS = ("name", "kind", "value", "label", "description", "options", "sensitive")
+"""The order of a setting's keys in the project's definition."""
+
+
+def sdk_settings(plugin: str) -> list[str]:
+    """singer-sdk's own settings the plugin takes (stream maps, flattening, batch...)."""
+    info = about(plugin)
+    return [name for name in info["settings"]["properties"] if name in SDK_SETTING_NAMES]
+
+
+SDK_SETTING_NAMES = {
+    "stream_maps", "stream_map_config", "faker_config", "flattening_enabled",
+    "flattening_max_depth", "flattening_max_key_length", "flattening_separator", "batch_config",
+    "add_record_metadata", "load_method", "validate_records", "hard_delete",
+    "default_target_schema",
+}  # fmt: skip
+
+
+def project_definition_path(plugin: str) -> Path:
+    return ROOT / "meltano" / f"{plugin}.meltano.yml"
+
+
+def project_definition_text(plugin: str) -> str:
+    """`meltano/<plugin>.meltano.yml` with its settings regenerated (its comments and every other
+    key kept), in the layout Meltano writes (see `scripts/meltano_format.py`)."""
+    return project_definition_texts()[plugin]
+
+
+@functools.cache
+def project_definition_texts() -> dict[str, str]:
+    """Each plugin's project definition regenerated, laid out by Meltano's own round trip in a
+    scratch copy of the project files."""
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        shutil.copy2(ROOT / "meltano.yml", root / "meltano.yml")
+        shutil.copytree(ROOT / "meltano", root / "meltano")
+        for plugin in PLUGINS:
+            path = root / "meltano" / f"{plugin}.meltano.yml"
+            document = meltano_yaml.load(path)  # comments and flow style kept
+            for definition in document["plugins"][plugin_type(plugin)]:
+                if definition["name"] == plugin:
+                    definition["settings"] = project_settings(
+                        plugin, list(definition.get("settings", []))
+                    )
+            with path.open("w") as output:
+                meltano_yaml.yaml.dump(document, output)
+        with Project.find(root, activate=False).meltano_update():
+            pass  # Meltano dumps every file of include_paths in its own layout
+        return {p: (root / "meltano" / f"{p}.meltano.yml").read_text() for p in PLUGINS}
+
+
 def main() -> int:
     check = "--check" in sys.argv[1:]
     stale = []
@@ -186,6 +279,12 @@ def main() -> int:
         text = definition_text(plugin)
         if not path.exists() or path.read_text() != text:
             stale.append(f"{plugin}/{DEFINITION}")
+            if not check:
+                path.write_text(text)
+        path = project_definition_path(plugin)
+        text = project_definition_text(plugin)
+        if path.read_text() != text:
+            stale.append(f"meltano/{plugin}.meltano.yml: settings")
             if not check:
                 path.write_text(text)
     verb = "out of date" if check else "regenerated"

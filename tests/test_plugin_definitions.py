@@ -18,7 +18,14 @@ from tap_planful.tap import TapPlanful
 from tap_plansource.tap import TapPlanSource
 from target_planhat.target import TargetPlanhat
 
-from scripts.plugin_docs import DEFINITION, PLUGINS, definition_text, plugin_type
+from scripts.plugin_docs import (
+    DEFINITION,
+    PLUGINS,
+    definition_text,
+    plugin_type,
+    project_definition_path,
+    project_definition_text,
+)
 
 ROOT = Path(__file__).parents[1]
 CLASSES: dict[str, type[PluginBase]] = {
@@ -42,6 +49,14 @@ def in_project(plugin: str) -> dict:
 def test_definition_is_what_the_plugin_declares(plugin):
     """Regenerate with `./run python scripts/plugin_docs.py` when this fails."""
     assert (ROOT / plugin / DEFINITION).read_text() == definition_text(plugin)
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_the_project_definition_settings_are_generated(plugin):
+    """A setting is declared once, in the plugin: this project's definition of it lists every
+    declared setting with the declaration's kind, description, default and secrecy (its own
+    labels and defaults kept). Regenerate with `./run python scripts/plugin_docs.py`."""
+    assert project_definition_path(plugin).read_text() == project_definition_text(plugin)
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)

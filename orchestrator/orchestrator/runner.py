@@ -168,7 +168,13 @@ def dump_catalog(project_root: Path, environment: str, job: str, extractor: str)
     target.unlink(missing_ok=True)
     partial = target.with_suffix(".partial")
     sys_dir = private_sys_dir(project_root, job, Partition(SYSTEM_DATABASE, "system database"))
-    arguments = [f"--environment={environment}", "invoke", "--dump=catalog", extractor]
+    arguments = [
+        f"--environment={environment}",
+        "invoke",
+        "--no-install",
+        "--dump=catalog",
+        extractor,
+    ]
     # the runner's own select filter stays out: the partitions apply theirs to this catalog
     env = {extra_variable(extractor, "select_filter"): "[]"}
     outcome = _meltano(project_root, sys_dir, env, arguments, stdout=partial)

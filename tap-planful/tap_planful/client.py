@@ -9,103 +9,57 @@ and takes an `X-ACCESS-TOKEN` header. Each family has a base stream class here.
 from __future__ import annotations
 
 import decimal
-import re
 import typing as t
 from functools import cached_property
 from http import HTTPStatus
-from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, tostring
 
 import defusedxml
 import defusedxml.ElementTree
 import msgspec
-from planful_plansource_planhat_core.http import http_failure
 from planful_plansource_planhat_core.redact import Redactor
-from planful_plansource_planhat_core.retry import RetryPolicy, is_retriable_status, retry_cause
-from planful_plansource_planhat_core.run_report import ReportingStream
+from planful_plansource_planhat_core.rest import ConnectorRESTStream
 from planful_plansource_planhat_core.urls import checked_base_url
 from planful_plansource_planhat_core.writer import flush_open_writers
 from singer_sdk.authenticators import APIKeyAuthenticator, BasicAuthenticator
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
-from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
+from tap_planful.settings import (
+    DEFAULT_DYNAMIC_API_URL,
+    PLANFUL_DOMAIN,
+    ReadsSettings,
+    structured_subdomain,
+)
+
 if t.TYPE_CHECKING:
-    from collections.abc import Generator, Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
     from xml.etree.ElementTree import Element as XMLElement
 
     import requests
+    from planful_plansource_planhat_core.retry import RetryPolicy
     from singer_sdk.helpers.types import Context
 
-DEFAULT_DYNAMIC_API_URL = "https://modelapi.hostanalytics.com/api"
-PLANFUL_DOMAIN = "planful.com"
-RETRY_DEFAULTS = RetryPolicy(max_tries=5, initial_wait=1.0, max_wait=60.0, timeout=300)
-SECRET_SETTINGS = ("login_name", "password", "access_id", "access_key", "access_token")
+    from tap_planful.settings import PlanfulSettings
 
-_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _json_decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)  # every digit of a number
 _row_counter = msgspec.json.Decoder(list[msgspec.Raw])
 
 
-def shown(value: str) -> str:
-    """A setting's value for an error message; never one that may hold a password."""
-    if "@" in value:
-        return "(a value with credentials in it: 'user:password@' is not shown and not allowed)"
-    return repr(value)
-
-
-def structured_subdomain(value: str) -> str:
-    """The tenant's host label from a bare label or a full `https://<label>.planful.com` URL.
-
-    Anything else raises `ValueError`, so a setting can never point credentials at another host.
-    """
-    candidate = value.strip().lower()
-    if "@" in candidate:
-        msg = "must be a host label such as 'na04' and must not carry credentials " + shown(value)
-        raise ValueError(msg)
-    if "/" in candidate or ":" in candidate:
-        parts = urlsplit(candidate)
-        suffix = "." + PLANFUL_DOMAIN
-        host = parts.hostname or ""
-        if (
-            parts.scheme != "https"
-            or parts.port is not None
-            or parts.username is not None
-            or parts.path not in {"", "/"}
-            or parts.query
-            or parts.fragment
-            or not host.endswith(suffix)
-        ):
-            msg = (
-                "expected a host label such as 'na04' or a URL such as "
-                f"'https://na04.{PLANFUL_DOMAIN}', got {shown(value)}"
-            )
-            raise ValueError(msg)
-        candidate = host.removesuffix(suffix)
-    if not _HOST_LABEL.fullmatch(candidate):
-        msg = (
-            f"{shown(value)} is not a valid Planful subdomain (a single host label such as 'na04')"
-        )
-        raise ValueError(msg)
-    return candidate
-
-
-def structured_base_url(config: Mapping[str, t.Any]) -> str:
+def structured_base_url(settings: PlanfulSettings) -> str:
     """`api_url` when set, else `https://{subdomain}.planful.com`."""
-    if config.get("api_url"):
-        return checked_base_url(config["api_url"], "api_url")
-    if not config.get("subdomain"):
+    if settings.api_url:
+        return checked_base_url(settings.api_url, "api_url")
+    if not settings.subdomain:
         msg = "Structured Planning needs `subdomain` (or `api_url`)"
         raise ConfigValidationError(msg, errors=[msg])
-    return f"https://{structured_subdomain(config['subdomain'])}.{PLANFUL_DOMAIN}"
+    return f"https://{structured_subdomain(settings.subdomain)}.{PLANFUL_DOMAIN}"
 
 
-def dynamic_base_url(config: Mapping[str, t.Any]) -> str:
+def dynamic_base_url(settings: PlanfulSettings) -> str:
     """`dynamic_api_url` when set, else the documented US production host."""
-    return checked_base_url(
-        config.get("dynamic_api_url") or DEFAULT_DYNAMIC_API_URL, "dynamic_api_url"
-    )
+    return checked_base_url(settings.dynamic_api_url or DEFAULT_DYNAMIC_API_URL, "dynamic_api_url")
 
 
 def parse_xml(text: str | bytes, where: str) -> XMLElement:
@@ -181,82 +135,33 @@ class StartIndexPaginator(BaseAPIPaginator[int]):
         return self.current_value + received if received else None
 
 
-class PlanfulStream(ReportingStream, RESTStream[int]):
+class PlanfulStream(ReadsSettings, ConnectorRESTStream[int]):
     """What both families share: retries with Retry-After, error translation, fast JSON."""
 
+    service = "Planful"
+    error_hints: t.ClassVar[Mapping[int, str]] = {
+        HTTPStatus.UNAUTHORIZED: (
+            "Planful did not accept the credentials: check {stream.credential_settings}."
+        ),
+        HTTPStatus.FORBIDDEN: (
+            "The credentials are valid but not allowed to read this: check the Planful "
+            "user behind {stream.credential_settings} and its web-service access."
+        ),
+    }
     family: t.ClassVar[str]
     credential_settings: t.ClassVar[str]
     partitions_from: t.ClassVar[str | None] = None
     """Where a partitioned stream's partitions come from, for the log line when there are none."""
 
-    @property
-    @override
-    def timeout(self) -> float:  # type: ignore[override]  # requests takes fractions too
-        return self.retry_policy.timeout
-
     @cached_property
+    @override
     def retry_policy(self) -> RetryPolicy:
-        """The shared retry settings (`retry_max_tries`, `retry_initial_wait`, ...)."""
-        return RetryPolicy.from_config(self.config, RETRY_DEFAULTS)
+        return self.settings.retry
 
     @cached_property
+    @override
     def redact(self) -> Redactor:
-        """Scrubs the configured secrets from anything the stream reports."""
-        return Redactor(str(self.config.get(name) or "") for name in SECRET_SETTINGS)
-
-    # -- retries (singer-sdk's backoff hooks, fed by the shared policy) --------------------
-
-    @override
-    def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
-        return self.retry_policy.waits()
-
-    @override
-    def backoff_jitter(self, value: float) -> float:
-        return value  # the policy jitters its own waits, never a server's Retry-After
-
-    @override
-    def backoff_max_tries(self) -> int:
-        return self.retry_policy.max_tries
-
-    @override
-    def backoff_handler(self, details: t.Any) -> None:
-        self.count_retry()
-        self.logger.warning(
-            "Retrying %s %s in %.2f s after %s (attempt %d of %d)",
-            self.http_method,
-            self.path,
-            details.get("wait", 0.0),
-            retry_cause(details),
-            details.get("tries", 0),
-            self.backoff_max_tries(),
-        )
-
-    # -- errors ----------------------------------------------------------------------------
-
-    @override
-    def validate_response(self, response: requests.Response) -> None:
-        status = response.status_code
-        if is_retriable_status(status):
-            raise RetriableAPIError(self.response_error_message(response), response)
-        if status >= HTTPStatus.BAD_REQUEST:
-            raise FatalAPIError(self.response_error_message(response))
-
-    def error_hint(self, status: int) -> str:
-        """What the operator should check for an error status."""
-        if status == HTTPStatus.UNAUTHORIZED:
-            return f"Planful did not accept the credentials: check {self.credential_settings}."
-        if status == HTTPStatus.FORBIDDEN:
-            return (
-                f"The credentials are valid but not allowed to read this: check the Planful "
-                f"user behind {self.credential_settings} and its web-service access."
-            )
-        return ""
-
-    @override
-    def response_error_message(self, response: requests.Response) -> str:
-        """Status, method and path plus the API's own message, never headers or secrets."""
-        hint = self.error_hint(response.status_code)
-        return http_failure("Planful", response, self.redact, hint=hint)
+        return Redactor(self.settings.secrets)
 
     # -- records ---------------------------------------------------------------------------
 
@@ -311,24 +216,30 @@ class StructuredPlanningStream(PlanfulStream):
 
     family = "structured"
     credential_settings = "`access_id` and `access_key`"
-    default_path: t.ClassVar[str]
+    error_hints: t.ClassVar[Mapping[int, str]] = {
+        **PlanfulStream.error_hints,
+        HTTPStatus.NOT_FOUND: (
+            "No such endpoint on this tenant: check `path_overrides.{stream.name}` "
+            "(now {stream.path!r}) and `subdomain` / `api_url`."
+        ),
+    }
 
     @property
     @override
     def url_base(self) -> str:
-        return structured_base_url(self.config)
+        return structured_base_url(self.settings)
 
     @property
     def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
         """The `path_overrides` entry for this stream, else the contract's default."""
-        return (self.config.get("path_overrides") or {}).get(self.name) or self.default_path
+        return self.settings.path_of(self.name)
 
     @cached_property
     @override
     def authenticator(self) -> BasicAuthenticator:
         return BasicAuthenticator(
-            username=self.config.get("access_id", ""),
-            password=self.config.get("access_key", ""),
+            username=self.settings.access_id or "",
+            password=self.settings.access_key or "",
         )
 
     @property
@@ -346,31 +257,32 @@ class StructuredPlanningStream(PlanfulStream):
     ) -> dict[str, t.Any]:
         return {"startIndex": next_page_token or None}
 
-    @override
-    def error_hint(self, status: int) -> str:
-        if status == HTTPStatus.NOT_FOUND:
-            return (
-                f"No such endpoint on this tenant: check `path_overrides.{self.name}` "
-                f"(now {self.path!r}) and `subdomain` / `api_url`."
-            )
-        return super().error_hint(status)
-
 
 class DynamicPlanningStream(PlanfulStream):
     """Dynamic Planning: `X-ACCESS-TOKEN` on the model API host; exports are POSTs."""
 
     family = "dynamic"
     credential_settings = "`access_token`"
+    error_hints: t.ClassVar[Mapping[int, str]] = {
+        **PlanfulStream.error_hints,
+        HTTPStatus.PRECONDITION_FAILED: (
+            "Planful says a required header is missing: check `access_token`."
+        ),
+        HTTPStatus.NOT_FOUND: (
+            "Planful does not know this model, dimension or calculation: check `models`, "
+            "`source_models` and `calculations`, and `dynamic_api_url`."
+        ),
+    }
 
     @property
     @override
     def url_base(self) -> str:
-        return dynamic_base_url(self.config)
+        return dynamic_base_url(self.settings)
 
     @cached_property
     @override
     def authenticator(self) -> APIKeyAuthenticator:
-        return APIKeyAuthenticator(key="X-ACCESS-TOKEN", value=self.config.get("access_token", ""))
+        return APIKeyAuthenticator(key="X-ACCESS-TOKEN", value=self.settings.access_token or "")
 
     @property
     @override
@@ -391,17 +303,6 @@ class DynamicPlanningStream(PlanfulStream):
         """The request an answer belongs to, for messages."""
         model = self.requested.get("model") if hasattr(self, "requested") else None
         return f"{self.http_method} {self.path}" + (f" (model {model!r})" if model else "")
-
-    @override
-    def error_hint(self, status: int) -> str:
-        if status == HTTPStatus.PRECONDITION_FAILED:
-            return "Planful says a required header is missing: check `access_token`."
-        if status == HTTPStatus.NOT_FOUND:
-            return (
-                "Planful does not know this model, dimension or calculation: check `models`, "
-                "`source_models` and `calculations`, and `dynamic_api_url`."
-            )
-        return super().error_hint(status)
 
 
 class DynamicPlanningXMLStream(DynamicPlanningStream):

@@ -10,7 +10,6 @@ million-row GL answer needs no memory proportional to it.
 from __future__ import annotations
 
 import re
-import time
 import typing as t
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -19,27 +18,23 @@ from xml.sax.saxutils import escape
 import requests
 from lxml import etree
 from planful_plansource_planhat_core.http import one_line
-from planful_plansource_planhat_core.retry import is_retriable_status
+from planful_plansource_planhat_core.retry import is_retriable_status, retry_logger
 from planful_plansource_planhat_core.urls import checked_base_url
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
-from tap_planful.client import (
-    PLANFUL_DOMAIN,
-    PlanfulStream,
-    shape_error,
-    structured_subdomain,
-)
+from tap_planful.client import PlanfulStream, shape_error
+from tap_planful.settings import OBSERVED_SOAP_URL, PLANFUL_DOMAIN, SOAP_PATH, structured_subdomain
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
+    from tap_planful.settings import PlanfulSettings
+
 NAMESPACE = "http://www.HostAnalytics.com/API/SOAP/StateFree/Common/2009/03/19"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP_PATH = "/HostAPI/HostAPI_StateFree.asmx"
-OBSERVED_SOAP_URL = f"https://epm01.hostanalytics.com{SOAP_PATH}"
 CHUNK_BYTES = 1 << 16
 PROLOG_LIMIT = 1 << 16
 _NS_LENGTH = len(NAMESPACE) + 2
@@ -55,17 +50,15 @@ Value = t.Union[str, None, list[tuple[str, "Value"]]]  # noqa: UP007 - a runtime
 """An element's content: its text when it has no children, else its children as (name, value)."""
 
 
-def soap_url(config: Mapping[str, t.Any]) -> str:
+def soap_url(settings: PlanfulSettings) -> str:
     """`soap_url` when set, else the service path on the tenant host `<subdomain>.planful.com`.
 
     The contract only observed `https://epmNN.hostanalytics.com/HostAPI/HostAPI_StateFree.asmx`;
     the tenant host is a guess, which the connection check reports clearly when wrong.
     """
-    if config.get("soap_url"):
-        return checked_base_url(config["soap_url"], "soap_url")
-    return (
-        f"https://{structured_subdomain(config.get('subdomain') or '')}.{PLANFUL_DOMAIN}{SOAP_PATH}"
-    )
+    if settings.soap_url:
+        return checked_base_url(settings.soap_url, "soap_url")
+    return f"https://{structured_subdomain(settings.subdomain or '')}.{PLANFUL_DOMAIN}{SOAP_PATH}"
 
 
 def envelope(operation: str, credentials: Iterable[str | None], body: str = "") -> bytes:
@@ -124,12 +117,12 @@ class StateFreeStream(PlanfulStream):
     @property
     @override
     def url_base(self) -> str:
-        parts = urlsplit(soap_url(self.config))
+        parts = urlsplit(soap_url(self.settings))
         return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
-        return urlsplit(soap_url(self.config)).path
+        return urlsplit(soap_url(self.settings)).path
 
     @override
     def get_new_paginator(self) -> None:
@@ -160,70 +153,60 @@ class StateFreeStream(PlanfulStream):
         """Items of `operation`'s answer, parsed as they arrive: (element name, value) pairs,
         or what `convert` makes of each item element (before it is freed).
 
-        Retries (429, 5xx without a SOAP Fault, connection errors) happen before the first
-        item; a SOAP Fault ends the run with one clear message. A connection that drops in the
-        middle of an answer (a million-row answer takes a while) is asked again, within
-        `retry_max_tries`, and the new answer is read past the items already handed over: its
+        One retry loop, `retry_max_tries` tries in all, whatever fails: 429, 5xx without a SOAP
+        Fault and connection errors before the first item, and a connection that drops in the
+        middle of an answer (a million-row answer takes a while); a SOAP Fault ends the run with
+        one clear message. An answer asked again is read past the items already handed over: its
         item at that position must equal the last one handed over, else the run fails rather
         than skip or repeat rows of an answer that changed.
         """
-        credentials = (
-            self.config.get("login_name"),
-            self.config.get("password"),
-            self.config.get("tenant_code"),
-        )
+        settings = self.settings
+        credentials = (settings.login_name, settings.password, settings.tenant_code)
         payload = envelope(operation, credentials, body)
-        send = t.cast(
-            "t.Callable[[str, bytes], requests.Response]",
-            self.request_decorator(
-                self._post  # type: ignore[arg-type]  # backoff passes any arguments through
-            ),
-        )
-        policy = self.retry_policy
-        waits = policy.waits()
-        next(waits)
-        handed_over, last = 0, None
-        for attempt in range(1, policy.max_tries + 1):
-            response = send(operation, payload)
-            position = 0
-            try:
-                for value in self._items(operation, item, response, convert or named_value):
-                    position += 1
+        handed_over, last, dropped, cause = 0, None, 0, ""
+
+        def retried() -> str:
+            """What is asked again, for the retry's log line."""
+            if not dropped:
+                return operation
+            return (
+                f"{operation} from item {handed_over + 1:,} (the connection dropped after "
+                f"{handed_over:,} items: {cause})"
+            )
+
+        log = retry_logger(self.logger, retried, self.backoff_max_tries(), self.count_retry)
+        for attempt in self.retry_loop(log):
+            with attempt:
+                response = self._post(operation, payload)
+                position = 0
+                try:
+                    for value in self._items(operation, item, response, convert or named_value):
+                        position += 1
+                        if position < handed_over:
+                            continue
+                        if position == handed_over:
+                            if value != last:
+                                raise FatalAPIError(self._changed_message(operation, handed_over))
+                            continue
+                        handed_over, last = position, value
+                        yield value
                     if position < handed_over:
-                        continue
-                    if position == handed_over:
-                        if value != last:
-                            raise FatalAPIError(self._changed_message(operation, handed_over))
-                        continue
-                    handed_over, last = position, value
-                    yield value
-                if position < handed_over:
-                    raise FatalAPIError(self._changed_message(operation, handed_over))
-                return
-            except DROPPED_ANSWER as error:
-                cause = one_line(self.redact(str(error)))
-                if attempt == policy.max_tries:
-                    msg = (
-                        f"The connection dropped {policy.max_tries} times while {operation} "
-                        f"answered (last after {handed_over:,} items: {cause}); the next run "
-                        "reads this answer again. Check the network, or raise "
-                        "`retry_max_tries` or `request_timeout`."
-                    )
-                    raise FatalAPIError(msg) from None
-                wait = waits.send(error)
-                self.count_retry()
-                self.logger.warning(
-                    "%s: the connection dropped after %s items (%s); asking again in %.1f s "
-                    "and reading on from item %s",
-                    operation,
-                    f"{handed_over:,}",
-                    cause,
-                    wait,
-                    f"{handed_over + 1:,}",
-                )
-                time.sleep(wait)
-            finally:
-                response.close()
+                        raise FatalAPIError(self._changed_message(operation, handed_over))
+                    return
+                except DROPPED_ANSWER as error:
+                    dropped += 1
+                    cause = one_line(self.redact(str(error)))
+                    if attempt.last:
+                        msg = (
+                            f"The connection dropped {dropped} times while {operation} "
+                            f"answered (last after {handed_over:,} items: {cause}); the next "
+                            "run reads this answer again. Check the network, or raise "
+                            "`retry_max_tries` or `request_timeout`."
+                        )
+                        raise FatalAPIError(msg) from None
+                    raise
+                finally:
+                    response.close()
 
     @staticmethod
     def _changed_message(operation: str, handed_over: int) -> str:
@@ -237,7 +220,7 @@ class StateFreeStream(PlanfulStream):
     def _post(self, operation: str, payload: bytes) -> requests.Response:
         self.count_request()  # read as it streams, outside singer-sdk's timed requests
         response = self.requests_session.post(
-            soap_url(self.config),
+            soap_url(self.settings),
             data=payload,
             headers={
                 "Content-Type": "text/xml; charset=utf-8",
@@ -267,7 +250,7 @@ class StateFreeStream(PlanfulStream):
                 f"{operation}: HTTP {status} from the Planful web service", response
             )
         msg = (
-            f"No Planful SOAP web service answered {operation} at {soap_url(self.config)} "
+            f"No Planful SOAP web service answered {operation} at {soap_url(self.settings)} "
             f"(HTTP {status}, {content_type or 'no content type'}): check `soap_url` "
             f"(observed form: {OBSERVED_SOAP_URL}, with your pod's number) or `subdomain`."
         )

@@ -20,6 +20,7 @@ from singer_sdk.exceptions import FatalAPIError
 from typing_extensions import override
 
 from tap_planful.periods import Period
+from tap_planful.settings import DEFAULT_AMOUNT_TYPES, ReadsSettings
 from tap_planful.soap import (
     NAMESPACE,
     StateFreeStream,
@@ -46,8 +47,6 @@ if t.TYPE_CHECKING:
     from lxml import etree
     from singer_sdk.helpers.types import Context
 
-AMOUNT_TYPES = ("OpeningBalance", "MTD", "QTD", "YTD", "AccountBased")
-DEFAULT_AMOUNT_TYPES = ("MTD",)
 ACTIVE_STATUSES = ("Active", "Inactive")
 FILTER_ITEMS = {1: "Segment1Filter", 2: "Segment2Filter"}  # segments 3-8 take SegmentFilter
 GL_ORDER = (*SEGMENT_COLUMNS, "Scenario", "Reporting", "Calculated", "Amount", "AmountType",
@@ -298,7 +297,7 @@ class SoapCurrencyTypesStream(SoapCurrenciesStream):
     item = "CurrencyType"
 
 
-class ConfiguredScenariosStream(Stream):
+class ConfiguredScenariosStream(ReadsSettings, Stream):
     """The scenarios named in `scenarios`: the web service has no operation that lists them."""
 
     name = "scenarios"
@@ -313,8 +312,8 @@ class ConfiguredScenariosStream(Stream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict]:
-        years = self.config.get("scenario_fiscal_years") or {}
-        for name in self.config.get("scenarios") or []:
+        years = self.settings.scenario_fiscal_years or {}
+        for name in self.settings.scenarios or []:
             kind = "Actual" if is_actual(name, {}) else None
             yield {"Name": name, "ScenarioType": kind, "FiscalYear": years.get(name)}
 
@@ -371,11 +370,11 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
     @cached_property
     @override
     def partitions(self) -> list[dict]:
-        return [{"Scenario": name} for name in self.config.get("scenarios") or []]
+        return [{"Scenario": name} for name in self.settings.scenarios or []]
 
     @cached_property
     def amount_types(self) -> list[str]:
-        return list(self.config.get("gl_amount_types") or DEFAULT_AMOUNT_TYPES)
+        return list(self.settings.gl_amount_types or DEFAULT_AMOUNT_TYPES)
 
     @override
     def period_rows(self, scenario: str, periods: list[Period]) -> Iterator[PeriodAnswer]:
@@ -394,10 +393,10 @@ class SoapGLDataStream(GLPeriods, StateFreeStream):
         """Rows of one scenario and period, one call per amount type, as they are parsed."""
         optional = [
             (f"Segment{entry['segment']}", entry.get("operator") or "Equals", entry["value"])
-            for entry in self.config.get("gl_segment_filters") or []
+            for entry in self.settings.gl_segment_filters or []
         ]
-        if self.config.get("gl_reporting"):
-            optional.append(("Reporting", "Equals", self.config["gl_reporting"]))
+        if self.settings.gl_reporting:
+            optional.append(("Reporting", "Equals", self.settings.gl_reporting))
         where = f"{self.operation} ({scenario!r}, period {period.key})"
 
         def convert(element: etree._Element) -> dict[str, t.Any]:

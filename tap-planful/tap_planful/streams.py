@@ -14,7 +14,6 @@ from functools import cached_property
 from http import HTTPStatus
 
 import msgspec
-from planful_plansource_planhat_core.writer import RecordBufferingWriter, writes_rows_as_read
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -29,6 +28,7 @@ from tap_planful.client import (
     shape_error,
     xml_text,
 )
+from tap_planful.fast_path import FastRecordPath
 from tap_planful.periods import FiscalCalendar, Period
 
 if t.TYPE_CHECKING:
@@ -39,12 +39,13 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams import Stream
 
+    from tap_planful.settings import PlanfulSettings
+
 SEGMENT_COLUMNS = tuple(f"Segment{n}" for n in range(1, 9))
 GL_KEY_TEXTS = (*SEGMENT_COLUMNS, "Reporting")
 """Optional text parts of a GL key: an absent or null one is written as "" (a NULL key part never
 equals itself in a warehouse's merge, and a primary key column refuses it), e.g. the unused
 segments of a tenant with fewer than eight."""
-DEFAULT_GL_LOOKBACK_PERIODS = 3
 DEFAULT_START_YEARS_BACK = 2
 
 
@@ -54,9 +55,9 @@ def row_key(*parts: t.Any) -> str:
     return hashlib.blake2b(encoded.encode(), digest_size=16).hexdigest()
 
 
-def named_entry(config: Mapping[str, t.Any], setting: str, name: str) -> dict[str, t.Any]:
+def named_entry(settings: PlanfulSettings, setting: str, name: str) -> dict[str, t.Any]:
     """The entry of a list setting (`models`, `source_models`) whose `model` is `name`."""
-    for entry in config.get(setting) or []:
+    for entry in getattr(settings, setting) or []:
         if entry.get("model") == name:
             return entry
     msg = f"`{setting}` has no entry for model {name!r}"
@@ -70,7 +71,6 @@ class DataLoadRulesStream(StructuredPlanningStream):
     """Data load rules; `data_load_rule_type` narrows them to GL or transaction rules."""
 
     name = "data_load_rules"
-    default_path = "/financemodel/data/rules"
     primary_keys = ("DataLoadRuleId",)
     schema = th.PropertiesList(
         th.Property("DataLoadRuleId", th.IntegerType, required=True),
@@ -83,7 +83,7 @@ class DataLoadRulesStream(StructuredPlanningStream):
     @property
     @override
     def path(self) -> str:  # type: ignore[override]  # a setting, not a class attribute
-        rule_type = self.config.get("data_load_rule_type") or "all"
+        rule_type = self.settings.data_load_rule_type or "all"
         return super().path + ("" if rule_type == "all" else f"/{rule_type}")
 
 
@@ -91,7 +91,6 @@ class SegmentsStream(StructuredPlanningStream):
     """The chart-of-accounts segments: which business dimension sits in which slot (1-8)."""
 
     name = "segments"
-    default_path = "/financemodel/data/segments"
     primary_keys = ("SegmentNumber",)
     schema = th.PropertiesList(
         th.Property("SegmentNumber", th.IntegerType, required=True),
@@ -121,7 +120,7 @@ def records_of(stream: Stream) -> Iterable[dict[str, t.Any]]:
 
 def segment_partitions(stream: PlanfulStream) -> list[dict]:
     """`segments` when set, else every segment the tenant defines (read by `segments`)."""
-    numbers = stream.config.get("segments") or [
+    numbers = stream.settings.segments or [
         record["SegmentNumber"] for record in records_of(stream._tap.streams["segments"])
     ]
     return [{"SegmentNumber": number} for number in numbers]
@@ -132,7 +131,6 @@ class SegmentMembersStream(StructuredPlanningStream):
 
     name = "segment_members"
     partitions_from = "segment numbers in `segments` (or segments defined in the tenant)"
-    default_path = "/financemodel/data/segments/{SegmentNumber}/members"
     primary_keys = ("SegmentNumber", "MemberId")
     schema = th.PropertiesList(
         th.Property("SegmentNumber", th.IntegerType, required=True),
@@ -183,7 +181,6 @@ class ScenariosStream(StructuredPlanningStream):
     """Scenarios (Actual, budgets, forecasts); GL data is read per scenario."""
 
     name = "scenarios"
-    default_path = "/financemodel/data/scenarios"
     primary_keys = ("Name",)
     schema = th.PropertiesList(
         th.Property("Name", th.StringType, required=True),
@@ -194,7 +191,7 @@ class ScenariosStream(StructuredPlanningStream):
     ).to_dict()
 
 
-class GLPeriods(PlanfulStream):
+class GLPeriods(FastRecordPath, PlanfulStream):
     """What GL data shares over REST and SOAP: periods, bookmark per scenario, no silent gaps.
 
     A re-run starts `gl_lookback_periods` periods before the bookmarked one (which is always read
@@ -213,20 +210,18 @@ class GLPeriods(PlanfulStream):
     # everything else the tap does per row.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     replication_key = "period_key"
-    _bookmarked_key: int | None = None
-    _extracted_at: datetime.datetime
 
     @cached_property
     def calendar(self) -> FiscalCalendar:
         """The tenant's fiscal year (`fiscal_periods_per_year`, `fiscal_year_start_month`)."""
         return FiscalCalendar(
-            int(self.config.get("fiscal_periods_per_year") or 12),
-            int(self.config.get("fiscal_year_start_month") or 1),
+            int(self.settings.fiscal_periods_per_year or 12),
+            int(self.settings.fiscal_year_start_month or 1),
         )
 
     def scenario_record(self, name: str) -> Mapping[str, t.Any]:
         """What is known of a scenario: its plan year from `scenario_fiscal_years`, if set."""
-        year = (self.config.get("scenario_fiscal_years") or {}).get(name)
+        year = (self.settings.scenario_fiscal_years or {}).get(name)
         return {"FiscalYear": int(year)} if year else {}
 
     def period_rows(self, scenario: str, periods: list[Period]) -> Iterator[PeriodAnswer]:
@@ -243,12 +238,12 @@ class GLPeriods(PlanfulStream):
         """The fiscal periods to request for a scenario, given its bookmark."""
         scenario = self.scenario_record(scenario_name)
         fiscal = self.calendar
-        start_year = self.config.get("start_fiscal_year") or today.year - DEFAULT_START_YEARS_BACK
+        start_year = self.settings.start_fiscal_year or today.year - DEFAULT_START_YEARS_BACK
         first = fiscal.first(start_year)
         if bookmark is not None:
-            lookback = self.config.get("gl_lookback_periods", DEFAULT_GL_LOOKBACK_PERIODS)
+            lookback = self.settings.gl_lookback_periods
             first = max(first, fiscal.shifted(Period.from_key(int(bookmark)), -lookback))
-        end_year = self.config.get("end_fiscal_year")
+        end_year = self.settings.end_fiscal_year
         if is_actual(scenario_name, scenario):
             last = min(today, fiscal.last(end_year)) if end_year else today
         elif scenario.get("FiscalYear"):
@@ -260,7 +255,7 @@ class GLPeriods(PlanfulStream):
 
     def full_years(self, periods: list[Period]) -> list[int]:
         """Fiscal years every period of which is in `periods` (a run of consecutive periods)."""
-        if not self.config.get("gl_check_period_past_year", True):
+        if not self.settings.gl_check_period_past_year:
             return []
         asked = set(periods)
         return sorted(
@@ -303,12 +298,12 @@ class GLPeriods(PlanfulStream):
             periods[-1].key,
             bookmark,
         )
-        self._bookmarked_key = None  # the partition's first row always reaches the bookmark
+        self.partition_starts()
         seen_data = False
         pending: list[tuple[Period, t.Callable[[], tuple[datetime.datetime, Iterable]]]] = []
         gap: Period | None = None
         for period, extracted_at, rows, ask_again in self.period_rows(scenario, periods):
-            self._extracted_at = extracted_at
+            self.rows_arrive(extracted_at)
             count = 0
             for row in rows:
                 count += 1
@@ -326,7 +321,8 @@ class GLPeriods(PlanfulStream):
                     scenario,
                     missing.key,
                 )
-                self._extracted_at, retried = again()
+                asked_at, retried = again()
+                self.rows_arrive(asked_at)
                 count = 0
                 for row in retried:
                     count += 1
@@ -355,45 +351,6 @@ class GLPeriods(PlanfulStream):
         cap = self.calendar.shifted(gap, -1).key
         if reached is not None and reached > cap:
             markers["replication_key_value"] = cap
-
-    # -- the per-record path ---------------------------------------------------------------
-    # A GL sync is millions of rows, and the SDK's per-record work (walking the selection mask,
-    # building a message object, updating the bookmark, offering child contexts) costs several
-    # times the HTTP and parsing work. The three hooks below do that work once per stream or
-    # period where the outcome cannot differ, and leave everything else to the SDK: with stream
-    # maps, flattening, deselected properties or another writer, records take the SDK's own path.
-
-    @override
-    def generate_child_contexts(
-        self, record: dict[str, t.Any], context: Context | None
-    ) -> Iterable[Context | None]:
-        if self.child_streams:
-            yield from super().generate_child_contexts(record, context)
-
-    @override
-    def _increment_stream_state(
-        self, latest_record: dict[str, t.Any], *, context: Context | None = None
-    ) -> None:
-        """Once per period: a period's rows share one `period_key`, so the rest change nothing."""
-        if latest_record["period_key"] != self._bookmarked_key:
-            self._bookmarked_key = latest_record["period_key"]
-            super()._increment_stream_state(latest_record, context=context)
-
-    @override
-    def _write_record_message(self, record: dict[str, t.Any]) -> None:
-        """The RECORD line the SDK would write, encoded straight from the row."""
-        if not self.writes_rows_as_read:
-            super()._write_record_message(record)
-            return
-        t.cast("RecordBufferingWriter", self._tap.message_writer).write_record(
-            self.name, record, self._stream_version, self._extracted_at
-        )
-        self.state_manager.is_flushed = False
-
-    @cached_property
-    def writes_rows_as_read(self) -> bool:
-        """Whether each row goes out unchanged: what the SDK's record path would then do."""
-        return writes_rows_as_read(self)
 
 
 PeriodAnswer = tuple[
@@ -438,7 +395,6 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
     """
 
     partitions_from = "scenario names in `scenarios` (or scenarios defined in the tenant)"
-    default_path = "/financemodel/data/gldata"
     primary_keys = ("Scenario", "FiscalYear", "FiscalMonth", "Reporting", *SEGMENT_COLUMNS)
     schema = th.PropertiesList(
         th.Property("Scenario", th.StringType, required=True),
@@ -468,7 +424,7 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
 
     @override
     def scenario_record(self, name: str) -> Mapping[str, t.Any]:
-        if self.config.get("scenarios"):
+        if self.settings.scenarios:
             return super().scenario_record(name)
         return self.scenario_catalog.get(name, {})
 
@@ -476,7 +432,7 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
     @override
     def partitions(self) -> list[dict]:
         """One partition (and bookmark) per scenario: `scenarios` when set, else all of them."""
-        configured = self.config.get("scenarios")
+        configured = self.settings.scenarios
         return [{"Scenario": name} for name in configured or self.scenario_catalog]
 
     @override
@@ -524,7 +480,7 @@ class GLDataStream(GLPeriods, StructuredPlanningStream):
             Scenario=context.get("Scenario"),
             FiscalYear=context.get("FiscalYear"),
             FiscalMonth=context.get("FiscalMonth"),
-            Reporting=self.config.get("gl_reporting"),
+            Reporting=self.settings.gl_reporting,
         )
         return params
 
@@ -558,7 +514,6 @@ class CurrenciesStream(StructuredPlanningStream):
     """Currencies defined in the tenant."""
 
     name = "currencies"
-    default_path = "/financemodel/data/currencies"
     primary_keys = ("Code",)
     schema = th.PropertiesList(*NAME_CODE).to_dict()
 
@@ -569,7 +524,6 @@ class UsersStream(StructuredPlanningStream):
     the SOAP operation `Get_Users`, read when `structured_api` resolves to `soap`."""
 
     name = "users"
-    default_path = "/financemodel/data/users"
     primary_keys = ("UserLogin",)
     schema = th.PropertiesList(
         th.Property("UserLogin", th.StringType, required=True),
@@ -663,7 +617,7 @@ class DPDimensionMembersStream(DynamicPlanningStream):
     def partitions(self) -> list[dict]:
         return [
             {"model": entry["model"], "dimension": dimension}
-            for entry in self.config.get("models") or []
+            for entry in self.settings.models or []
             for dimension in entry.get("dimensions") or []
         ]
 
@@ -704,7 +658,7 @@ class DPModelDataStream(DynamicPlanningStream):
     @override
     def schema(self) -> dict:
         dimensions = sorted(
-            {d for entry in self.config.get("models") or [] for d in entry.get("dimensions") or []}
+            {d for entry in self.settings.models or [] for d in entry.get("dimensions") or []}
         )
         return th.PropertiesList(
             th.Property("model", th.StringType, required=True),
@@ -727,12 +681,12 @@ class DPModelDataStream(DynamicPlanningStream):
     @property
     @override
     def partitions(self) -> list[dict]:
-        return [{"model": entry["model"]} for entry in self.config.get("models") or []]
+        return [{"model": entry["model"]} for entry in self.settings.models or []]
 
     @override
     def prepare_request_payload(self, context: Context | None, next_page_token: int | None) -> dict:
         model = (context or {}).get("model", "")
-        entry = named_entry(self.config, "models", model)
+        entry = named_entry(self.settings, "models", model)
         return {
             "model": model,
             "filters": [
@@ -804,7 +758,7 @@ class DPSourceModelDataStream(DynamicPlanningXMLStream):
     def schema(self) -> dict:
         """`fields` declares every field named in a `source_models` entry's `fields` (text);
         it stays open because an entry without `fields` exports every column of its model."""
-        entries = self.config.get("source_models") or []
+        entries = self.settings.source_models or []
         known = sorted({field for entry in entries for field in entry.get("fields") or []})
         return th.PropertiesList(
             th.Property("model", th.StringType, required=True),
@@ -826,13 +780,13 @@ class DPSourceModelDataStream(DynamicPlanningXMLStream):
     @property
     @override
     def partitions(self) -> list[dict]:
-        return [{"model": entry["model"]} for entry in self.config.get("source_models") or []]
+        return [{"model": entry["model"]} for entry in self.settings.source_models or []]
 
     @override
     def prepare_request_payload(
         self, context: Context | None, next_page_token: int | None
     ) -> bytes:
-        entry = named_entry(self.config, "source_models", (context or {}).get("model", ""))
+        entry = named_entry(self.settings, "source_models", (context or {}).get("model", ""))
         children: list[tuple[str, t.Any]] = [
             ("model-name", entry["model"]),
             ("delimiter", entry.get("delimiter", ",")),
@@ -857,7 +811,7 @@ class DPSourceModelDataStream(DynamicPlanningXMLStream):
     def records_from_xml(self, root: Element) -> Iterable[dict]:
         """`<header>` and `<rows><row>…`, or one `<data>` of delimited lines, header first."""
         model = xml_text(root, "model-name") or self.requested.get("model")
-        entry = named_entry(self.config, "source_models", model or "")
+        entry = named_entry(self.settings, "source_models", model or "")
         delimiter = xml_text(root, "delimiter") or entry.get("delimiter", ",")
         if root.find("header") is not None:
             lines = [
@@ -888,6 +842,12 @@ class DPCalculationStatusStream(DynamicPlanningXMLStream):
     partitions_from = "entries in `calculations`"
     path = "/modeling/model/calcscript/status"
     primary_keys = ("model", "calcscript")
+    error_hints: t.ClassVar[Mapping[int, str]] = {
+        **DynamicPlanningXMLStream.error_hints,
+        HTTPStatus.NOT_FOUND: (
+            "Planful does not know this model or calculation: check `calculations`."
+        ),
+    }
     schema = th.PropertiesList(
         th.Property("model", th.StringType, required=True),
         th.Property("calcscript", th.StringType, required=True),
@@ -903,7 +863,7 @@ class DPCalculationStatusStream(DynamicPlanningXMLStream):
     def partitions(self) -> list[dict]:
         return [
             {"model": entry["model"], "calcscript": entry["calcscript"]}
-            for entry in self.config.get("calculations") or []
+            for entry in self.settings.calculations or []
         ]
 
     @override
@@ -932,12 +892,6 @@ class DPCalculationStatusStream(DynamicPlanningXMLStream):
                 "last_run_time": xml_text(root, "last-run-time"),
             }
         ]
-
-    @override
-    def error_hint(self, status: int) -> str:
-        if status == HTTPStatus.NOT_FOUND:
-            return "Planful does not know this model or calculation: check `calculations`."
-        return super().error_hint(status)
 
 
 DYNAMIC_STREAMS: tuple[type[DynamicPlanningStream], ...] = (

@@ -86,8 +86,5 @@ def test_job_list_names_every_meltano_job_and_its_ops(tmp_path):
         ]
     )
     ops = result.stdout.split("Job: benefits_to_jsonl")[1].split("Job: ")[0]
-    assert ops.split("Ops: (Execution Order)")[1].split()[:2] == [
-        "benefits_to_jsonl__system_database",
-        "benefits_to_jsonl__all",
-    ]
+    assert ops.split("Ops: (Execution Order)")[1].split()[:1] == ["benefits_to_jsonl__all"]
     assert "finance_to_postgres__2026_6_6" in result.stdout

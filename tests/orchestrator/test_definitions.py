@@ -225,10 +225,7 @@ def test_every_name_in_the_code_location_is_unique(environment):
     defs = build_definitions(REPO, environment)
     Definitions.validate_loadable(defs)
     single = defs.get_job_def("benefits_to_jsonl")
-    assert sorted(n.name for n in single.graph.nodes) == [
-        "benefits_to_jsonl__all",
-        "benefits_to_jsonl__system_database",
-    ]
+    assert sorted(n.name for n in single.graph.nodes) == ["benefits_to_jsonl__all"]
 
 
 def test_partition_names_of_the_orchestrator_are_refused():

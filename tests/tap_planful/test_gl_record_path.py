@@ -47,7 +47,7 @@ def test_gl_lines_and_states_are_those_of_the_sdk_path(planful, monkeypatch):
     state = json.loads(fast_first[-1])["value"]
     fast_rerun = sync_lines(config, {"gl_data"}, state=state)
 
-    assert GLDataStream(TapPlanful(config=config, parse_env_config=False)).writes_rows_as_read
+    assert GLDataStream(TapPlanful(config=config, parse_env_config=False)).fast
     for hook in SDK_HOOKS:
         monkeypatch.setattr(GLDataStream, hook, getattr(RESTStream, hook))
     sdk_first = sync_lines(config, {"gl_data"})
@@ -196,7 +196,7 @@ def test_soap_gl_lines_and_states_are_those_of_the_sdk_path(planful, monkeypatch
     state = json.loads(fast_first[-1])["value"]
     fast_rerun = sync_lines(config, {"gl_data"}, state=state)
 
-    assert SoapGLDataStream(TapPlanful(config=config, parse_env_config=False)).writes_rows_as_read
+    assert SoapGLDataStream(TapPlanful(config=config, parse_env_config=False)).fast
     for hook in SDK_HOOKS:
         monkeypatch.setattr(SoapGLDataStream, hook, getattr(RESTStream, hook))
     assert without_time(fast_first) == without_time(sync_lines(config, {"gl_data"}))

@@ -28,7 +28,7 @@ def errors_of(config: dict) -> list[str]:
 )
 def test_subdomain_accepts_a_label_or_the_tenant_url(value, label):
     tap = TapPlanful(config={**STRUCTURED, "subdomain": value}, parse_env_config=False)
-    assert structured_base_url(tap.config) == f"https://{label}.planful.com"
+    assert structured_base_url(tap.settings) == f"https://{label}.planful.com"
 
 
 @pytest.mark.parametrize(

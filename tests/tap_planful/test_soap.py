@@ -254,6 +254,33 @@ def test_a_503_storm_longer_than_the_retries_fails_without_moving_the_bookmark(p
         sync(gap_config(planful.url), {"gl_data"})
 
 
+def test_a_503_forever_is_tried_retry_max_tries_times_in_all(planful, caplog):
+    planful.emulator.add_faults([Fault(status=503, body="Unavailable", path=SOAP_PATH, times=50)])
+    config = soap_config(planful.url, retry_max_tries=4, retry_initial_wait=0)
+    with caplog.at_level(logging.WARNING), pytest.raises(Exception, match="503"):
+        sync(config, {"currencies"})
+    assert len(planful.emulator.requests(path=SOAP_PATH)) == 4
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Retrying")]
+    assert retries == [
+        f"Retrying getALLCurrenciesWithLogin in 0.0 s after HTTP 503 (try {n} of 4 failed)"
+        for n in (1, 2, 3)
+    ]
+
+
+def test_a_dropped_answer_and_the_503s_after_it_share_one_budget(large_periods):
+    planful = large_periods
+    planful.emulator.add_faults(
+        [
+            Fault(path=SOAP_PATH, cut_after=100_000),
+            Fault(status=503, body="Unavailable", path=SOAP_PATH, times=50),
+        ]
+    )
+    config = {**gap_config(planful.url), "retry_max_tries": 3, "retry_initial_wait": 0}
+    with pytest.raises(Exception, match="503"):
+        sync(config, {"gl_data"})
+    assert len(planful.emulator.requests(path=SOAP_PATH)) == 3
+
+
 def gl_keys(records: list[dict]) -> list[tuple]:
     return [
         (r["Scenario"], r["period_key"], r["AmountType"], *(r[f"Segment{n}"] for n in range(1, 9)))
@@ -295,7 +322,8 @@ def test_an_answer_cut_mid_way_is_asked_again_and_read_on_once(large_periods, ca
     assert periods == [1, 1, 2, 3, 4, 4, *range(5, 13), 13]
     dropped = [r.getMessage() for r in caplog.records if "connection dropped" in r.getMessage()]
     assert len(dropped) == 2, dropped
-    assert all(GL in line and "reading on from item" in line for line in dropped)
+    assert all(line.startswith(f"Retrying {GL} from item ") for line in dropped)
+    assert all(line.endswith("(try 1 of 3 failed)") for line in dropped)
     assert "after 0 items" not in " ".join(dropped)  # cut after rows were handed over
 
 
