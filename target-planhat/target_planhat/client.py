@@ -26,6 +26,7 @@ from planful_plansource_planhat_core.retry import (
     is_unreachable,
     retry_logger,
 )
+from planful_plansource_planhat_core.retry_loop import RetryLoop
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
@@ -275,9 +276,9 @@ class PlanhatClient:
         unknown: list[int] | None = None,
         retry_unknown: bool = True,
     ) -> requests.Response:
-        """One call, tried again by the shared policy (`retry_max_tries` attempts in all, one
-        RETRY_LINE per retry); `unknown` collects attempts whose outcome is unknown (not
-        retried without `retry_unknown`: `_NoAnswerError` instead)."""
+        """One call, tried again by the one retry loop (`retry_loop.RetryLoop`:
+        `retry_max_tries` attempts in all, one RETRY_LINE per retry); `unknown` collects attempts
+        whose outcome is unknown (not retried without `retry_unknown`: `_NoAnswerError`)."""
         base = self.api_url if host == "main" else self.analytics_url
         where = f"{method} {base}{self.redact(path)}"
         setting = HOST_SETTINGS[host]
@@ -314,15 +315,14 @@ class PlanhatClient:
             return self._fail(response, host)
 
         max_tries = self.retry.max_tries
-        retrying = self.retry.retrying(
-            attempt,
+        loop = RetryLoop(
+            self.retry,
             (RetriableAPIError,),
             retry_logger(self.logger, where, max_tries),
-            max_tries,
             waits=self._waits,
         )
         try:
-            return retrying()
+            return loop.call(attempt)
         except RetriableAPIError as exc:
             tried = (
                 f" Gave up after {max_tries} attempts: try again later, or raise "
