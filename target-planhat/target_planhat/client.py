@@ -150,7 +150,7 @@ class PlanhatClient:
     def bulk_upsert(self, obj: PlanhatObject, body: bytes) -> BulkResult:
         """`PUT /<endpoint>` with a JSON array; the envelope parsed whatever the status."""
         unknown: list[int] = []
-        response = self._request(
+        response = self._call(
             "PUT", "main", f"/{obj.endpoint}", data=body, accept=BULK_STATUSES, unknown=unknown
         )
         envelope = self._json(response)
@@ -174,7 +174,7 @@ class PlanhatClient:
             raise FatalAPIError(msg)
         unknown: list[int] = []
         try:
-            response = self._request(
+            response = self._call(
                 "POST",
                 "analytics",
                 f"/{obj.endpoint}/{self._tenant_token}",
@@ -200,7 +200,7 @@ class PlanhatClient:
     def find_one(self, endpoint: str, external_id: str) -> dict[str, Any] | None:
         """`GET /<endpoint>/extid-<externalId>`: the record, or None when Planhat has none."""
         path = f"/{endpoint}/extid-{quote(external_id, safe='')}"
-        response = self._request("GET", "main", path, accept=frozenset({200, 404}))
+        response = self._call("GET", "main", path, accept=frozenset({200, 404}))
         if response.status_code == 404:
             return None
         found = self._json(response)
@@ -222,7 +222,7 @@ class PlanhatClient:
                 "limit": METRIC_PAGE_SIZE,
                 "offset": offset,
             }
-            page = self._json(self._request("GET", "main", "/dimensiondata", params=params))
+            page = self._json(self._call("GET", "main", "/dimensiondata", params=params))
             if not isinstance(page, list):
                 self._fail_shape("GET /dimensiondata", "a JSON array of points")
             yield from page
@@ -238,12 +238,12 @@ class PlanhatClient:
         """Every existing record's `_id` and keyables, for update-only matching."""
         fields = ",".join(("_id", *obj.lookup_keys))
         if obj.name == "companies":
-            yield from self._json(self._request("GET", "main", "/leancompanies"))
+            yield from self._json(self._call("GET", "main", "/leancompanies"))
             return
         offset = 0
         while True:
             params = {"select": fields, "limit": LIST_PAGE_SIZE, "offset": offset}
-            page = self._json(self._request("GET", "main", f"/{obj.endpoint}", params=params))
+            page = self._json(self._call("GET", "main", f"/{obj.endpoint}", params=params))
             yield from page
             if len(page) < LIST_PAGE_SIZE:
                 return
@@ -252,19 +252,19 @@ class PlanhatClient:
     def read_one_company(self) -> str:
         """The main API's cheapest authenticated read (for the connection test)."""
         params = {"limit": 1, "select": "_id"}
-        found = self._json(self._request("GET", "main", "/companies", params=params))
+        found = self._json(self._call("GET", "main", "/companies", params=params))
         return "the API token was accepted" + ("" if found else " (no companies yet)")
 
     def send_nothing(self) -> str:
         """An empty send to the analytics host: the tenant token is checked, nothing written."""
         if not self._tenant_token:
             return "not checked: `tenant_token` is not set (needed for metrics and activities)"
-        self._request("POST", "analytics", f"/dimensiondata/{self._tenant_token}", data=b"[]")
+        self._call("POST", "analytics", f"/dimensiondata/{self._tenant_token}", data=b"[]")
         return "the tenant token was accepted"
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _request(
+    def _call(
         self,
         method: str,
         host: str,

@@ -34,7 +34,7 @@ class RecordPreparer:
             (route.sync_key,) if route.sync_key else tuple(key_properties or ())
         )
         self._names_seen: set[str] = set()
-        self._metadata: list[str] = []
+        self._metadata_fields: list[str] = []
         """The `_sdc_*` fields among `_names_seen` (Singer metadata is never sent)."""
 
     @cached_property
@@ -62,8 +62,8 @@ class RecordPreparer:
         names = record.keys()
         if names != self._names_seen:  # records of a stream mostly share one set of fields
             self._names_seen = set(names)
-            self._metadata = [name for name in names if name.startswith(_SDC_PREFIX)]
-        metadata = self._metadata
+            self._metadata_fields = [name for name in names if name.startswith(_SDC_PREFIX)]
+        metadata = self._metadata_fields
         if touched or metadata:
             payload = dict(record)
             for name in metadata:
