@@ -35,8 +35,6 @@ PINNED = [
 ]
 
 ATTRIBUTES = [
-    (Target, "_sinks_active"),
-    (Target, "_sinks_to_clear"),
     (Stream, "_tap"),
     (Stream, "_stream_version"),
 ]

@@ -71,6 +71,7 @@ class PlanhatSink(BatchSink):
             services.warn_new_ledger(self.logger.warning)
         self._unchecked: dict[str | int, Staged] = {}
         self._ready: dict[str | int, Staged] = {}
+        services.add_sink(self)
 
     @cached_property
     def validate_schema(self) -> bool:

@@ -1,19 +1,17 @@
-"""What the sinks are given by the target: settings, route, client, in-flight slot, report,
-ledger, STATE release and the parents-first drain. The sinks use these, never the target, so
-imports go one way (target -> sinks -> these)."""
+"""What the sinks are given by the target: settings, routes, client, in-flight slot, report,
+ledger, STATE release, and the parents-first order of their drains. The sinks use these, never
+the target, so imports go one way (target -> sinks -> these)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from target_planhat.ledger import fingerprint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from singer_sdk.sinks import Sink
 
     from target_planhat.client import PlanhatClient
     from target_planhat.inflight import InFlight
@@ -23,6 +21,15 @@ if TYPE_CHECKING:
     from target_planhat.routes import Routes
     from target_planhat.settings import PlanhatSettings
     from target_planhat.state_release import StateRelease
+
+
+class ParentRanked(Protocol):
+    """What the parents-first order needs of a sink."""
+
+    obj: PlanhatObject
+
+    @property
+    def current_size(self) -> int: ...
 
 
 @dataclass
@@ -36,8 +43,9 @@ class SinkServices:
     report: Report
     ledger: Ledger | None
     release: StateRelease
-    drain_parents: Callable[[Sink], None]
-    """Drain pending companies (then end users) before a batch of `sink` that may name them."""
+    drain: Callable[[Any], None]
+    """singer-sdk's drain of one sink (the target's `drain_one`)."""
+    _sinks: list[ParentRanked] = field(default_factory=list, init=False)
     _warned_new_ledger: bool = field(default=False, init=False)
 
     @classmethod
@@ -46,6 +54,19 @@ class SinkServices:
         services = getattr(target, "sink_services", None)
         assert isinstance(services, cls), "a Planhat sink needs the target's sink_services"
         return services
+
+    def add_sink(self, sink: ParentRanked) -> None:
+        """A Planhat sink was created (kept for the parents-first order)."""
+        self._sinks.append(sink)
+
+    def drain_parents(self, child: ParentRanked) -> None:
+        """Drain pending companies (then end users) before a batch of `child` that may name
+        them; called by every sink's `process_batch`, so singer-sdk's own (final) `drain_all`
+        keeps the order."""
+        rank = child.obj.parent_rank
+        parents = [s for s in self._sinks if s.obj.parent_rank < rank and s.current_size]
+        for parent in sorted(parents, key=lambda sink: sink.obj.parent_rank):
+            self.drain(parent)
 
     def ledger_scope(self, obj: PlanhatObject) -> int:
         """The ledger's scope of `obj`: its host and a fingerprint of the credentials used there."""

@@ -22,7 +22,6 @@ from target_planhat.ledger import Ledger, open_ledger
 from target_planhat.report import Report
 from target_planhat.routes import Routes, UnroutedStreamError
 from target_planhat.settings import ALIASES, PlanhatSettings
-from target_planhat.sink import PlanhatSink
 from target_planhat.sink_services import SinkServices
 from target_planhat.state_release import StateRelease
 from target_planhat.unrouted import UnroutedSink
@@ -94,7 +93,7 @@ class TargetPlanhat(ConnectorTarget):
             report=self.report,
             ledger=self.ledger,
             release=self.release,
-            drain_parents=self.drain_parents,
+            drain=self.drain_one,
         )
 
     @override
@@ -134,25 +133,6 @@ class TargetPlanhat(ConnectorTarget):
             self.inflight.wait()
         finally:
             self._close()
-
-    # -- parents first ----------------------------------------------------------------------
-
-    def _planhat_sinks(self) -> list[PlanhatSink]:
-        sinks = [*self._sinks_to_clear, *self._sinks_active.values()]
-        return [sink for sink in sinks if isinstance(sink, PlanhatSink)]
-
-    def drain_parents(self, child: Sink) -> None:
-        """Drain pending companies (then end users) before a batch that may name them; called
-        by every sink's `process_batch`, so singer-sdk's own (final) `drain_all` keeps the order.
-        """
-        assert isinstance(child, PlanhatSink)
-        parents = [
-            sink
-            for sink in self._planhat_sinks()
-            if sink.obj.parent_rank < child.obj.parent_rank and sink.current_size
-        ]
-        for parent in sorted(parents, key=lambda sink: sink.obj.parent_rank):
-            self.drain_one(parent)
 
     # -- STATE as soon as it is safe (see `state_release`) ----------------------------------
 
