@@ -1,5 +1,5 @@
 """The REST stream base both taps share: singer-sdk's backoff hooks fed by the one retry policy
-and run by the one retry loop (`retry_loop.RetryLoop`), the one retry log line
+and run by the one retry loop (`retry.RetryLoop`), the one retry log line
 (`retry.RETRY_LINE`) counted in the run report, and response validation whose messages name the
 setting to check, from each plugin's own error hints.
 
@@ -21,8 +21,7 @@ from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
 from planful_plansource_planhat_core.http import http_failure
-from planful_plansource_planhat_core.retry import is_retriable_status, retry_logger
-from planful_plansource_planhat_core.retry_loop import RetryLoop
+from planful_plansource_planhat_core.retry import RetryLoop, is_retriable_status, retry_logger
 from planful_plansource_planhat_core.run_report import ReportingStream
 
 if t.TYPE_CHECKING:

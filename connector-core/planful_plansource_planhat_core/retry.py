@@ -6,11 +6,25 @@ times within seconds, whatever the settings: waiting minutes does not start a se
 The same four settings mean the same thing in every plugin (see `declared.RetrySettings`). The
 waits are a generator in the shape `backoff.on_exception` (and so singer-sdk's
 `RESTStream.backoff_wait_generator`) expects: it sends each failure in and takes the next wait out.
+
+The one retry loop, `RetryLoop`, runs every request path of the three plugins: `retry_max_tries`
+attempts in all, the policy's waits between them, one `RETRY_LINE` per retry. A block of code is
+an attempt, so the loop also covers what a decorator cannot: a generator that has already handed
+items over, or an answer that drops mid-way:
+
+    for attempt in RetryLoop(policy, RETRIED, on_retry=log):
+        with attempt:
+            return send()
+
+A failure of a `retry_on` kind is swallowed by its attempt while tries are left (the wait is
+slept, `on_retry` told); on the last try, or when the waits end (an unreachable host), it is
+raised. `RetryPolicy.retrying` is the same loop around one call.
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import random
 import socket
 import time
@@ -18,12 +32,12 @@ import typing as t
 from dataclasses import dataclass
 from http import HTTPStatus
 
-import backoff
 import requests
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Callable, Generator, Mapping
+    from collections.abc import Callable, Generator, Iterator, Mapping
+    from types import TracebackType
 
 T = t.TypeVar("T")
 
@@ -122,15 +136,15 @@ class RetryPolicy:
         waits: Callable[[], Generator[float, t.Any, None]] | None = None,
     ) -> Callable[..., T]:
         """`function` tried again on `retry_on` exceptions, at most `max_tries` times in all,
-        after the policy's waits (or those of `waits`, which may stretch them)."""
-        return backoff.on_exception(
-            waits or self.waits,
-            retry_on,
-            max_tries=max_tries or self.max_tries,
-            jitter=None,
-            on_backoff=on_backoff,
-            logger=None,
-        )(function)
+        after the policy's waits (or those of `waits`, which may stretch them): the one retry
+        loop (`retry.RetryLoop`) around a call."""
+
+        @functools.wraps(function)
+        def retried(*args: t.Any, **kwargs: t.Any) -> T:
+            loop = RetryLoop(self, retry_on, on_backoff, max_tries=max_tries, waits=waits)
+            return loop.call(function, *args, **kwargs)
+
+        return retried
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
@@ -183,3 +197,89 @@ def retry_logger(
             on_retry()
 
     return log
+
+
+class Attempt:
+    """One try: a context manager that swallows a retriable failure while tries are left."""
+
+    def __init__(self, loop: RetryLoop, number: int, failure: BaseException | None) -> None:
+        self.loop = loop
+        self.number = number
+        """This try's number, from 1."""
+        self.failure = failure
+        """What failed the try before (None on the first)."""
+
+    @property
+    def last(self) -> bool:
+        """Whether no try follows this one, whatever happens."""
+        return self.number >= self.loop.max_tries
+
+    def __enter__(self) -> Attempt:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if error is None:
+            self.loop.succeeded = True
+            return False
+        if not isinstance(error, self.loop.retry_on):
+            return False
+        return self.loop.wait_after(self, error)
+
+
+class RetryLoop:
+    """Up to `max_tries` attempts (the policy's unless given), waiting the policy's waits (or
+    those of `waits`) between them."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        retry_on: tuple[type[BaseException], ...],
+        on_retry: Callable[[Mapping[str, t.Any]], None] | None = None,
+        *,
+        max_tries: int | None = None,
+        waits: Callable[[], Generator[float, t.Any, None]] | None = None,
+    ) -> None:
+        self.max_tries = max(1, max_tries or policy.max_tries)
+        self.retry_on = retry_on
+        self.on_retry = on_retry
+        self._waits = (waits or policy.waits)()
+        next(self._waits)  # primed, as backoff does
+        self.succeeded = False
+        self.failed: BaseException | None = None
+        """The last failure retried."""
+
+    def __iter__(self) -> Iterator[Attempt]:
+        failure: BaseException | None = None
+        for number in range(1, self.max_tries + 1):
+            attempt = Attempt(self, number, failure)
+            yield attempt
+            if self.succeeded:
+                return
+            failure = self.failed
+
+    def call(self, function: Callable[..., T], *args: t.Any, **kwargs: t.Any) -> T:
+        """`function(*args, **kwargs)`, tried as the loop says."""
+        for attempt in self:
+            with attempt:
+                return function(*args, **kwargs)
+        msg = "the retry loop ended without an answer or a failure"  # max_tries >= 1
+        raise AssertionError(msg)
+
+    def wait_after(self, attempt: Attempt, error: BaseException) -> bool:
+        """Whether to try again after `error`: then the wait is slept and `on_retry` told."""
+        if attempt.last:
+            return False
+        try:
+            wait = self._waits.send(error)
+        except StopIteration:
+            return False
+        self.failed = error
+        if self.on_retry is not None:
+            self.on_retry({"tries": attempt.number, "wait": wait, "exception": error})
+        time.sleep(wait)
+        return True

@@ -1,7 +1,8 @@
 """What both taps add to singer-sdk's `Tap`: flattening that keeps to the SCHEMA, a command line
 that ends quietly when its reader goes (`tap | head`), no ACTIVATE_VERSION messages, a warning for
-each unknown setting name, `--test` as a connection test (see `connection_test`), and a run that
-says what it did (`run_report`)."""
+each unknown setting name, `--test` as a connection test (see `connection_test`), a run that
+says what it did (`run_report`), errors a user can fix as one line (`failures`), SIGTERM as a
+clean stop, and RECORD lines buffered between STATE lines (`writer`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing_extensions import override
 
 from planful_plansource_planhat_core import flattening, pipe
 from planful_plansource_planhat_core.connection_test import Check, run_connection_test
-from planful_plansource_planhat_core.failures import clean_failures
+from planful_plansource_planhat_core.failures import clean_failures, install_stop_signals
 from planful_plansource_planhat_core.run_report import (
     RunReport,
     forget,
@@ -28,6 +29,7 @@ from planful_plansource_planhat_core.settings import (
     variable_prefix,
     warn_unknown_settings,
 )
+from planful_plansource_planhat_core.writer import RecordBufferingWriter, flush_open_writers
 
 if t.TYPE_CHECKING:
     import click
@@ -62,6 +64,9 @@ class ConnectorTap(Tap):
     aliases: t.ClassVar[tuple[Alias, ...]] = ()
     """Old setting names still read as new ones (see `settings.renamed`)."""
 
+    message_writer_class = RecordBufferingWriter
+    message_writer: RecordBufferingWriter
+
     def __init__(self, *args: t.Any, config: t.Any = None, **kwargs: t.Any) -> None:
         config = loaded(config, self.config_jsonschema, self.aliases, self.logger)
         super().__init__(*args, config=config, **kwargs)
@@ -71,6 +76,7 @@ class ConnectorTap(Tap):
         prefix = variable_prefix(self.name)
         warn_unknown_settings(self.config, self.config_jsonschema, prefix, self.logger)
         self.run_report: RunReport = report_from_config(self.config, self.logger)
+        install_stop_signals()
 
     def connection_checks(self) -> list[Check]:
         """One cheap read per API the configuration selects (for `--test`)."""
@@ -90,14 +96,25 @@ class ConnectorTap(Tap):
     @override
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
         """The sync, then its summary per stream (also when it failed or was stopped: what was
-        read until then)."""
+        read until then). Errors a user can fix (settings, credentials, host, an outage) are one
+        line, exit 1; the traceback only at debug level."""
         forget()
-        try:
-            super().invoke(*args, **kwargs)
-        except BaseException:
-            log_summary("stopped")
-            raise
-        log_summary("completed")
+        with clean_failures(cls.logger, cls.host_settings, kwargs, cls.config_jsonschema):
+            try:
+                super().invoke(*args, **kwargs)
+            except BaseException:
+                log_summary("stopped")
+                raise
+            finally:
+                flush_open_writers()  # the records gathered since the last STATE line
+            log_summary("completed")
+
+    @classmethod
+    @override
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """Discovery (`--discover`) fails the same way."""
+        with clean_failures(cls.logger, cls.host_settings, ctx.params, cls.config_jsonschema):
+            super().cb_discover(ctx, param, value)
 
     @override
     def setup_mapper(self) -> None:

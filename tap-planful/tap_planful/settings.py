@@ -32,6 +32,7 @@ SOAP_PATH = "/HostAPI/HostAPI_StateFree.asmx"
 OBSERVED_SOAP_URL = f"https://epm01.hostanalytics.com{SOAP_PATH}"
 AMOUNT_TYPES = ("OpeningBalance", "MTD", "QTD", "YTD", "AccountBased")
 DEFAULT_AMOUNT_TYPES = ("MTD",)
+DATA_LOAD_RULE_TYPES = ("all", "gl", "transactions")
 DEFAULT_GL_LOOKBACK_PERIODS = 3
 FAMILIES = {
     "structured": ("structured",),
@@ -48,6 +49,18 @@ DEFAULT_PATHS = {
     "users": "/financemodel/data/users",
 }
 """The Structured Planning REST export path of each stream, unless `path_overrides` moves it."""
+PATH_NOTES = {
+    "data_load_rules": "the data load rules list (read with REST also when Structured Planning "
+    "is read over SOAP)",
+    "segments": "the segment list",
+    "segment_members": "a segment's members; `{SegmentNumber}` is replaced",
+    "scenarios": "the scenario list",
+    "gl_data": "the GL data export; it receives `Scenario`, `FiscalYear`, `FiscalMonth` "
+    "(and `Reporting`)",
+    "currencies": "the currency list",
+    "users": "the user list; the default is unverified (SOAP reads users with `Get_Users`)",
+}
+"""What each key of `path_overrides` is the path of (its description)."""
 PATH_PLACEHOLDERS = {"segment_members": {"SegmentNumber"}}
 
 _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -97,12 +110,99 @@ def structured_subdomain(value: str) -> str:
     return candidate
 
 
+def one_of(values: t.Sequence[str]) -> str:
+    """`a`, `b` or `c`: a setting's values in its description, as declared."""
+    quoted = [f"`{value}`" for value in values]
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+
+def shape(kind: th.JSONTypeHelper) -> str:
+    """The keys of an object setting's entries, nested ones included (`{model, filters: [{field,
+    values}]}`), so a description shows them without naming them a second time."""
+    return _shape(kind.to_dict())
+
+
+def _shape(schema: dict[str, t.Any]) -> str:
+    if "items" in schema:
+        return f"[{_shape(schema['items'])}]"
+    keys = []
+    for name, sub in schema.get("properties", {}).items():
+        nested = "properties" in sub or "properties" in sub.get("items", {})
+        keys.append(f"{name}: {_shape(sub)}" if nested else name)
+    return "{" + ", ".join(keys) + "}"
+
+
 def _model_entry(*extra: th.Property) -> th.ObjectType:
     return th.ObjectType(
         th.Property("model", th.StringType, required=True, description="Model name"), *extra
     )
 
 
+GL_SEGMENT_FILTER = th.ObjectType(
+    th.Property("segment", th.IntegerType(minimum=1, maximum=8), required=True),
+    th.Property("value", th.StringType, required=True),
+    th.Property(
+        "operator",
+        th.StringType(allowed_values=["Equals", "Contains"]),
+        default="Equals",
+    ),
+    additional_properties=False,
+)
+"""One entry of `gl_segment_filters`."""
+MODEL = _model_entry(
+    th.Property(
+        "dimensions",
+        th.ArrayType(th.StringType),
+        required=True,
+        description="Dimensions to export members of (and to type `members` of model data)",
+    ),
+    th.Property(
+        "filters",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("dimension", th.StringType, required=True),
+                th.Property("filter_type", th.StringType, default="Member"),
+                th.Property("values", th.ArrayType(th.StringType), required=True),
+            )
+        ),
+    ),
+    th.Property(
+        "member_display",
+        th.StringType,
+        default="Code",
+        allowed_values=["Code", "DisplayLabel"],
+    ),
+    th.Property("suppress_zeroes", th.BooleanType, default=True),
+    th.Property("operation_type", th.StringType, default="AND", allowed_values=["AND", "OR"]),
+)
+"""One entry of `models`."""
+SOURCE_MODEL = _model_entry(
+    th.Property(
+        "fields",
+        th.ArrayType(th.StringType),
+        description="Fields to export (default: all)",
+    ),
+    th.Property(
+        "key_fields",
+        th.ArrayType(th.StringType),
+        description="Fields that identify a row (default: the whole row)",
+    ),
+    th.Property(
+        "filters",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("field", th.StringType, required=True),
+                th.Property("values", th.ArrayType(th.StringType), required=True),
+            )
+        ),
+    ),
+    th.Property("delimiter", th.StringType, default=","),
+)
+"""One entry of `source_models`."""
+CALCULATION = _model_entry(
+    th.Property("calcscript", th.StringType, required=True, description="Calculation name")
+)
+"""One entry of `calculations`."""
 YEAR = th.IntegerType(minimum=1900, maximum=9999)
 
 
@@ -153,48 +253,41 @@ class PlanfulSettings(RetrySettings, FastPathSettings):
     gl_amount_types: list[str] = setting(
         th.ArrayType(th.StringType(allowed_values=list(AMOUNT_TYPES))),
         default=list(DEFAULT_AMOUNT_TYPES),
-        description="Amount types of GL data to read over SOAP, one call each per period.",
+        description="Amount types of GL data to read over SOAP, each one of "
+        f"{one_of(AMOUNT_TYPES)}; one call each per period.",
     )
     gl_segment_filters: list[dict[str, t.Any]] | None = setting(
-        th.ArrayType(
-            th.ObjectType(
-                th.Property("segment", th.IntegerType(minimum=1, maximum=8), required=True),
-                th.Property("value", th.StringType, required=True),
-                th.Property(
-                    "operator",
-                    th.StringType(allowed_values=["Equals", "Contains"]),
-                    default="Equals",
-                ),
-                additional_properties=False,
-            )
-        ),
-        description="Optional SOAP GL filters on segment member codes (one per segment).",
+        th.ArrayType(GL_SEGMENT_FILTER),
+        description="Optional SOAP GL filters on segment member codes, one per segment: a list "
+        f"of `{shape(GL_SEGMENT_FILTER)}`, `operator` `Equals` (the default) or `Contains`.",
     )
     subdomain: str | None = setting(
         th.StringType,
         description="Structured Planning tenant: the host label of "
-        "`https://<subdomain>.planful.com` "
-        "(e.g. `na04`), or that full URL.",
+        "`https://<subdomain>.planful.com` (e.g. `na04`), or that full URL; anything else is "
+        "refused.",
     )
     api_url: str | None = setting(
         th.StringType,
-        description="Overrides the Structured Planning base URL derived from `subdomain` "
-        "(proxy, private deployment, sandbox).",
+        description="REST: replaces the Structured Planning base URL derived from `subdomain`, "
+        "`https://<subdomain>.planful.com` (proxy, private deployment, sandbox).",
     )
     access_id: str | None = setting(
         th.StringType,
         secret=True,
-        description="Structured Planning Access ID (Basic user)",
+        description="Structured Planning REST Access ID (Basic user), with `access_key`: "
+        "required for REST; with SOAP it adds the `data_load_rules` stream.",
     )
     access_key: str | None = setting(
         th.StringType,
         secret=True,
-        description="Structured Planning Access Key (Basic password)",
+        description="Structured Planning REST Access Key (Basic password), with `access_id`.",
     )
     access_token: str | None = setting(
         th.StringType,
         secret=True,
-        description="Dynamic Planning access token (X-ACCESS-TOKEN)",
+        description="Dynamic Planning access token (X-ACCESS-TOKEN): required when `api_type` "
+        "is `dynamic` or `both`.",
     )
     dynamic_api_url: str = setting(
         th.StringType,
@@ -215,7 +308,9 @@ class PlanfulSettings(RetrySettings, FastPathSettings):
     )
     scenarios: list[str] | None = setting(
         th.ArrayType(th.StringType),
-        description="Scenarios to read GL data for, by name (default: every scenario).",
+        description="Scenarios to read GL data for, by name. Required with SOAP (the web "
+        "service lists none); with REST the default is every scenario, and names set here are "
+        "used as given (no call to `/scenarios`): an unknown one fails with the server's message.",
     )
     scenario_fiscal_years: dict[str, int] | None = setting(
         th.ObjectType(additional_properties=YEAR),
@@ -237,9 +332,9 @@ class PlanfulSettings(RetrySettings, FastPathSettings):
     fiscal_periods_per_year: int = setting(
         th.IntegerType(minimum=1, maximum=98),
         default=12,
-        description="Periods in the tenant's fiscal year (Planful's Define Fiscal Year Setup; "
-        "e.g. 13 for 4-week periods or 12 months and an adjustment period). GL data is asked "
-        "for periods 1 to this number of each year.",
+        description="Periods (1-98) in the tenant's fiscal year (Planful's Define Fiscal Year "
+        "Setup; e.g. 13 for 4-week periods or 12 months and an adjustment period). GL data is "
+        "asked for periods 1 to this number of each year.",
     )
     fiscal_year_start_month: int = setting(
         th.IntegerType(minimum=1, maximum=12),
@@ -262,91 +357,36 @@ class PlanfulSettings(RetrySettings, FastPathSettings):
     data_load_rule_type: str = setting(
         th.StringType,
         default="all",
-        allowed_values=["all", "gl", "transactions"],
-        description="Which data load rules to list.",
+        allowed_values=DATA_LOAD_RULE_TYPES,
+        description=f"Which data load rules to list: {one_of(DATA_LOAD_RULE_TYPES)}.",
     )
     path_overrides: dict[str, str] | None = setting(
         th.ObjectType(
             *(
-                th.Property(name, th.StringType, default=path)
+                th.Property(
+                    name, th.StringType, default=path, description=f"Path of {PATH_NOTES[name]}."
+                )
                 for name, path in DEFAULT_PATHS.items()
             ),
             additional_properties=False,
         ),
-        description="Structured Planning export paths by stream, to adopt Planful's real paths "
-        "without a release. `segment_members` takes the placeholder `{SegmentNumber}`.",
+        description="Structured Planning REST export paths by stream, to adopt Planful's real "
+        "paths without a release.",
     )
     models: list[dict[str, t.Any]] | None = setting(
-        th.ArrayType(
-            _model_entry(
-                th.Property(
-                    "dimensions",
-                    th.ArrayType(th.StringType),
-                    required=True,
-                    description="Dimensions to export members of "
-                    "(and to type `members` of model data)",
-                ),
-                th.Property(
-                    "filters",
-                    th.ArrayType(
-                        th.ObjectType(
-                            th.Property("dimension", th.StringType, required=True),
-                            th.Property("filter_type", th.StringType, default="Member"),
-                            th.Property("values", th.ArrayType(th.StringType), required=True),
-                        )
-                    ),
-                ),
-                th.Property(
-                    "member_display",
-                    th.StringType,
-                    default="Code",
-                    allowed_values=["Code", "DisplayLabel"],
-                ),
-                th.Property("suppress_zeroes", th.BooleanType, default=True),
-                th.Property(
-                    "operation_type", th.StringType, default="AND", allowed_values=["AND", "OR"]
-                ),
-            )
-        ),
-        description="Dynamic Planning master/analytic models to read dimension members "
-        "and leaf data of.",
+        th.ArrayType(MODEL),
+        description="Dynamic Planning master/analytic models to read dimension members and leaf "
+        f"data of: a list of `{shape(MODEL)}`.",
     )
     source_models: list[dict[str, t.Any]] | None = setting(
-        th.ArrayType(
-            _model_entry(
-                th.Property(
-                    "fields",
-                    th.ArrayType(th.StringType),
-                    description="Fields to export (default: all)",
-                ),
-                th.Property(
-                    "key_fields",
-                    th.ArrayType(th.StringType),
-                    description="Fields that identify a row (default: the whole row)",
-                ),
-                th.Property(
-                    "filters",
-                    th.ArrayType(
-                        th.ObjectType(
-                            th.Property("field", th.StringType, required=True),
-                            th.Property("values", th.ArrayType(th.StringType), required=True),
-                        )
-                    ),
-                ),
-                th.Property("delimiter", th.StringType, default=","),
-            )
-        ),
-        description="Dynamic Planning external source models to read rows of.",
+        th.ArrayType(SOURCE_MODEL),
+        description="Dynamic Planning external source models to read rows of: a list of "
+        f"`{shape(SOURCE_MODEL)}`.",
     )
     calculations: list[dict[str, t.Any]] | None = setting(
-        th.ArrayType(
-            _model_entry(
-                th.Property(
-                    "calcscript", th.StringType, required=True, description="Calculation name"
-                )
-            )
-        ),
-        description="Dynamic Planning calculations to report the status of.",
+        th.ArrayType(CALCULATION),
+        description="Dynamic Planning calculations to report the status of: a list of "
+        f"`{shape(CALCULATION)}`.",
     )
 
     @classmethod

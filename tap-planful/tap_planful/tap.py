@@ -5,9 +5,7 @@ from __future__ import annotations
 import typing as t
 
 from planful_plansource_planhat_core.connection_test import Check
-from planful_plansource_planhat_core.failures import clean_failures, install_stop_signals
 from planful_plansource_planhat_core.tap import ConnectorTap
-from planful_plansource_planhat_core.writer import RecordBufferingWriter, flush_open_writers
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
@@ -27,8 +25,6 @@ class TapPlanful(ReadsSettings, ConnectorTap):
     name = "tap-planful"
     host_settings = HOST_SETTINGS
     config_jsonschema = CONFIG_SCHEMA
-    message_writer_class = RecordBufferingWriter
-    message_writer: RecordBufferingWriter
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -42,28 +38,6 @@ class TapPlanful(ReadsSettings, ConnectorTap):
                 "Discovery goes on, but a sync or --test would fail: %s", "; ".join(errors)
             )
         return errors
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        install_stop_signals()
-
-    @classmethod
-    @override
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """Errors a user can fix (settings, credentials, host, an outage) are one line, exit 1;
-        the traceback only at debug level."""
-        with clean_failures(cls.logger, HOST_SETTINGS, kwargs, cls.config_jsonschema):
-            try:
-                super().invoke(*args, **kwargs)
-            finally:
-                flush_open_writers()  # the records gathered since the last STATE line
-
-    @classmethod
-    @override
-    def cb_discover(cls, ctx: t.Any, param: t.Any, value: bool) -> None:
-        """Discovery (`--discover`) fails the same way."""
-        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
-            super().cb_discover(ctx, param, value)
 
     @override
     def connection_checks(self) -> list[Check]:

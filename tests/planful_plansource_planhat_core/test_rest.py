@@ -125,7 +125,7 @@ def test_a_plugin_may_raise_its_own_error():
 
 
 def test_a_request_is_tried_in_the_one_loop_max_tries_in_all(stream, caplog, monkeypatch):
-    monkeypatch.setattr("planful_plansource_planhat_core.retry_loop.time.sleep", lambda _: None)
+    monkeypatch.setattr("planful_plansource_planhat_core.retry.time.sleep", lambda _: None)
     calls = []
 
     def send() -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from planful_plansource_planhat_core.retry import RetryPolicy
-from planful_plansource_planhat_core.retry_loop import RetryLoop
+from planful_plansource_planhat_core.retry import RetryLoop, RetryPolicy
 
 POLICY = RetryPolicy(max_tries=3, initial_wait=0.0, max_wait=0.0)
 
