@@ -21,12 +21,12 @@ from planful_plansource_planhat_core.http import http_failure, new_session
 from planful_plansource_planhat_core.redact import Redactor
 from planful_plansource_planhat_core.retry import (
     CONNECTION_ERRORS,
+    RetryLoop,
     RetryPolicy,
     is_retriable_status,
     is_unreachable,
     retry_logger,
 )
-from planful_plansource_planhat_core.retry_loop import RetryLoop
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
@@ -276,7 +276,7 @@ class PlanhatClient:
         unknown: list[int] | None = None,
         retry_unknown: bool = True,
     ) -> requests.Response:
-        """One call, tried again by the one retry loop (`retry_loop.RetryLoop`:
+        """One call, tried again by the one retry loop (`retry.RetryLoop`:
         `retry_max_tries` attempts in all, one RETRY_LINE per retry); `unknown` collects attempts
         whose outcome is unknown (not retried without `retry_unknown`: `_NoAnswerError`)."""
         base = self.api_url if host == "main" else self.analytics_url
