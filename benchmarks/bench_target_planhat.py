@@ -50,7 +50,7 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.sinks import BatchSink
 from singer_sdk.target_base import Target
-from target_planhat.sinks import ANALYTICS_BODY_BYTES
+from target_planhat.settings import ANALYTICS_BODY_BYTES
 
 BULK_MAX = 5000
 TARGET = str(Path(sys.executable).with_name("target-planhat"))

@@ -19,6 +19,7 @@ import inspect
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {
     "connector-core": "planful_plansource_planhat_core",
     "tap-planful": "tap_planful",
@@ -147,7 +148,7 @@ def private_sdk_use(package_dir: Path, private: set[str]) -> tuple[set[str], set
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args()
     private = sdk_private_names()
     print(f"{'package':16} {'lines':>6} {'modules':>7}  import cycles (runtime | with typing)")

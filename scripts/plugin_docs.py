@@ -209,7 +209,16 @@ def project_settings(plugin: str, current: list[dict[str, Any]]) -> list[dict[st
                 for o in generated["options"]
             ]
         settings.append({k: setting[k] for k in SETTING_KEYS if k in setting})
-    settings += [s for s in current if s["name"] not in own]
+    properties = about(plugin)["settings"]["properties"]
+    for entry in current:
+        if entry["name"] in own:
+            continue
+        parent, _, key = entry["name"].partition(".")
+        declared_key = properties.get(parent, {}).get("properties", {}).get(key)
+        described = dict(entry)
+        if declared_key is not None:  # one key of an object setting: its declared description
+            described["description"] = " ".join(declared_key["description"].split())
+        settings.append(described)
     return settings
 
 

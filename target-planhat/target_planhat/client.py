@@ -21,9 +21,11 @@ from planful_plansource_planhat_core.http import http_failure, new_session
 from planful_plansource_planhat_core.redact import Redactor
 from planful_plansource_planhat_core.retry import (
     CONNECTION_ERRORS,
+    RetryLoop,
     RetryPolicy,
     is_retriable_status,
     is_unreachable,
+    retry_logger,
 )
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator, Iterator
 
     from target_planhat.objects import PlanhatObject
+    from target_planhat.settings import PlanhatSettings
 
 BULK_STATUSES = frozenset({200, 206, 400, 403})
 LIST_PAGE_SIZE = 2000
@@ -65,9 +68,6 @@ class SendResult:
     unknown_outcomes: int = 0
     answered: bool = True
     """False: the request went out and no answer came back (only when not re-sent)."""
-
-
-RETRY_DEFAULTS = RetryPolicy(max_tries=8, initial_wait=2.0, max_wait=60.0, timeout=300.0)
 
 
 class UnknownOutcomeError(RetriableAPIError):
@@ -123,28 +123,21 @@ def _waits(policy: RetryPolicy, settle_seconds: float) -> Generator[float, Any, 
 class PlanhatClient:
     """HTTP to Planhat's main API (bearer token, throttled) and the analytics host."""
 
-    def __init__(
-        self,
-        *,
-        api_url: str,
-        analytics_url: str,
-        api_token: str,
-        tenant_token: str | None,
-        max_requests_per_minute: int,
-        retry: RetryPolicy,
-        settle_seconds: float = 0.0,
-        logger: logging.Logger,
-    ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self.analytics_url = analytics_url.rstrip("/")
+    def __init__(self, settings: PlanhatSettings, logger: logging.Logger) -> None:
+        """Hosts, tokens, throttle, timeouts and retries as `settings` says."""
+        api_token = settings.api_token
+        tenant_token = settings.tenant_token
+        self.api_url = settings.main_url
+        self.analytics_url = settings.analytics_host_url
         self._tenant_token = tenant_token
-        self.retry = retry
+        self.retry = retry = settings.retry
+        settle_seconds = float(settings.settle_seconds)
         self.settle_seconds = settle_seconds
         """Least wait before re-sending a request whose outcome is unknown, so a late write of
         the first attempt lands before the re-send (and long before any later batch)."""
         self.timeout = retry.timeout
         self.logger = logger
-        self.throttle = Throttle(max_requests_per_minute)
+        self.throttle = Throttle(settings.max_requests_per_minute)
         # urllib3 logs every request line at DEBUG, tenant token (in analytics paths) included.
         self.redact = Redactor((api_token, tenant_token))
         self.session = new_session(
@@ -157,7 +150,7 @@ class PlanhatClient:
     def bulk_upsert(self, obj: PlanhatObject, body: bytes) -> BulkResult:
         """`PUT /<endpoint>` with a JSON array; the envelope parsed whatever the status."""
         unknown: list[int] = []
-        response = self._request(
+        response = self._call(
             "PUT", "main", f"/{obj.endpoint}", data=body, accept=BULK_STATUSES, unknown=unknown
         )
         envelope = self._json(response)
@@ -181,7 +174,7 @@ class PlanhatClient:
             raise FatalAPIError(msg)
         unknown: list[int] = []
         try:
-            response = self._request(
+            response = self._call(
                 "POST",
                 "analytics",
                 f"/{obj.endpoint}/{self._tenant_token}",
@@ -207,7 +200,7 @@ class PlanhatClient:
     def find_one(self, endpoint: str, external_id: str) -> dict[str, Any] | None:
         """`GET /<endpoint>/extid-<externalId>`: the record, or None when Planhat has none."""
         path = f"/{endpoint}/extid-{quote(external_id, safe='')}"
-        response = self._request("GET", "main", path, accept=frozenset({200, 404}))
+        response = self._call("GET", "main", path, accept=frozenset({200, 404}))
         if response.status_code == 404:
             return None
         found = self._json(response)
@@ -229,7 +222,7 @@ class PlanhatClient:
                 "limit": METRIC_PAGE_SIZE,
                 "offset": offset,
             }
-            page = self._json(self._request("GET", "main", "/dimensiondata", params=params))
+            page = self._json(self._call("GET", "main", "/dimensiondata", params=params))
             if not isinstance(page, list):
                 self._fail_shape("GET /dimensiondata", "a JSON array of points")
             yield from page
@@ -245,12 +238,12 @@ class PlanhatClient:
         """Every existing record's `_id` and keyables, for update-only matching."""
         fields = ",".join(("_id", *obj.lookup_keys))
         if obj.name == "companies":
-            yield from self._json(self._request("GET", "main", "/leancompanies"))
+            yield from self._json(self._call("GET", "main", "/leancompanies"))
             return
         offset = 0
         while True:
             params = {"select": fields, "limit": LIST_PAGE_SIZE, "offset": offset}
-            page = self._json(self._request("GET", "main", f"/{obj.endpoint}", params=params))
+            page = self._json(self._call("GET", "main", f"/{obj.endpoint}", params=params))
             yield from page
             if len(page) < LIST_PAGE_SIZE:
                 return
@@ -259,19 +252,19 @@ class PlanhatClient:
     def read_one_company(self) -> str:
         """The main API's cheapest authenticated read (for the connection test)."""
         params = {"limit": 1, "select": "_id"}
-        found = self._json(self._request("GET", "main", "/companies", params=params))
+        found = self._json(self._call("GET", "main", "/companies", params=params))
         return "the API token was accepted" + ("" if found else " (no companies yet)")
 
     def send_nothing(self) -> str:
         """An empty send to the analytics host: the tenant token is checked, nothing written."""
         if not self._tenant_token:
             return "not checked: `tenant_token` is not set (needed for metrics and activities)"
-        self._request("POST", "analytics", f"/dimensiondata/{self._tenant_token}", data=b"[]")
+        self._call("POST", "analytics", f"/dimensiondata/{self._tenant_token}", data=b"[]")
         return "the tenant token was accepted"
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _request(
+    def _call(
         self,
         method: str,
         host: str,
@@ -280,12 +273,12 @@ class PlanhatClient:
         data: bytes | None = None,
         params: dict[str, Any] | None = None,
         accept: frozenset[int] = frozenset({200}),
-        tries: int | None = None,
         unknown: list[int] | None = None,
         retry_unknown: bool = True,
     ) -> requests.Response:
-        """One call with retries; `unknown` collects attempts whose outcome is unknown (not
-        retried without `retry_unknown`: `_NoAnswerError` instead)."""
+        """One call, tried again by the one retry loop (`retry.RetryLoop`:
+        `retry_max_tries` attempts in all, one RETRY_LINE per retry); `unknown` collects attempts
+        whose outcome is unknown (not retried without `retry_unknown`: `_NoAnswerError`)."""
         base = self.api_url if host == "main" else self.analytics_url
         where = f"{method} {base}{self.redact(path)}"
         setting = HOST_SETTINGS[host]
@@ -321,21 +314,15 @@ class PlanhatClient:
                 raise RetriableAPIError(http_failure("Planhat", response, self.redact), response)
             return self._fail(response, host)
 
-        def log_retry(details: dict[str, Any]) -> None:
-            self.logger.warning(
-                "%s; retry %d of %d in %.1f s",
-                details["exception"],
-                details["tries"],
-                max_tries - 1,
-                details["wait"],
-            )
-
-        max_tries = tries or self.retry.max_tries
-        retrying = self.retry.retrying(
-            attempt, (RetriableAPIError,), log_retry, max_tries, waits=self._waits
+        max_tries = self.retry.max_tries
+        loop = RetryLoop(
+            self.retry,
+            (RetriableAPIError,),
+            retry_logger(self.logger, where, max_tries),
+            waits=self._waits,
         )
         try:
-            return retrying()
+            return loop.call(attempt)
         except RetriableAPIError as exc:
             tried = (
                 f" Gave up after {max_tries} attempts: try again later, or raise "

@@ -11,7 +11,8 @@ import re
 import shutil
 import subprocess
 
-from target_planhat.target import DEFAULT_API_URL, TargetPlanhat
+from target_planhat.settings import DEFAULT_API_URL
+from target_planhat.target import TargetPlanhat
 
 from tests.pipelines.conftest import MELTANO, REPO, MeltanoProject
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from planful_plansource_planhat_core.target import ConnectorTarget
+from target_planhat.target import TargetPlanhat
+
 from tests.target_planhat.helpers import config_for, messages, run_cli, state
 
 SECRET_TOKEN = "sandbox-token"  # the emulator's read/write token: must never be printed
@@ -129,7 +132,7 @@ def test_no_secret_in_any_log_line(planhat, tmp_path):
     ):
         assert SECRET_TOKEN not in output
         assert SECRET_TENANT not in output
-    assert "retry 1 of 7" in env_debug.stderr
+    assert "(try 1 of 8 failed)" in env_debug.stderr
     assert "/dimensiondata/***" in env_debug.stderr
 
 
@@ -147,3 +150,12 @@ def test_about_lists_every_setting(tmp_path):
         assert name in settings
     assert settings["api_token"]["secret"] is True
     assert settings["tenant_token"]["secret"] is True
+
+
+def test_the_cli_glue_is_connector_core_s():
+    """`--test`, clean failures and config loading come from `ConnectorTarget`, not a copy."""
+    [option] = [p for p in TargetPlanhat.get_singer_command().params if p.name == "test"]
+    assert option.callback == TargetPlanhat.cb_test
+    assert TargetPlanhat.cb_test.__func__ is ConnectorTarget.cb_test.__func__
+    assert "cb_test" not in vars(TargetPlanhat)
+    assert "get_singer_command" not in vars(TargetPlanhat)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, InvalidRecord
-from target_planhat.sinks import RecordsRejectedError
+from target_planhat.rejects import RecordsRejectedError
 from target_planhat.target import TargetPlanhat
 
 from tests.target_planhat.helpers import config_for, messages, read_rejects, run_target, state

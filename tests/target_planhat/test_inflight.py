@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from singer_sdk.exceptions import FatalAPIError
-from target_planhat.sinks import RecordsRejectedError
+from target_planhat.rejects import RecordsRejectedError
 from target_planhat.target import TargetPlanhat
 
 from tests.target_planhat.helpers import bulk_requests, config_for, messages, read_rejects, state

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_planhat.sinks import PointsUnaccountedError
+from target_planhat.rejects import PointsUnaccountedError
 
 from tests.cli_failures import assert_clean_failure, run, write_files
 from tests.target_planhat.helpers import config_for, messages, run_target, state
