@@ -99,7 +99,7 @@ class TokenManager:
 
     def __init__(self, settings: Settings, logger: logging.Logger, redact: Redactor) -> None:
         self._settings = settings
-        self._logger = logger
+        self.logger = logger
         self._redact = redact
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
@@ -123,7 +123,7 @@ class TokenManager:
         policy = self._settings.retry
         tries = policy.max_tries
         retry_on = (TokenEndpointBusyError, *CONNECTION_ERRORS)
-        log_retry = retry_logger(self._logger, "the PlanSource token request", tries)
+        log_retry = retry_logger(self.logger, "the PlanSource token request", tries)
         request = policy.retrying(self._post_token_request, retry_on, log_retry)
         try:
             return request()
@@ -191,7 +191,7 @@ class TokenManager:
         self.issued += 1
         self._redact.add(str(value))
         margin = min(RENEWAL_MARGIN_SECONDS, lifetime / 5)
-        self._logger.info("Obtained a PlanSource access token valid for %d s", lifetime)
+        self.logger.info("Obtained a PlanSource access token valid for %d s", lifetime)
         return AccessToken(value=value, renew_at=started + lifetime - margin)
 
     def _token_error(self, response: requests.Response) -> Exception:

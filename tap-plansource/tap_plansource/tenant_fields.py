@@ -96,7 +96,7 @@ class TenantFields:
         self._stream = stream
         self._redact = redact
         self._sensitive_policy = sensitive_policy
-        self._logger = logger
+        self.logger = logger
         self._fields: dict[str, dict[str, dict[str, Any]] | None] = {}
         self._no_token = False
 
@@ -127,7 +127,7 @@ class TenantFields:
             if isinstance(error, TOKEN_ERRORS):
                 self._no_token = True
                 consequence = "no meta endpoint is read and no tenant field is declared"
-            self._logger.warning(
+            self.logger.warning(
                 "%s: could not read GET %s (%s), so %s. Set `%s: false` to skip this lookup.",
                 stream_name,
                 meta.path,
@@ -164,7 +164,7 @@ class TenantFields:
             {"breadcrumb": ["properties", name], "metadata": {"inclusion": "available"}}
             for name in protected
         )
-        self._logger.info(
+        self.logger.info(
             "%s: declared %d field(s) listed by its meta endpoint: %s",
             stream_name,
             len(protected),
