@@ -11,6 +11,8 @@ a file:
 - raw floor: plain `requests` + msgspec, one RECORD line per record, nothing else;
 - tap-plansource: the real CLI (`tap-plansource --config --catalog`), both streams selected
   (dates normalised, money as numbers, SSNs masked, pages prefetched);
+- tap-plansource with `prefetch_pages: 0` (one page at a time) and with `fast_paths: false`
+  (singer-sdk's own `request_records` and record writing): the gain of each fast path;
 - sdk default: a singer-sdk `RESTStream` per endpoint with default settings (stdlib JSON with
   Decimal, JSONPath extraction, default writer, recursive type conformance, one page at a time),
   run as its own CLI, with the same schemas.
@@ -115,7 +117,7 @@ def start_emulator(subscribers: int) -> tuple[subprocess.Popen, str]:
 
 def access_token(config: dict[str, Any]) -> str:
     tap = TapPlanSource(config=config, parse_env_config=False)
-    return tap.token_manager.access_token()
+    return tap.runtime.token_manager.access_token()
 
 
 def raw_floor(api_url: str, token: str, out: Path) -> int:
@@ -146,6 +148,23 @@ def raw_floor(api_url: str, token: str, out: Path) -> int:
                 count += len(records)
                 page += 1
     return count
+
+
+def variant(work: Path, config: dict[str, Any], **settings: Any) -> Path:
+    """A config file of `config` with `settings` changed (a contender of the tap itself)."""
+    path = work / ("config-" + "-".join(f"{k}={v}" for k, v in settings.items()) + ".json")
+    path.write_text(json.dumps({**config, **settings}))
+    return path
+
+
+def tap_cli(config_path: Path, catalog_path: Path) -> list[str]:
+    return [
+        str(BIN / "tap-plansource"),
+        "--config",
+        str(config_path),
+        "--catalog",
+        str(catalog_path),
+    ]
 
 
 def run_cli(command: list[str], out: Path) -> int:
@@ -195,7 +214,7 @@ def per_subscriber_payroll(
             "payroll_mode": "per_subscriber",
             "start_date": "2000-01-01T00:00:00Z",
         }
-        in_flight = Settings.from_config(config).prefetch_pages + 1
+        in_flight = Settings.read(config).prefetch_pages + 1
         config_path = work / "payroll.json"
         config_path.write_text(json.dumps(config))
         catalog_path = work / "payroll-catalog.json"
@@ -248,7 +267,7 @@ def main() -> int:
                 "username": DEFAULT_LOGGED_IN_USER,
                 "plan_years": ["current"],
             }
-            api_url = Settings.from_config(config).api_url
+            api_url = Settings.read(config).admin_api_url
             token = access_token(config)
             config_path = work / "config.json"
             config_path.write_text(json.dumps(config))
@@ -268,6 +287,12 @@ def main() -> int:
                         str(catalog_path),
                     ],
                     out,
+                ),
+                "tap-plansource prefetch_pages=0": lambda: run_cli(
+                    tap_cli(variant(work, config, prefetch_pages=0), catalog_path), out
+                ),
+                "tap-plansource fast_paths=false": lambda: run_cli(
+                    tap_cli(variant(work, config, fast_paths=False), catalog_path), out
                 ),
                 "singer-sdk default stream (CLI)": lambda: run_cli(
                     [sys.executable, __file__, "default-tap", "--config", str(default_config_path)],
@@ -304,6 +329,14 @@ def main() -> int:
             f"{count / elapsed:>10,.0f} {elapsed / floor:>8.2f}"
         )
     tap, raw = "tap-plansource (CLI)", "raw floor (requests + msgspec)"
+    for latency in (0, args.latency_ms):
+        fast = results[tap, latency][0]
+        print(
+            f"gain at {latency} ms latency: fast paths (fast_paths=false / tap) "
+            f"{results['tap-plansource fast_paths=false', latency][0] / fast:.2f}x, of which page "
+            f"prefetch (prefetch_pages=0 / tap) "
+            f"{results['tap-plansource prefetch_pages=0', latency][0] / fast:.2f}x"
+        )
     unhurried, _, _ = results[tap, 0]
     hurried, _, pages = results[tap, args.latency_ms]
     bound = max(pages * args.latency_ms / 1000, unhurried)

@@ -7,9 +7,10 @@ STATE-per-batch release (the SDK has no public hook for when STATE goes out:
 `_process_state_message`, `_write_state_message`; its copy of the record path and of the date
 parsing, 1.03-1.16x, were removed), tap-planful's buffered RECORD writer and GL
 bookmark (`_write_record_message`, `_increment_stream_state`), its cross-setting checks at config
-validation (`_validate_config`), and tap-plansource's page prefetch (`RESTStream._request` per
-prepared request from its thread pool) and RECORD lines written straight from the record
-(`_write_record_message`, with tap-planful's writer, now in connector-core).
+validation (`_validate_config`), and tap-plansource's fast paths (`fast_path.py`, off with
+`fast_paths: false`): its page prefetch (`RESTStream._request` per prepared request from its
+thread pool, also its one request per payroll subscriber and connection check) and RECORD lines
+written straight from the record (`_write_record_message`, with connector-core's writer).
 """
 
 from __future__ import annotations

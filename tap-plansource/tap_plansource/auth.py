@@ -23,12 +23,18 @@ import jwt
 import requests
 from planful_plansource_planhat_core.failures import describe
 from planful_plansource_planhat_core.http import new_session
-from planful_plansource_planhat_core.retry import CONNECTION_ERRORS, is_retriable_status
+from planful_plansource_planhat_core.retry import (
+    CONNECTION_ERRORS,
+    is_retriable_status,
+    retry_logger,
+)
 from requests.auth import AuthBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 if TYPE_CHECKING:
-    from tap_plansource.settings import Redactor, Settings
+    from planful_plansource_planhat_core.redact import Redactor
+
+    from tap_plansource.settings import Settings
 
 SCOPE = "admin_api_v2"
 ASSERTION_LIFETIME_SECONDS = 60
@@ -93,7 +99,7 @@ class TokenManager:
 
     def __init__(self, settings: Settings, logger: logging.Logger, redact: Redactor) -> None:
         self._settings = settings
-        self._logger = logger
+        self.logger = logger
         self._redact = redact
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
@@ -117,7 +123,8 @@ class TokenManager:
         policy = self._settings.retry
         tries = policy.max_tries
         retry_on = (TokenEndpointBusyError, *CONNECTION_ERRORS)
-        request = policy.retrying(self._post_token_request, retry_on, self._log_retry)
+        log_retry = retry_logger(self.logger, "the PlanSource token request", tries)
+        request = policy.retrying(self._post_token_request, retry_on, log_retry)
         try:
             return request()
         except AssertionExpiredError as exc:
@@ -133,15 +140,6 @@ class TokenManager:
                 "raise `retry_max_tries` if PlanSource is slow to recover."
             )
             raise TokenEndpointUnavailableError(msg) from exc
-
-    def _log_retry(self, details: Any) -> None:
-        failure = details.get("exception")
-        self._logger.warning(
-            "PlanSource token request failed (%s); try %d, next in %.1f s",
-            failure.__class__.__name__ if not isinstance(failure, RetriableAPIError) else failure,
-            details["tries"],
-            details["wait"],
-        )
 
     def _post_token_request(self) -> AccessToken:
         settings = self._settings
@@ -159,15 +157,15 @@ class TokenManager:
         form = {
             "grant_type": "client_credentials",
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_id": settings.client_id,
+            "client_id": settings.client_id or "",
             "code": secrets.token_urlsafe(16),
         }
         if settings.username_placement in {"claim", "both"}:
             claims["logged_in_user"] = settings.username
         if settings.username_placement in {"form", "both"}:
-            form["logged_in_user"] = settings.username
+            form["logged_in_user"] = settings.username or ""
         algorithm = settings.client_assertion_algorithm
-        key = settings.client_secret if algorithm == "HS256" else settings.private_key or ""
+        key = (settings.client_secret if algorithm == "HS256" else settings.private_key) or ""
         headers = {"kid": settings.key_id} if settings.key_id else None
         form["client_assertion"] = jwt.encode(claims, key, algorithm=algorithm, headers=headers)
         self._redact.add(form["client_assertion"])
@@ -193,7 +191,7 @@ class TokenManager:
         self.issued += 1
         self._redact.add(str(value))
         margin = min(RENEWAL_MARGIN_SECONDS, lifetime / 5)
-        self._logger.info("Obtained a PlanSource access token valid for %d s", lifetime)
+        self.logger.info("Obtained a PlanSource access token valid for %d s", lifetime)
         return AccessToken(value=value, renew_at=started + lifetime - margin)
 
     def _token_error(self, response: requests.Response) -> Exception:

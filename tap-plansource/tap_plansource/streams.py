@@ -6,7 +6,7 @@ import datetime
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -14,23 +14,18 @@ from singer_sdk.helpers.jsonpath import extract_jsonpath
 from typing_extensions import override
 
 from tap_plansource import schemas
-from tap_plansource.client import (
-    LinkIds,
-    PlanSourceAPIError,
-    PlanSourceStream,
-    envelope_of,
-    ids_from_link,
-    records_in,
-)
+from tap_plansource.client import LinkIds, PlanSourceAPIError, PlanSourceStream, ids_from_link
+from tap_plansource.paging import envelope_of, records_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     import requests
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
+    from tap_plansource.runtime import Runtime
     from tap_plansource.settings import CustomStreamDefinition
-    from tap_plansource.tap import TapPlanSource
 
 # A first payroll run without `start_date` asks for changes since 1 January of the previous
 # year (the previous and the current calendar plan year), not PlanSource's whole history.
@@ -71,7 +66,7 @@ class TenantFieldsStream(PlanSourceStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        learn = self.plansource.tenant_fields.learn_sensitive
+        learn = self.runtime.tenant_fields.learn_sensitive
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-meta") as pool:
             self._learning = pool.submit(learn, self.name)
             try:
@@ -200,7 +195,7 @@ class PlanYearStream(PlanSourceStream):
     @property
     @override
     def partitions(self) -> list[dict[str, Any]]:
-        return [{"plan_year_selector": year} for year in self.plansource.settings.plan_years]
+        return [{"plan_year_selector": year} for year in self.runtime.settings.plan_years_read]
 
     @override
     def query_params(self, context: Context | None) -> dict[str, Any]:
@@ -222,7 +217,7 @@ class CoveragesStream(PlanYearStream):
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         yield from super().get_records(context)
-        self.plansource.coverage_dimensions.completed(
+        self.runtime.coverage_dimensions.completed(
             (context or {}).get("plan_year_selector", "current")
         )
 
@@ -232,15 +227,15 @@ class CoveragesStream(PlanYearStream):
     ) -> dict[str, Any] | None:
         record = super().post_process(row, context)
         if record is not None:
-            self.plansource.coverage_dimensions.observe(record)
+            self.runtime.coverage_dimensions.observe(record)
         return record
 
     def collect_dimensions(self, plan_year: str) -> None:
         """Read one plan year's coverages only for the derived streams (when not synced itself)."""
         context = {"plan_year_selector": plan_year}
         for record in self.request_records(context):
-            self.plansource.coverage_dimensions.observe(self.normalize(record))
-        self.plansource.coverage_dimensions.completed(plan_year)
+            self.runtime.coverage_dimensions.observe(self.normalize(record))
+        self.runtime.coverage_dimensions.completed(plan_year)
 
 
 class CoverageLinesStream(PlanYearStream):
@@ -296,12 +291,12 @@ class PayrollDeductionsStream(PlanSourceStream):
     def window(self, context: Context | None) -> tuple[datetime.date, datetime.date]:
         """Dates of payroll changes to ask for; the end is tomorrow to cover every time zone."""
         since = self.get_starting_timestamp(None)
-        today = self.plansource.sync_started_at.date()
+        today = self.runtime.sync_started_at.date()
         if since is None:
             start = datetime.date(today.year - PAYROLL_FIRST_RUN_YEARS_BACK, 1, 1)
         else:
             start = since.date() - datetime.timedelta(
-                days=self.plansource.settings.payroll_lookback_days
+                days=self.runtime.settings.payroll_lookback_days
             )
         return start, today + datetime.timedelta(days=1)
 
@@ -341,16 +336,16 @@ class PayrollDeductionsStream(PlanSourceStream):
                 start,
                 end,
             )
-        if self.plansource.settings.payroll_mode == "bulk":
-            return self._pages(context)
+        if self.runtime.settings.payroll_mode == "bulk":
+            return super().record_batches(context)
         return self._per_subscriber()
 
     def _per_subscriber(self) -> Iterator[list[dict[str, Any]]]:
         """Each subscriber's rows; a subscriber gone since the list was read is counted."""
-        subscribers = cast("SubscribersStream", self.plansource.streams[SubscribersStream.name])
+        subscribers = cast("SubscribersStream", self.runtime.stream(SubscribersStream.name))
         ids = (record["id"] for page in subscribers.record_batches(None) for record in page)
         read = rows = 0
-        for _, records in self.ordered_fan_out(ids, self._subscriber_rows):
+        for _, records in self.fan_out(ids, self._subscriber_rows):
             read += 1
             if records is None:
                 self.report["subscriber(s) listed but gone (404) when their payroll was read"] += 1
@@ -394,8 +389,8 @@ class AcaStream(PlanSourceStream):
         since = self.changes_since(context)
         if since is None:
             return None
-        elapsed = (self.plansource.sync_started_at - since).total_seconds()
-        return max(math.ceil(elapsed / 60), 1) + self.plansource.settings.aca_overlap_minutes
+        elapsed = (self.runtime.sync_started_at - since).total_seconds()
+        return max(math.ceil(elapsed / 60), 1) + self.runtime.settings.aca_overlap_minutes
 
     @override
     def query_params(self, context: Context | None) -> dict[str, Any]:
@@ -460,7 +455,7 @@ class AdministratorsStream(AcaStream):
 
     @override
     def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
-        record["synced_at"] = self.plansource.sync_started_at.isoformat()
+        record["synced_at"] = self.runtime.sync_started_at.isoformat()
         return super().shape(record, context)
 
 
@@ -476,7 +471,7 @@ class EoiPendingStream(PlanSourceStream):
 
     @override
     def query_params(self, context: Context | None) -> dict[str, Any]:
-        return {"include_test": "yes" if self.plansource.settings.include_test_employees else "no"}
+        return {"include_test": "yes" if self.runtime.settings.include_test_employees else "no"}
 
     @override
     def shape(self, record: dict[str, Any], context: Context | None) -> dict[str, Any]:
@@ -534,7 +529,7 @@ class DependentFieldMetadataStream(FieldMetadataStream):
 class CustomStream(PlanSourceStream):
     """A user-defined stream over any GET endpoint (the `custom_streams` setting)."""
 
-    def __init__(self, tap: TapPlanSource, definition: CustomStreamDefinition) -> None:
+    def __init__(self, tap: Tap, runtime: Runtime, definition: CustomStreamDefinition) -> None:
         self.definition = definition
         self.paginated = definition.paginate
         self.bad_request_hint = f"`params` of custom stream `{definition.name}`"
@@ -544,7 +539,7 @@ class CustomStream(PlanSourceStream):
         schema = schemas.custom_stream_schema(
             (definition.schema or {}).get("properties"), definition.primary_keys
         )
-        super().__init__(tap, name=definition.name, path=definition.path, schema=schema)
+        super().__init__(tap, runtime, name=definition.name, path=definition.path, schema=schema)
         self.primary_keys = definition.primary_keys  # after the SDK's init, which resets them
 
     @override
@@ -574,68 +569,6 @@ class CustomStream(PlanSourceStream):
         return record
 
 
-class SubscriberDirectory:
-    """PlanSource subscriber ids by the customer's own ids, for hrefs that name a subscriber by
-    custom id (`/admin/subscriber/E000123?is_custom_id=true`).
-
-    PlanSource does not say which field a custom id is, so both `subscriber_code` and
-    `employee_number` are looked up; a value naming two different subscribers resolves to
-    nothing. The subscribers (test employees too) are read once, on the first custom id.
-    """
-
-    FIELDS = ("subscriber_code", "employee_number")
-
-    def __init__(self, tap: TapPlanSource) -> None:
-        self.tap = tap
-        self._ids: dict[str, int | None] | None = None
-
-    def resolve(self, custom_id: str) -> int | None:
-        if self._ids is None:
-            self._ids = self._read()
-        return self._ids.get(custom_id)
-
-    def _read(self) -> dict[str, int | None]:
-        subscribers = cast("SubscribersStream", self.tap.streams[SubscribersStream.name])
-        ids: dict[str, int | None] = {}
-        for record in subscribers.request_records({"all_employees": True}):
-            for field in self.FIELDS:
-                code = record.get(field)
-                if code is None or code == "":
-                    continue
-                known = ids.setdefault(str(code), record.get("id"))
-                if known != record.get("id"):
-                    ids[str(code)] = None
-        return ids
-
-
-class CoverageDimensions:
-    """Plans, benefits and coverage levels seen in coverage rows (PlanSource has no endpoint)."""
-
-    KEYS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "plans": ("org_plan_id", "plan_year_starts_on"),
-        "benefits": ("org_benefit_id",),
-        "coverage_levels": ("coverage_level_id",),
-    }
-
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {
-            name: {} for name in self.KEYS
-        }
-        self.complete_plan_years: set[str] = set()
-
-    def observe(self, coverage: dict[str, Any]) -> None:
-        """Remember the plan, benefit and level of one coverage row (called for every row)."""
-        get = coverage.get
-        for name, keys in self.KEYS.items():
-            key = tuple(map(get, keys))
-            if key[0] is not None and key not in self.rows[name]:
-                fields = schemas.DERIVED[name]["properties"]
-                self.rows[name][key] = {field: get(field) for field in fields}
-
-    def completed(self, plan_year: str) -> None:
-        self.complete_plan_years.add(plan_year)
-
-
 class DerivedFromCoveragesStream(Stream):
     """Base of `plans`, `benefits` and `coverage_levels`, built from `/coverages` rows.
 
@@ -645,15 +578,15 @@ class DerivedFromCoveragesStream(Stream):
 
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, tap: TapPlanSource) -> None:
+    def __init__(self, tap: Tap, runtime: Runtime) -> None:
         super().__init__(tap=tap, schema=schemas.DERIVED[self.name])
-        self.plansource = tap
+        self.runtime = runtime
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        dimensions = self.plansource.coverage_dimensions
-        coverages = cast("CoveragesStream", self.plansource.streams[CoveragesStream.name])
-        for plan_year in self.plansource.settings.plan_years:
+        dimensions = self.runtime.coverage_dimensions
+        coverages = cast("CoveragesStream", self.runtime.stream(CoveragesStream.name))
+        for plan_year in self.runtime.settings.plan_years_read:
             if plan_year not in dimensions.complete_plan_years:
                 coverages.collect_dimensions(plan_year)
         rows = dimensions.rows[self.name]

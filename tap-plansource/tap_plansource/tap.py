@@ -3,88 +3,26 @@
 from __future__ import annotations
 
 import datetime
-import logging
 import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from planful_plansource_planhat_core.connection_test import Check
 from planful_plansource_planhat_core.failures import clean_failures, install_stop_signals
-from planful_plansource_planhat_core.run_report import report_properties
-from planful_plansource_planhat_core.settings import retry_properties
 from planful_plansource_planhat_core.tap import ConnectorTap
 from planful_plansource_planhat_core.writer import RecordBufferingWriter, flush_open_writers
 from singer_sdk import Stream
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from tap_plansource.auth import HOST_SETTINGS, PlanSourceAuth, TokenManager
-from tap_plansource.sensitive import SensitiveFieldPolicy
-from tap_plansource.settings import (
-    ALIASES,
-    ASSERTION_ALGORITHMS,
-    DEFAULTS,
-    ENVIRONMENT_HOSTS,
-    MAX_PAGE_SIZE,
-    PAYROLL_MODES,
-    PLAN_YEAR_SELECTORS,
-    RETRY_DEFAULTS,
-    SENSITIVE_MODES,
-    USERNAME_PLACEMENTS,
-    Redactor,
-    Settings,
-)
-from tap_plansource.streams import (
-    STREAM_TYPES,
-    CoverageDimensions,
-    CustomStream,
-    SubscriberDirectory,
-)
-from tap_plansource.tenant_fields import META_STREAMS, TenantFields
+from tap_plansource.auth import HOST_SETTINGS
+from tap_plansource.runtime import Runtime
+from tap_plansource.settings import ALIASES, Settings, schema_problems
+from tap_plansource.streams import STREAM_TYPES, CustomStream
+from tap_plansource.tenant_fields import META_STREAMS
 
 if TYPE_CHECKING:
     from tap_plansource.client import PlanSourceStream
-
-CUSTOM_STREAM = th.ObjectType(
-    th.Property(
-        "name", th.StringType, required=True, description="Stream name (lower case, digits, `_`)."
-    ),
-    th.Property(
-        "path",
-        th.StringType,
-        required=True,
-        description="Path under `/admin/v2`, e.g. `/content_blocks` or `/subscriber/meta`.",
-    ),
-    th.Property(
-        "params", th.ObjectType(additional_properties=True), description="Fixed query parameters."
-    ),
-    th.Property(
-        "primary_keys", th.ArrayType(th.StringType), description="Fields that identify a record."
-    ),
-    th.Property(
-        "records_path",
-        th.StringType,
-        default="$.data",
-        description=(
-            "JSONPath to the records in the response; whatever it points at is read as a list, an "
-            "object holding a list, or one record."
-        ),
-    ),
-    th.Property(
-        "paginate",
-        th.BooleanType,
-        default=True,
-        description="Send `page`/`per_page` and read every page.",
-    ),
-    th.Property(
-        "schema",
-        th.ObjectType(additional_properties=True),
-        description="Optional JSON Schema of a record; undeclared fields pass through.",
-    ),
-    additional_properties=False,
-)
-
 
 GIL_SWITCH_INTERVAL_SECONDS = 0.0002
 
@@ -98,205 +36,7 @@ class TapPlanSource(ConnectorTap):
     aliases = ALIASES
     message_writer: RecordBufferingWriter
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "environment",
-            th.StringType,
-            default=DEFAULTS["environment"],
-            allowed_values=list(ENVIRONMENT_HOSTS),
-            description=(
-                "`production` (api.plansource.com) or `development` "
-                "(partner-dev-api.plansource.com, PlanSource's Partner-Dev); credentials differ "
-                "per environment."
-            ),
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            description=(
-                "Override of the Admin API base URL (ending in `/admin/v2`), e.g. for a proxy or "
-                "the local sandbox; the token endpoint is `/oauth/v2/token` on the same host. "
-                "https only, except for loopback hosts."
-            ),
-        ),
-        th.Property(
-            "client_id",
-            th.StringType,
-            required=True,
-            description="The API user's client id (System Administration → System → API Users).",
-        ),
-        th.Property(
-            "client_secret",
-            th.StringType,
-            required=True,
-            secret=True,
-            description=(
-                "The API user's client secret; signs the token request's JWT assertion when "
-                "`client_assertion_algorithm` is HS256."
-            ),
-        ),
-        th.Property(
-            "client_assertion_algorithm",
-            th.StringType,
-            default=DEFAULTS["client_assertion_algorithm"],
-            allowed_values=list(ASSERTION_ALGORITHMS),
-            description=(
-                "How the token request's JWT assertion is signed: `HS256` with `client_secret`, "
-                "or `RS256`/`ES256` with `private_key` (PlanSource holds the public key)."
-            ),
-        ),
-        th.Property(
-            "private_key",
-            th.StringType,
-            secret=True,
-            description=(
-                "PEM private key (RSA for RS256, EC P-256 for ES256) that signs the assertion."
-            ),
-        ),
-        th.Property(
-            "key_id",
-            th.StringType,
-            description="Optional `kid` header of the assertion, naming the key PlanSource holds.",
-        ),
-        th.Property(
-            "username",
-            th.StringType,
-            required=True,
-            description="The PlanSource admin user the API acts as (its `logged_in_user`).",
-        ),
-        th.Property(
-            "username_placement",
-            th.StringType,
-            default=DEFAULTS["username_placement"],
-            allowed_values=list(USERNAME_PLACEMENTS),
-            description=(
-                "Where the token request carries `logged_in_user`: a JWT `claim` (default), a "
-                "`form` field, or `both`. Change only if PlanSource support says so."
-            ),
-        ),
-        th.Property(
-            "plan_years",
-            th.ArrayType(th.StringType(allowed_values=list(PLAN_YEAR_SELECTORS))),
-            default=DEFAULTS["plan_years"],
-            description="Plan years the coverage streams read: `previous`, `current`, `next`.",
-        ),
-        th.Property(
-            "include_test_employees",
-            th.BooleanType,
-            default=DEFAULTS["include_test_employees"],
-            description="Include PlanSource test employees (hidden by the API by default).",
-        ),
-        th.Property(
-            "page_size",
-            th.IntegerType(minimum=1, maximum=MAX_PAGE_SIZE),
-            default=DEFAULTS["page_size"],
-            description=f"Records per page (`per_page`), at most {MAX_PAGE_SIZE}.",
-        ),
-        th.Property(
-            "start_date",
-            th.DateTimeType,
-            description=(
-                "Earliest change read by the incremental streams (payroll, ACA) on the first run; "
-                "later runs start from the bookmark. Without it, payroll reads changes since 1 "
-                "January of the previous year and ACA reads every record."
-            ),
-        ),
-        th.Property(
-            "payroll_mode",
-            th.StringType,
-            default=DEFAULTS["payroll_mode"],
-            allowed_values=list(PAYROLL_MODES),
-            description=(
-                "`per_subscriber` (PlanSource's recommendation): one request per subscriber "
-                "(`prefetch_pages + 1` in flight); `bulk`: pages of the whole organization."
-            ),
-        ),
-        th.Property(
-            "payroll_lookback_days",
-            th.IntegerType(minimum=0),
-            default=DEFAULTS["payroll_lookback_days"],
-            description="Days before the bookmark that payroll re-reads, for back-dated changes.",
-        ),
-        th.Property(
-            "aca_overlap_minutes",
-            th.IntegerType(minimum=0),
-            default=DEFAULTS["aca_overlap_minutes"],
-            description=(
-                "Minutes added to the `changes_since` window of the ACA streams and "
-                "`administrators`, for clock differences."
-            ),
-        ),
-        th.Property(
-            "sensitive_fields",
-            th.StringType,
-            default=DEFAULTS["sensitive_fields"],
-            allowed_values=list(SENSITIVE_MODES),
-            description=(
-                "What to do with SSNs and the other fields in `sensitive_field_names`, at any "
-                "depth: `keep`, `mask` (all but the last four characters), `hash` (HMAC-SHA256 "
-                "with `sensitive_hash_salt`) or `drop`."
-            ),
-        ),
-        th.Property(
-            "sensitive_field_names",
-            th.ArrayType(th.StringType),
-            default=DEFAULTS["sensitive_field_names"],
-            description=(
-                "Field names protected by `sensitive_fields`, besides `ssn` and any `*_ssn` which "
-                "are always protected; e.g. `birthdate`, `email`, `home_phone`, `tax_id`."
-            ),
-        ),
-        th.Property(
-            "protect_ssn_shaped_values",
-            th.BooleanType,
-            default=DEFAULTS["protect_ssn_shaped_values"],
-            description=(
-                "Protect with `sensitive_fields` any field, whatever its name and meta "
-                "`data_type`, from its first string value shaped like an SSN (`123-45-6789` or "
-                "nine digits), and name it in a warning. Primary keys are exempt."
-            ),
-        ),
-        th.Property(
-            "sensitive_hash_salt",
-            th.StringType,
-            secret=True,
-            description="Secret key for `sensitive_fields: hash` (required in that mode).",
-        ),
-        th.Property(
-            "discover_tenant_fields",
-            th.BooleanType,
-            default=DEFAULTS["discover_tenant_fields"],
-            description=(
-                "At discovery, read `/subscriber/meta` and `/dependent/meta` and declare in the "
-                "`subscribers` and `dependents` schemas the tenant's fields the built-in schemas "
-                "lack (typed from their `data_type`); before a sync, learn which fields they "
-                "type `ssn`, so `sensitive_fields` protects them. `false` skips both lookups."
-            ),
-        ),
-        th.Property(
-            "custom_streams",
-            th.ArrayType(CUSTOM_STREAM),
-            description="Extra streams over any GET endpoint of the Admin API.",
-        ),
-        *retry_properties(RETRY_DEFAULTS, "PlanSource"),
-        *report_properties(),
-        ALIASES[0].property(th.IntegerType(minimum=0)),
-        ALIASES[1].property(th.NumberType(minimum=0)),
-        th.Property(
-            "user_agent",
-            th.StringType,
-            description="User-Agent header sent to PlanSource (default tap-plansource/<version>).",
-        ),
-        th.Property(
-            "prefetch_pages",
-            th.IntegerType(minimum=0, maximum=8),
-            default=DEFAULTS["prefetch_pages"],
-            description=(
-                "Pages requested ahead while the current page's records are processed (requests "
-                "in flight per stream); 0 reads strictly one page at a time."
-            ),
-        ),
-    ).to_dict()
+    config_jsonschema = Settings.schema()
 
     @classmethod
     @override
@@ -329,50 +69,26 @@ class TapPlanSource(ConnectorTap):
 
     @cached_property
     def settings(self) -> Settings:
-        settings = Settings.from_config(
-            self.config,
-            reserved_stream_names=[t.name for t in STREAM_TYPES],  # type: ignore[misc]
+        problems = schema_problems(self.config, self.config_jsonschema)  # at discovery
+        settings = Settings.read(self.config)
+        problems = problems or settings.problems(
+            reserved_stream_names=[t.name for t in STREAM_TYPES]  # type: ignore[misc]
         )
-        if settings.start_date and settings.start_date > datetime.datetime.now(datetime.UTC):
+        if problems:
+            summary = "Config validation failed: " + "; ".join(problems)
+            raise ConfigValidationError(summary, errors=problems)
+        if settings.start and settings.start > datetime.datetime.now(datetime.UTC):
             self.logger.warning(
                 "`start_date` %s is in the future: payroll and ACA will read nothing newer "
                 "than it until then",
-                settings.start_date.isoformat(),
+                settings.start.isoformat(),
             )
         return settings
 
     @cached_property
-    def redact(self) -> Redactor:
-        """Scrubs secrets (settings, tokens, assertions) from anything the tap logs."""
-        return Redactor(self.settings.secrets)
-
-    @cached_property
-    def sync_started_at(self) -> datetime.datetime:
-        """ "Now" for the change windows, fixed for the run so every page asks the same window."""
-        return datetime.datetime.now(datetime.UTC)
-
-    @cached_property
-    def token_manager(self) -> TokenManager:
-        return TokenManager(self.settings, logging.getLogger(self.name), self.redact)
-
-    @cached_property
-    def plansource_auth(self) -> PlanSourceAuth:
-        return PlanSourceAuth(self.token_manager, logging.getLogger(self.name))
-
-    @cached_property
-    def sensitive_policy(self) -> SensitiveFieldPolicy:
-        settings = self.settings
-        return SensitiveFieldPolicy(
-            settings.sensitive_mode,
-            settings.sensitive_field_names,
-            settings.sensitive_hash_salt,
-            by_shape=settings.protect_ssn_shaped_values,
-            logger=self.logger,
-        )
-
-    @cached_property
-    def tenant_fields(self) -> TenantFields:
-        return TenantFields(self)
+    def runtime(self) -> Runtime:
+        """What the streams use of this run (they get it, never the tap)."""
+        return Runtime(self.settings, self.logger, self.plugin_version, lambda: self.streams)
 
     @property
     @override
@@ -382,26 +98,18 @@ class TapPlanSource(ConnectorTap):
         takes its schemas from the catalog it is given)."""
         catalog = super().catalog_dict
         missing = self.settings.missing_credentials()
-        if self.tenant_fields.enabled and missing:
+        if self.runtime.tenant_fields.enabled and missing:
             problem = (
                 f"{', '.join(missing)} must be set: discovery reads the tenant's own fields "
                 "(`discover_tenant_fields`); set them, or `discover_tenant_fields: false` to "
                 "discover offline"
             )
             raise ConfigValidationError("Config validation failed", errors=[problem])
-        if self.tenant_fields.enabled:
+        if self.runtime.tenant_fields.enabled:
             for entry in catalog["streams"]:
                 if entry["tap_stream_id"] in META_STREAMS:
-                    self.tenant_fields.declare(entry)
+                    self.runtime.tenant_fields.declare(entry)
         return catalog
-
-    @cached_property
-    def coverage_dimensions(self) -> CoverageDimensions:
-        return CoverageDimensions()
-
-    @cached_property
-    def subscriber_directory(self) -> SubscriberDirectory:
-        return SubscriberDirectory(self)
 
     @property
     @override
@@ -424,10 +132,10 @@ class TapPlanSource(ConnectorTap):
     def connection_checks(self) -> list[Check]:
         """A token from the token endpoint, then the organizations (one small page)."""
         organizations = cast("PlanSourceStream", self.streams["organizations"])
-        token_url, api_url = self.settings.token_url, f"{self.settings.api_url}/organizations"
+        token_url, api_url = self.settings.token_url, f"{self.settings.admin_api_url}/organizations"
 
         def sign_in() -> str:
-            self.token_manager.access_token()
+            self.runtime.token_manager.access_token()
             return f"issued a token for {self.settings.username!r}"
 
         def read() -> str:
@@ -441,8 +149,12 @@ class TapPlanSource(ConnectorTap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        streams: list[Any] = [stream_type(self) for stream_type in STREAM_TYPES]
-        streams += [CustomStream(self, definition) for definition in self.settings.custom_streams]
+        runtime = self.runtime
+        streams: list[Any] = [stream_type(self, runtime) for stream_type in STREAM_TYPES]
+        streams += [
+            CustomStream(self, runtime, definition)
+            for definition in self.settings.custom_stream_definitions
+        ]
         return streams
 
 

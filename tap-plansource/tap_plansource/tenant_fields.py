@@ -13,7 +13,7 @@ by hand) cannot let one through in clear. A field typed otherwise is caught by i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -26,8 +26,12 @@ from tap_plansource.auth import (
 from tap_plansource.schemas import Schema, typed
 
 if TYPE_CHECKING:
-    from tap_plansource.client import PlanSourceStream
-    from tap_plansource.tap import TapPlanSource
+    import logging
+    from collections.abc import Callable, Iterable
+
+    from planful_plansource_planhat_core.redact import Redactor
+
+    from tap_plansource.sensitive import SensitiveFieldPolicy
 
 #: The streams whose fields a meta endpoint describes, and the stream that reads that endpoint.
 META_STREAMS = {
@@ -64,6 +68,15 @@ def property_schema(rules: dict[str, Any]) -> Schema:
     return schema
 
 
+class FieldStream(Protocol):
+    """What is read of a people stream and of a meta stream (a `PlanSourceStream`)."""
+
+    path: str
+    source_schema: dict[str, Any]
+
+    def request_records(self, context: Any) -> Iterable[dict[str, Any]]: ...
+
+
 class TenantFieldsUnknownError(FatalAPIError):
     """A sync cannot tell which of the tenant's fields hold SSNs."""
 
@@ -71,14 +84,21 @@ class TenantFieldsUnknownError(FatalAPIError):
 class TenantFields:
     """Reads each meta endpoint at most once per run and remembers what it listed."""
 
-    def __init__(self, tap: TapPlanSource) -> None:
-        self.tap = tap
+    def __init__(
+        self,
+        enabled: bool,
+        stream: Callable[[str], FieldStream],
+        redact: Redactor,
+        sensitive_policy: SensitiveFieldPolicy,
+        logger: logging.Logger,
+    ) -> None:
+        self.enabled = enabled
+        self._stream = stream
+        self._redact = redact
+        self._sensitive_policy = sensitive_policy
+        self.logger = logger
         self._fields: dict[str, dict[str, dict[str, Any]] | None] = {}
         self._no_token = False
-
-    @property
-    def enabled(self) -> bool:
-        return self.tap.settings.discover_tenant_fields
 
     def of(self, stream_name: str, consequence: str) -> dict[str, dict[str, Any]] | None:
         """The meta's rules per field name of `stream_name`'s records; None when unreadable
@@ -91,11 +111,11 @@ class TenantFields:
 
     def _read(self, stream_name: str, consequence: str | None) -> dict[str, dict[str, Any]] | None:
         """None (and one warning) when unreadable; `consequence` None: raise instead."""
-        meta = cast("PlanSourceStream", self.tap.streams[META_STREAMS[stream_name]])
+        meta = self._stream(META_STREAMS[stream_name])
         try:
             rows = list(meta.request_records(None))
         except (FatalAPIError, RetriableAPIError, requests.RequestException) as error:
-            reason = self.tap.redact(" ".join(str(error).split()) or type(error).__name__)
+            reason = self._redact(" ".join(str(error).split()) or type(error).__name__)
             if consequence is None:
                 msg = (
                     f"{stream_name}: could not read GET {meta.path} ({reason}), which says which "
@@ -107,7 +127,7 @@ class TenantFields:
             if isinstance(error, TOKEN_ERRORS):
                 self._no_token = True
                 consequence = "no meta endpoint is read and no tenant field is declared"
-            self.tap.logger.warning(
+            self.logger.warning(
                 "%s: could not read GET %s (%s), so %s. Set `%s: false` to skip this lookup.",
                 stream_name,
                 meta.path,
@@ -119,7 +139,7 @@ class TenantFields:
         fields = {
             row["field"]: row for row in rows if isinstance(row.get("field"), str) and row["field"]
         }
-        self.tap.sensitive_policy.protect_ssns(
+        self._sensitive_policy.protect_ssns(
             name for name, rules in fields.items() if data_type_of(rules) == SSN_DATA_TYPE
         )
         return fields
@@ -131,20 +151,20 @@ class TenantFields:
         fields = self.of(stream_name, "its catalog entry declares the built-in fields only")
         if not fields:
             return
-        stream = cast("PlanSourceStream", self.tap.streams[stream_name])
+        stream = self._stream(stream_name)
         built_in = stream.source_schema["properties"]
         added = {
             name: property_schema(rules) for name, rules in fields.items() if name not in built_in
         }
         if not added:
             return
-        protected = self.tap.sensitive_policy.protect_schema({"properties": added})["properties"]
+        protected = self._sensitive_policy.protect_schema({"properties": added})["properties"]
         entry["schema"].setdefault("properties", {}).update(protected)
         entry["metadata"].extend(
             {"breadcrumb": ["properties", name], "metadata": {"inclusion": "available"}}
             for name in protected
         )
-        self.tap.logger.info(
+        self.logger.info(
             "%s: declared %d field(s) listed by its meta endpoint: %s",
             stream_name,
             len(protected),
@@ -157,5 +177,5 @@ class TenantFields:
         Unreadable, the sync stops: the records carry every field the tenant configured
         (the schema allows additional properties), and an SSN under another name would
         otherwise leave in clear."""
-        if self.enabled and self.tap.sensitive_policy.active and stream_name not in self._fields:
+        if self.enabled and self._sensitive_policy.active and stream_name not in self._fields:
             self._fields[stream_name] = self._read(stream_name, None)

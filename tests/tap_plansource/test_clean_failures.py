@@ -46,7 +46,7 @@ def test_an_unreachable_host_is_given_up_after_a_few_quick_tries(tmp_path):
     )
     assert "(connection refused): check `environment` (or `api_url`)" in line
     assert f"`./run python -m sandbox serve plansource --port {port}`" in line
-    assert outcome.stderr.count("PlanSource token request failed") == UNREACHABLE_TRIES - 1
+    assert outcome.stderr.count("Retrying the PlanSource token request") == UNREACHABLE_TRIES - 1
 
 
 def test_tls_to_a_host_that_speaks_no_tls(plansource, tmp_path):

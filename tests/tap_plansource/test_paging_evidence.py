@@ -4,7 +4,7 @@ bookmark past the unread rows; two runs never lose a row."""
 from __future__ import annotations
 
 import pytest
-from tap_plansource.client import PageGapError
+from tap_plansource.paging import PageGapError
 
 from .helpers import requests_to, run_cli, run_tap, tap_config, visible_subscriber_ids
 

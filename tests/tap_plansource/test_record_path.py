@@ -1,10 +1,11 @@
 """tap-plansource's own record path writes exactly what singer-sdk's record path writes, and
 defers to it whenever the outcome could differ.
 
-`PlanSourceStream` replaces two per-record SDK hooks (the RECORD line, the offer of child
-contexts) for speed (`benchmarks/bench_tap_plansource.py`); these tests run the same syncs with
-the SDK's hooks restored and compare every line but `time_extracted` (the fast path stamps a
-page's records with the time the page was handed on, the SDK each record as it is written).
+`FastPathStream` (`fast_path.py`) replaces two per-record SDK hooks (the RECORD line, the
+offer of child contexts) for speed (`benchmarks/bench_tap_plansource.py`); these tests run the
+same syncs with those hooks alone restored (pages still prefetched; `test_fast_paths` switches
+both) and compare every line but `time_extracted` (the fast path stamps a page's records with
+the time the page was handed on, the SDK each record as it is written).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 
 from singer_sdk import RESTStream
 from tap_plansource.client import PlanSourceStream
+from tap_plansource.fast_path import FastPathStream
 from tap_plansource.tap import TapPlanSource
 
 from .helpers import run_tap, tap_config
@@ -52,7 +54,7 @@ def test_lines_and_states_are_those_of_the_sdk_path(plansource, monkeypatch):
         assert not isinstance(stream, PlanSourceStream) or stream.writes_rows_as_read, name
 
     for hook in SDK_HOOKS:
-        monkeypatch.setattr(PlanSourceStream, hook, getattr(RESTStream, hook))
+        monkeypatch.setattr(FastPathStream, hook, getattr(RESTStream, hook))
     sdk = run_tap(config, STREAMS)
 
     assert sum(len(fast.records[name]) for name in STREAMS) > 300

@@ -48,7 +48,7 @@ def settings(**config):
 )
 def test_urls_derive_from_environment_or_api_url(config, api_url, token_url, audience):
     derived = settings(**config)
-    assert (derived.api_url, derived.token_url, derived.token_audience) == (
+    assert (derived.admin_api_url, derived.token_url, derived.token_audience) == (
         api_url,
         token_url,
         audience,
@@ -57,9 +57,9 @@ def test_urls_derive_from_environment_or_api_url(config, api_url, token_url, aud
 
 def test_defaults():
     derived = settings()
-    assert derived.plan_years == ("current", "next")
+    assert derived.plan_years_read == ("current", "next")
     assert derived.page_size == 500
-    assert derived.sensitive_mode == "mask"
+    assert derived.sensitive_fields == "mask"
     assert derived.include_test_employees is False
     assert "s3cret-value" not in repr(derived)
 
@@ -160,7 +160,8 @@ def test_a_garbage_start_date_exits_1_with_one_line(tmp_path):
 
 def test_a_future_start_date_is_warned_about(caplog):
     derived = settings(start_date="2999-01-01T00:00:00Z")
-    assert derived.start_date.year == 2999
+    assert derived.start is not None
+    assert derived.start.year == 2999
     assert any(
         "`start_date` 2999-01-01T00:00:00+00:00 is in the future" in r.getMessage()
         for r in caplog.records
@@ -184,3 +185,25 @@ def test_signing_and_payroll_settings_are_checked(config, error):
         settings(**config)
     assert any(error in message for message in failure.value.errors), failure.value.errors
     assert all("not a key at all" not in message for message in failure.value.errors)
+
+
+def test_discovery_stops_on_what_the_schema_refuses(tmp_path):
+    """singer-sdk does not check the schema before a discovery (it needs no credentials); the
+    tap does, but for settings left unset, so a custom stream without a path is named."""
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {"discover_tenant_fields": False, "page_size": 9999, "custom_streams": [{"name": "x"}]}
+        )
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "tap_plansource", "--config", str(config), "--discover"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "in config['page_size']" in run.stderr
+    assert "'path' is a required property in config['custom_streams'][0]" in run.stderr
+    assert "'client_id' is a required property" not in run.stderr
+    assert "Traceback" not in run.stderr

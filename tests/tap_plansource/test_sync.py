@@ -251,18 +251,18 @@ def test_token_expiry_in_the_middle_of_a_sync(plansource):
         [r["status"] for r in log if r["query"]["page"] == page] == [401, 200] for page in rejected
     )
     assert len(requests_to(plansource, "^/oauth/v2/token$")) == 2, "one renewal for all of them"
-    assert tap.token_manager.issued == 2
+    assert tap.runtime.token_manager.issued == 2
 
 
 def test_token_is_renewed_before_it_expires(plansource, monkeypatch):
     plansource.emulator.configure(token_ttl_seconds=100)
     tap = TapPlanSource(config=tap_config(plansource), parse_env_config=False)
-    first = tap.token_manager.access_token()
-    assert tap.token_manager.access_token() == first
+    first = tap.runtime.token_manager.access_token()
+    assert tap.runtime.token_manager.access_token() == first
     later = auth.time.monotonic() + 81  # inside the 20 s renewal margin of a 100 s token
     monkeypatch.setattr(auth.time, "monotonic", lambda: later)
-    assert tap.token_manager.access_token() != first
-    assert tap.token_manager.issued == 2
+    assert tap.runtime.token_manager.access_token() != first
+    assert tap.runtime.token_manager.issued == 2
 
 
 def test_a_503_burst_then_success(plansource):

@@ -6,8 +6,8 @@ import logging
 from decimal import Decimal
 
 import pytest
-from tap_plansource.client import records_in
 from tap_plansource.normalize import RecordNormalizer
+from tap_plansource.paging import records_in
 from tap_plansource.schemas import COVERAGE, SUBSCRIBER
 from tap_plansource.sensitive import SensitiveFieldPolicy
 
