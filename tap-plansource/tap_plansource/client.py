@@ -16,15 +16,15 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache, cached_property
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from planful_plansource_planhat_core.http import http_failure, new_session
+from planful_plansource_planhat_core.rest import ConnectorRESTStream
 from planful_plansource_planhat_core.retry import is_retriable_status, retry_logger
-from planful_plansource_planhat_core.run_report import ReportingStream
 from planful_plansource_planhat_core.writer import flush_open_writers
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import PageContext
 from typing_extensions import override
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from backoff.types import Details
+    from planful_plansource_planhat_core.redact import Redactor
+    from planful_plansource_planhat_core.retry import RetryPolicy
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
     from singer_sdk.singerlib import Catalog
@@ -63,7 +65,7 @@ class MissingKeyError(FatalAPIError):
     """A record lacks a primary-key field: emitting it would merge or drop rows downstream."""
 
 
-class PlanSourceStream(ReportingStream, FastPathStream):
+class PlanSourceStream(FastPathStream, ConnectorRESTStream[int]):
     """Base of every stream: an Admin API v2 list endpoint and its records."""
 
     #: Where `data` may hold the record list (e.g. `dependents`); tried before other shapes.
@@ -78,6 +80,8 @@ class PlanSourceStream(ReportingStream, FastPathStream):
     not_found_hint = "`environment` (or `api_url`)"
     #: The schema as PlanSource's values are converted to; `sensitive_fields` may adjust a copy.
     record_schema: dict[str, Any] = {"type": "object", "properties": {}}
+
+    service = "PlanSource"
 
     # Records are converted to the schema by `RecordNormalizer`; the SDK need not walk them again.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -129,8 +133,13 @@ class PlanSourceStream(ReportingStream, FastPathStream):
 
     @property
     @override
-    def timeout(self) -> float:  # type: ignore[override]  # requests takes fractions too
-        return self.runtime.settings.request_timeout
+    def retry_policy(self) -> RetryPolicy:
+        return self.runtime.settings.retry
+
+    @property
+    @override
+    def redact(self) -> Redactor:
+        return self.runtime.redact
 
     @cached_property
     @override
@@ -171,12 +180,8 @@ class PlanSourceStream(ReportingStream, FastPathStream):
         )
 
     @override
-    def validate_response(self, response: requests.Response) -> None:
-        status = response.status_code
-        if is_retriable_status(status):
-            raise RetriableAPIError(self.response_error_message(response), response)
-        if status >= HTTPStatus.BAD_REQUEST:
-            raise PlanSourceAPIError(self.response_error_message(response), status)
+    def fatal_error(self, message: str, status: int) -> FatalAPIError:
+        return PlanSourceAPIError(message, status)
 
     @override
     def response_error_message(self, response: requests.Response) -> str:
@@ -202,13 +207,14 @@ class PlanSourceStream(ReportingStream, FastPathStream):
             response,
             self.runtime.redact,
             detail=said or response.reason or "no message",
-            hint=self.setting_hint(status),
+            hint=self.error_hint(status),
         )
         if status != response.status_code:  # the envelope's own status wins
             message = message.replace(f" {response.status_code} to ", f" {status} to ", 1)
         return message
 
-    def setting_hint(self, status: int) -> str:
+    @override
+    def error_hint(self, status: int) -> str:
         """Which setting to check for an error status."""
         if is_retriable_status(status):
             tries = self.backoff_max_tries()
@@ -226,18 +232,6 @@ class PlanSourceStream(ReportingStream, FastPathStream):
             HTTPStatus.NOT_FOUND: f"Check {self.not_found_hint}.",
         }
         return hints.get(status, "")
-
-    @override
-    def backoff_wait_generator(self) -> Iterator[float]:  # type: ignore[override]
-        return self.runtime.settings.retry.waits()
-
-    @override
-    def backoff_jitter(self, value: float) -> float:
-        return value  # the policy jitters its own waits, never a server's Retry-After
-
-    @override
-    def backoff_max_tries(self) -> int:
-        return self.runtime.settings.retry.max_tries
 
     @override
     def backoff_handler(self, details: Details) -> None:
@@ -319,10 +313,8 @@ class PlanSourceStream(ReportingStream, FastPathStream):
     def _fetch(self, context: Context | None, page: int | None) -> tuple[requests.Response, list]:
         """One page and its records, retried under the policy (`request_decorator`); a body
         that is not JSON is retried like a 5xx."""
-        retrying = self.request_decorator(self._answer)  # type: ignore[arg-type]  # any result
-        return cast(
-            "tuple[requests.Response, list]", retrying(self._prepared(context, page), context)
-        )
+        retrying = self.request_decorator(self._answer)
+        return retrying(self._prepared(context, page), context)
 
     @override
     def _prepared(self, context: Context | None, page: int | None) -> requests.PreparedRequest:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import sys
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from planful_plansource_planhat_core.connection_test import Check
-from planful_plansource_planhat_core.failures import clean_failures, install_stop_signals
 from planful_plansource_planhat_core.tap import ConnectorTap
-from planful_plansource_planhat_core.writer import RecordBufferingWriter, flush_open_writers
+from planful_plansource_planhat_core.threads import use_short_switch_interval
 from singer_sdk import Stream
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
@@ -24,48 +22,27 @@ from tap_plansource.tenant_fields import META_STREAMS
 if TYPE_CHECKING:
     from tap_plansource.client import PlanSourceStream
 
-GIL_SWITCH_INTERVAL_SECONDS = 0.0002
-
 
 class TapPlanSource(ConnectorTap):
     """Employees, dependents, beneficiaries, coverages, payroll and ACA data from PlanSource."""
 
     name = "tap-plansource"
     host_settings = HOST_SETTINGS
-    message_writer_class = RecordBufferingWriter
     aliases = ALIASES
-    message_writer: RecordBufferingWriter
 
     config_jsonschema = Settings.schema()
 
     @classmethod
     @override
     def invoke(cls, **kwargs: Any) -> None:
-        """Run the CLI with a short GIL switch interval.
-
-        Pages are read from sockets by a few threads while the main thread processes records;
-        with the default 5 ms interval every chunk a reader thread receives waits up to 5 ms for
-        the GIL behind record processing, which serialises the network behind the CPU work.
-        The tap owns its process, so it can tune this interpreter-wide setting.
-        """
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
-        with clean_failures(cls.logger, HOST_SETTINGS, kwargs, cls.config_jsonschema):
-            try:
-                super().invoke(**kwargs)
-            finally:
-                flush_open_writers()  # the records gathered since the last STATE line
-
-    @classmethod
-    @override
-    def cb_discover(cls, ctx: Any, param: Any, value: bool) -> None:
-        """Discovery (`--discover`) fails the same way."""
-        with clean_failures(cls.logger, HOST_SETTINGS, ctx.params, cls.config_jsonschema):
-            super().cb_discover(ctx, param, value)
+        """Run the CLI with a short GIL switch interval: pages are read from sockets by a few
+        threads while the main thread processes records (see `threads`)."""
+        use_short_switch_interval()
+        super().invoke(**kwargs)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _ = self.settings  # settings errors surface while the CLI still reports them one a line
-        install_stop_signals()
 
     @cached_property
     def settings(self) -> Settings:
