@@ -2,17 +2,18 @@
 partitioned run (one `meltano run` per scenario, W at a time for each W asked).
 
     python benchmarks/bench_partitioned.py [--quick] [--scenarios 8] [-n ROWS] [--workers 2,4]
-                                           [--latency-ms 0]
+                                           [--latency-ms 0] [--fiscal-years 1]
 
 `--latency-ms` makes the emulator wait that long before every answer (its `latency_ms` setting),
 as a real Planful tenant does: its SOAP answers take hundreds of milliseconds to seconds, time a
 single run spends waiting and parallel partitions spend side by side.
 
-The Planful emulator runs in its own process, seeded with S budget scenarios of N GL rows each
-(12 monthly SOAP answers of N/12 rows). A throwaway copy of the Meltano project gets one extra job,
-`finance-to-jsonl` (tap-planful, gl_data only, into target-jsonl: the cheapest target, so the
-figures are the tap's and Meltano's), and a throwaway PostgreSQL for Meltano's system database
-and state (both modes use it). Then:
+The Planful emulator runs in its own process, seeded with S budget scenarios of N GL rows per
+fiscal year (12 monthly SOAP answers of N/12 rows), read for one plan year or, with
+`--fiscal-years Y`, for Y years (the tap's default window for Actual is three). A throwaway
+copy of the Meltano project gets one extra job, `finance-to-jsonl` (tap-planful, gl_data only,
+into target-jsonl: the cheapest target, so the figures are the tap's and Meltano's), and a
+throwaway PostgreSQL for Meltano's system database and state (both modes use it). Then:
 
 - single: `meltano --environment=shared run finance-to-jsonl` with every scenario;
 - partitioned: `dagster job execute -m orchestrator.definitions -j finance_to_jsonl` with
@@ -96,7 +97,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="8 scenarios x 12,000 rows")
     parser.add_argument("--scenarios", type=int, default=8)
-    parser.add_argument("-n", "--rows", type=int, default=250_000, help="GL rows per scenario")
+    parser.add_argument(
+        "-n", "--rows", type=int, default=250_000, help="GL rows per scenario and fiscal year"
+    )
+    parser.add_argument(
+        "--fiscal-years",
+        type=int,
+        default=1,
+        help="fiscal years read per scenario (12 SOAP answers each): 1, a budget's plan year; "
+        "3, the tap's default window for Actual",
+    )
     parser.add_argument("--workers", default="2,4", help="partitioned runs, e.g. 2,4")
     parser.add_argument(
         "--latency-ms", type=int, default=0, help="the emulator's wait before every answer"
@@ -107,13 +117,21 @@ def main() -> int:
     rows = 12_000 if args.quick else args.rows
     per_period = math.ceil(rows / 12)
     names = [f"Budget {chr(ord('A') + i)}" for i in range(args.scenarios)]
-    scenarios = [{"Name": n, "ScenarioType": "Budget", "FiscalYear": 2025} for n in names]
+    last_year = 2025
+    first_year = last_year - args.fiscal_years + 1
+    plan_year = last_year if args.fiscal_years == 1 else None  # else every year is read
+    scenarios = [{"Name": n, "ScenarioType": "Budget", "FiscalYear": plan_year} for n in names]
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-partitioned-"))
     emulator, url = spawn(
         "planful",
         settings={"log_bodies": False, "latency_ms": args.latency_ms},
-        seed={"scenarios": scenarios, "gl_rows_per_period": per_period},
+        seed={
+            "scenarios": scenarios,
+            "gl_rows_per_period": per_period,
+            "first_fiscal_year": first_year,
+            "fiscal_years": args.fiscal_years,
+        },
     )
     postgres = TemporaryPostgres()
     partitioned: dict[int, float] = {}
@@ -134,7 +152,8 @@ def main() -> int:
             TAP_PLANFUL_PASSWORD=PASSWORD,
             TAP_PLANFUL_TENANT_CODE=TENANT_CODE,
             TAP_PLANFUL_SCENARIOS=json.dumps(names),
-            TAP_PLANFUL_SCENARIO_FISCAL_YEARS=json.dumps(dict.fromkeys(names, 2025)),
+            TAP_PLANFUL_START_FISCAL_YEAR=str(first_year),
+            TAP_PLANFUL_END_FISCAL_YEAR=str(last_year),
             TAP_PLANFUL__SELECT=json.dumps(["gl_data.*"]),
             ORCHESTRATOR_RETRIES="0",
         )
@@ -160,9 +179,12 @@ def main() -> int:
                 check=True,
                 capture_output=True,
             )
-        expected = len(names) * 12 * per_period
+        if plan_year is not None:
+            env["TAP_PLANFUL_SCENARIO_FISCAL_YEARS"] = json.dumps(dict.fromkeys(names, plan_year))
+        expected = len(names) * args.fiscal_years * 12 * per_period
         print(
-            f"{len(names)} scenarios x {12 * per_period:,} GL rows = {expected:,} rows "
+            f"{len(names)} scenarios x {args.fiscal_years} fiscal year(s) x {12 * per_period:,} "
+            f"GL rows = {expected:,} rows ({args.fiscal_years * 12} SOAP answers a scenario) "
             f"(SOAP, gl_data only, into target-jsonl), {args.latency_ms} ms emulator latency per "
             f"answer; {os.cpu_count()} cores, maybe shared",
             flush=True,
