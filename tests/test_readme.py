@@ -36,7 +36,7 @@ def stream_names(plugin: type, config: dict) -> set[str]:
     return {stream.name for stream in tap.discover_streams()}
 
 
-GENERATED_ONLY = {"tap-planful"}
+GENERATED_ONLY = {"tap-planful", "tap-plansource", "target-planhat"}
 """Plugins whose README describes each setting only in the generated table (issue 19): the
 declaration's description is the one place, and a hand-written row for a setting is a second."""
 

@@ -127,7 +127,8 @@ class Settings(FastPathSettings, RetrySettings):
         description=(
             "`production` (api.plansource.com) or `development` "
             "(partner-dev-api.plansource.com, PlanSource's Partner-Dev); credentials differ "
-            "per environment."
+            "per environment. The Admin API is `https://<host>/admin/v2`, the token endpoint "
+            "`/oauth/v2/token` on the same host."
         ),
     )
     api_url: str | None = setting(
@@ -135,13 +136,17 @@ class Settings(FastPathSettings, RetrySettings):
         description=(
             "Override of the Admin API base URL (ending in `/admin/v2`), e.g. for a proxy or "
             "the local sandbox; the token endpoint is `/oauth/v2/token` on the same host. "
-            "https only, except for loopback hosts."
+            "https only (plain http on a loopback host only), no credentials, query or "
+            "fragment."
         ),
     )
     client_id: str | None = setting(
         th.StringType,
         required=True,
-        description="The API user's client id (System Administration → System → API Users).",
+        description=(
+            "The API user's client id (System Administration → System → API Users); the JWT "
+            "`sub` and the form's `client_id`."
+        ),
     )
     client_secret: str | None = setting(
         th.StringType,
@@ -165,7 +170,8 @@ class Settings(FastPathSettings, RetrySettings):
         th.StringType,
         secret=True,
         description=(
-            "PEM private key (RSA for RS256, EC P-256 for ES256) that signs the assertion."
+            "Unencrypted PEM private key (RSA for RS256, EC P-256 for ES256) that signs the "
+            "assertion; its type and curve are checked at start, and it is never printed."
         ),
     )
     key_id: str | None = setting(
@@ -183,13 +189,17 @@ class Settings(FastPathSettings, RetrySettings):
         allowed_values=USERNAME_PLACEMENTS,
         description=(
             "Where the token request carries `logged_in_user`: a JWT `claim` (default), a "
-            "`form` field, or `both`. Change only if PlanSource support says so."
+            "`form` field, or `both` (PlanSource's guide is not explicit). Change only if "
+            "PlanSource support says so."
         ),
     )
     plan_years: list[str] = setting(
         th.ArrayType(th.StringType(allowed_values=list(PLAN_YEAR_SELECTORS))),
         default=["current", "next"],
-        description="Plan years the coverage streams read: `previous`, `current`, `next`.",
+        description=(
+            "Plan years the coverage streams read (one partition each): `previous`, `current`, "
+            "`next`."
+        ),
     )
     include_test_employees: bool = setting(
         th.BooleanType,
@@ -206,7 +216,9 @@ class Settings(FastPathSettings, RetrySettings):
         description=(
             "Earliest change read by the incremental streams (payroll, ACA) on the first run; "
             "later runs start from the bookmark. Without it, payroll reads changes since 1 "
-            "January of the previous year and ACA reads every record."
+            "January of the previous year and ACA reads every record. An ISO 8601 date or "
+            "date-time; anything else is refused at start, and a future one is warned about "
+            "(those streams then read nothing newer than it)."
         ),
     )
     payroll_mode: str = setting(
@@ -215,7 +227,9 @@ class Settings(FastPathSettings, RetrySettings):
         allowed_values=PAYROLL_MODES,
         description=(
             "`per_subscriber` (PlanSource's recommendation): one request per subscriber "
-            "(`prefetch_pages + 1` in flight); `bulk`: pages of the whole organization."
+            "(`/payroll_coverages_subscriber/{id}`, `prefetch_pages + 1` in flight); `bulk`: "
+            "pages of `/payroll_coverages_subscribers` for the whole organization (fewer "
+            "requests, discouraged by PlanSource)."
         ),
     )
     payroll_lookback_days: int = setting(
@@ -261,7 +275,9 @@ class Settings(FastPathSettings, RetrySettings):
     sensitive_hash_salt: str | None = setting(
         th.StringType,
         secret=True,
-        description="Secret key for `sensitive_fields: hash` (required in that mode).",
+        description=(
+            "Key of the HMAC-SHA256 that `sensitive_fields: hash` uses (required in that mode)."
+        ),
     )
     discover_tenant_fields: bool = setting(
         th.BooleanType,
@@ -275,7 +291,10 @@ class Settings(FastPathSettings, RetrySettings):
     )
     custom_streams: list[dict[str, Any]] | None = setting(
         th.ArrayType(CUSTOM_STREAM),
-        description="Extra streams over any GET endpoint of the Admin API.",
+        description=(
+            "Extra streams over any GET endpoint of the Admin API (see the README's Custom "
+            "streams)."
+        ),
     )
     user_agent: str | None = setting(
         th.StringType,

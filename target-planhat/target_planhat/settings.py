@@ -64,22 +64,33 @@ class PlanhatSettings(RetrySettings):
         th.StringType(pattern=REGION_PATTERN),
         description=(
             "Planhat region, the suffix of your app host: app-us3.planhat.com means `us3` "
-            "(API https://api-us3.planhat.com). Empty for app.planhat.com (https://api.planhat.com)."
+            "(API https://api-us3.planhat.com). Empty for app.planhat.com "
+            "(https://api.planhat.com). Two lowercase letters and up to two digits, so it can "
+            "never name another host."
         ),
     )
     api_url: str | None = setting(
         th.StringType,
-        description="Overrides the main API URL derived from `region` (a proxy, the sandbox).",
+        description=(
+            "Overrides the main API URL derived from `region` (a proxy, the sandbox): https "
+            "only (plain http on loopback only), no credentials, query or fragment."
+        ),
     )
     tenant_token: str | None = setting(
         th.StringType(min_length=1),
         secret=True,
-        description="Tenant token (UUID) for the analytics host (metrics, activities).",
+        description=(
+            "Tenant token (UUID) for the analytics host; the `metrics` and `activities` streams "
+            "need it."
+        ),
     )
     analytics_url: str = setting(
         th.StringType,
         default=DEFAULT_ANALYTICS_URL,
-        description="Base URL of the analytics host (metrics and activities).",
+        description=(
+            "Base URL of the analytics host (metrics and activities; the same for every "
+            "region), under the same rules as `api_url`."
+        ),
     )
     object_mapping: dict[str, dict[str, t.Any]] = setting(
         th.ObjectType(additional_properties=_MAPPING_ENTRY),
@@ -99,7 +110,10 @@ class PlanhatSettings(RetrySettings):
     max_requests_per_minute: int = setting(
         th.IntegerType(minimum=0),
         default=200,
-        description="Main API throttle (Planhat's soft limit is 200/min); 0 turns it off.",
+        description=(
+            "Main API throttle (Planhat's soft limit is 200/min); 0 turns it off. The analytics "
+            "host is not throttled."
+        ),
     )
     on_reject: str = setting(
         th.StringType(allowed_values=["report", "fail"]),
@@ -107,7 +121,7 @@ class PlanhatSettings(RetrySettings):
         description=(
             "What a rejected record does: `report` logs it, writes it to `rejects_file` and "
             "goes on; "
-            "`fail` also fails the run after the batch that held it."
+            "`fail` also fails the run after the batch that held it (no STATE for it)."
         ),
     )
     rejects_file: str | None = setting(
@@ -136,9 +150,10 @@ class PlanhatSettings(RetrySettings):
         default=READ_BACK_MAX_READS,
         description=(
             "Metrics whose send got no answer or a short `processed` are read back "
-            "(GET /dimensiondata) and only the points not stored are sent again, at most this "
-            "many times; then the rest is sent once more unread (logged: they may be stored "
-            "twice). Points still unaccounted stop the run. 0: send again at once."
+            "(GET /dimensiondata, after `settle_seconds`) and only the points not stored are "
+            "sent again, at most this many reads; then the rest is sent once more unread "
+            "(logged as `maybe_twice`: they may be stored twice). Points still unaccounted "
+            "stop the run before its STATE. 0: send again at once (at-least-once)."
         ),
     )
     settle_seconds: float = setting(
@@ -166,8 +181,8 @@ class PlanhatSettings(RetrySettings):
         th.BooleanType,
         default=False,
         description=(
-            "Ignore the ledger for this run (send everything, sends included) and rebuild it "
-            "from what Planhat acknowledges."
+            "Ignore the ledger for this run (send everything, sends included, so metrics and "
+            "activities are appended again) and rebuild it from what Planhat acknowledges."
         ),
     )
     dry_run: bool = setting(
@@ -182,7 +197,11 @@ class PlanhatSettings(RetrySettings):
     dry_run_file: str = setting(
         th.StringType,
         default=DEFAULT_DRY_RUN_FILE,
-        description="JSON-lines file a dry run writes its planned items to (replaced).",
+        description=(
+            "JSON-lines file a dry run writes its planned items to, one "
+            '`{"stream", "object", "action", "item"}` per line (`action`: create, update, '
+            "send); replaced by each dry run."
+        ),
     )
 
     @classmethod
