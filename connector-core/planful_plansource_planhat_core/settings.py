@@ -1,5 +1,5 @@
-"""The one settings vocabulary for timeouts and retries, shared by the three plugins; the old
-names each plugin used before, still accepted with a deprecation warning; settings as text
+"""How every plugin reads its settings (their declaration is `declared.py`): the old names each
+plugin used before, still accepted with a deprecation warning; settings as text
 (an environment variable, a `.env` line) read the way the user meant them; and setting names no
 plugin knows (a typo is ignored by singer-sdk and by Meltano), named with the closest known one."""
 
@@ -14,8 +14,6 @@ import typing as t
 from dataclasses import dataclass
 
 from singer_sdk import typing as th
-
-from planful_plansource_planhat_core.retry import RetryPolicy
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -76,46 +74,6 @@ def _json_of(text: str, kind: type) -> t.Any:
     except ValueError:
         return text
     return value if isinstance(value, kind) else text
-
-
-def retry_properties(defaults: RetryPolicy, service: str) -> list[th.Property]:
-    """The four shared settings, with this plugin's defaults."""
-    return [
-        th.Property(
-            "request_timeout",
-            th.NumberType(exclusive_minimum=0),
-            default=defaults.timeout,
-            title="Request timeout (s)",
-            description=f"Seconds to wait for {service} to answer one request.",
-        ),
-        th.Property(
-            "retry_max_tries",
-            th.IntegerType(minimum=1),
-            default=defaults.max_tries,
-            title="Tries per request",
-            description=(
-                "Attempts per request, the first included, on 429, 5xx, timeouts and dropped "
-                "connections before the run fails."
-            ),
-        ),
-        th.Property(
-            "retry_initial_wait",
-            th.NumberType(minimum=0),
-            default=defaults.initial_wait,
-            title="First retry wait (s)",
-            description=(
-                "Seconds before the first retry when no Retry-After is sent; doubles each time "
-                "(jittered)."
-            ),
-        ),
-        th.Property(
-            "retry_max_wait",
-            th.NumberType(minimum=0),
-            default=defaults.max_wait,
-            title="Longest retry wait (s)",
-            description="Longest single wait between tries, a server's Retry-After included.",
-        ),
-    ]
 
 
 @dataclass(frozen=True)
